@@ -1,0 +1,295 @@
+// gatehouse: the server and its admin commands. Thin: parse flags, load the
+// config, call into the library.
+#include <unistd.h>
+
+#include <csignal>
+#include <cstdio>
+#include <iostream>
+#include <thread>
+
+#include <CLI/CLI.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <nlohmann/json.hpp>
+#include <spdlog/spdlog.h>
+
+#include "cli/logging.h"
+#include "core/base/clock.h"
+#include "core/base/random.h"
+#include "http/app.h"
+#include "http/server.h"
+#include "service/accounts/accounts.h"
+#include "service/common/audit.h"
+#include "service/config.h"
+#include "store/store.h"
+
+extern char** environ;
+
+namespace {
+
+using namespace gh;  // NOLINT(google-build-using-namespace): a main() file
+
+struct Common {
+  std::string config_path;
+  std::map<std::string, std::string> flags;
+};
+
+// Everything a command needs: config, store, hasher, policy, accounts.
+struct Runtime {
+  service::Config config;
+  std::unique_ptr<store::Store> store;
+  std::optional<password::PasswordHasher> hasher;
+  std::shared_ptr<const password::PasswordPolicy> policy;
+  SystemClock clock;
+  SystemRandom rng;
+  service::LogAuditSink audit;
+  std::unique_ptr<service::AccountService> accounts;
+};
+
+int die(const std::string& what, const Error& e) {
+  spdlog::error("{}: {}", what, e.message());
+  std::cerr << "gatehouse: " << what << ": " << e.message() << "\n";
+  return 2;
+}
+
+// Loads config, opens the store; `migrate` applies migrations (dev mode serve, `migrate`).
+std::optional<int> make_runtime(const Common& c, Runtime& rt, bool migrate, bool need_accounts) {
+  auto cfg = service::load_config(c.config_path, c.flags, environ);
+  if (!cfg) return die("config", cfg.error());
+  rt.config = std::move(*cfg);
+  if (auto ok = service::finalize_config(rt.config); !ok) return die("config", ok.error());
+  cli::set_log_level(rt.config.log_level);
+
+  store::StoreOptions so;
+  so.pool_size = rt.config.store_pool_size;
+  so.busy_timeout_ms = rt.config.store_busy_timeout_ms;
+  auto st = store::open_store(rt.config.store_url, so);
+  if (!st) return die("store", st.error());
+  rt.store = std::move(*st);
+  if (migrate) {
+    auto v = rt.store->migrate();
+    if (!v) return die("migrate", v.error());
+    spdlog::info("schema at version {}", *v);
+  } else {
+    auto v = rt.store->schema_version();
+    if (!v) return die("store", v.error());
+    if (*v == 0) {
+      std::cerr << "gatehouse: the database has no schema yet: run `gatehouse migrate` first\n";
+      return 2;
+    }
+  }
+  if (need_accounts) {
+    auto h = password::PasswordHasher::create(rt.config.hash_params());
+    if (!h) return die("password hashing", h.error());
+    rt.hasher.emplace(std::move(*h));
+    auto p = password::PasswordPolicy::load(rt.config.policy_config());
+    if (!p) return die("password policy", p.error());
+    rt.policy = std::move(*p);
+    rt.accounts = std::make_unique<service::AccountService>(
+        service::AccountDeps{*rt.store, *rt.hasher, *rt.policy, rt.clock, rt.rng, rt.audit});
+  }
+  return std::nullopt;
+}
+
+int serve(const Common& c, bool print_config) {
+  Runtime rt;
+  {
+    auto cfg = service::load_config(c.config_path, c.flags, environ);
+    if (!cfg) return die("config", cfg.error());
+    if (print_config) {
+      auto copy = *cfg;
+      if (auto ok = service::finalize_config(copy); !ok) return die("config", ok.error());
+      std::cout << service::describe_config(copy);
+      return 0;
+    }
+  }
+  if (auto rc = make_runtime(c, rt, /*migrate=*/true, true); rc) return *rc;
+  const auto& cfg = rt.config;
+  if (cfg.production()) {
+    // Production migrations are explicit (`gatehouse migrate`); the check above
+    // already refused an empty database, and migrate() is idempotent.
+  }
+  const unsigned cores = std::max(1U, std::thread::hardware_concurrency());
+  service::WorkerPool hash_pool("gh-hash", cfg.hash_threads > 0 ? static_cast<std::size_t>(cfg.hash_threads) : cores,
+                                cfg.hash_queue_limit);
+  service::WorkerPool db_pool("gh-db", std::max<std::size_t>(2, cfg.store_pool_size), 1024);
+  http::Metrics metrics;
+  http::App app({cfg, *rt.store, *rt.accounts, hash_pool, db_pool, metrics});
+
+  boost::asio::io_context ioc;
+  http::ServerOptions so;
+  so.max_body_bytes = cfg.max_body_bytes;
+  so.max_header_bytes = cfg.max_header_bytes;
+  so.read_timeout = std::chrono::seconds(cfg.read_timeout_s);
+  so.idle_timeout = std::chrono::seconds(cfg.idle_timeout_s);
+  so.max_connections = cfg.max_connections;
+  so.access_log = cfg.access_log;
+  http::Server server(ioc, so, [&app](http::Request& r, http::RequestContext& x) { return app.dispatch(r, x); },
+                      metrics);
+  auto ep = server.listen(cfg.listen);
+  if (!ep) return die("listen " + cfg.listen, ep.error());
+  const std::string addr = (ep->address().is_v6() ? "[" + ep->address().to_string() + "]" : ep->address().to_string()) +
+                           ":" + std::to_string(ep->port());
+  spdlog::info("listening on {} (mode {}, store {})", addr, cfg.mode, rt.store->backend());
+  std::cout << nlohmann::json{{"msg", "listening"}, {"address", addr}}.dump() << std::endl;
+  server.start();
+
+  // SIGTERM/SIGINT: stop accepting, drain in-flight requests (bounded by the
+  // grace period), then stop the loop; pools and store close on the way out.
+  boost::asio::signal_set signals(ioc, SIGINT, SIGTERM);
+  boost::asio::steady_timer drain(ioc);
+  const auto deadline = std::chrono::steady_clock::now();
+  std::function<void()> poll;
+  std::chrono::steady_clock::time_point give_up;
+  poll = [&] {
+    if ((server.in_flight() == 0 && server.connections() == 0) || std::chrono::steady_clock::now() >= give_up) {
+      ioc.stop();
+      return;
+    }
+    drain.expires_after(std::chrono::milliseconds(10));
+    drain.async_wait([&](boost::system::error_code) { poll(); });
+  };
+  signals.async_wait([&](boost::system::error_code ec, int sig) {
+    if (ec) return;
+    spdlog::info("signal {}: draining ({} in flight)", sig, server.in_flight());
+    give_up = std::chrono::steady_clock::now() + std::chrono::seconds(cfg.shutdown_grace_s);
+    server.shutdown();
+    poll();
+  });
+  (void)deadline;
+
+  const std::size_t n = cfg.io_threads > 0 ? static_cast<std::size_t>(cfg.io_threads) : cores;
+  std::vector<std::thread> threads;
+  for (std::size_t i = 1; i < n; ++i) threads.emplace_back([&ioc] { ioc.run(); });
+  ioc.run();
+  for (auto& t : threads) t.join();
+  hash_pool.stop();
+  db_pool.stop();
+  spdlog::info("stopped");
+  return 0;
+}
+
+std::string read_password_stdin() {
+  std::string pw;
+  std::getline(std::cin, pw);
+  return pw;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  cli::init_logging();
+  CLI::App app{"Gatehouse: authentication server"};
+  app.require_subcommand(1);
+  Common common;
+  std::string listen, data_dir, store_url, mode;
+  app.add_option("--config", common.config_path, "TOML config file")->envname("GATEHOUSE_CONFIG");
+  auto add_overrides = [&](CLI::App* cmd) {
+    cmd->add_option("--store", store_url, "store URL (sqlite://..., postgres://...)");
+    cmd->add_option("--data-dir", data_dir, "data directory");
+    cmd->add_option("--mode", mode, "dev or production");
+  };
+
+  auto* serve_cmd = app.add_subcommand("serve", "run the HTTP server");
+  bool print_config = false;
+  bool dev = false;
+  serve_cmd->add_option("--listen", listen, "HOST:PORT (port 0 picks a free port)");
+  serve_cmd->add_flag("--print-config", print_config, "print the effective config (secrets redacted) and exit");
+  serve_cmd->add_flag("--dev", dev, "dev mode (same as --mode dev)");
+  add_overrides(serve_cmd);
+
+  auto* migrate_cmd = app.add_subcommand("migrate", "apply database migrations");
+  add_overrides(migrate_cmd);
+
+  auto* user_cmd = app.add_subcommand("user", "manage users");
+  user_cmd->require_subcommand(1);
+  add_overrides(user_cmd);
+  auto* user_create = user_cmd->add_subcommand("create", "create a user (password read from stdin)");
+  std::string u_email, u_name;
+  user_create->add_option("--email", u_email, "email")->required();
+  user_create->add_option("--name", u_name, "display name");
+  auto* user_list = user_cmd->add_subcommand("list", "list users as JSON lines");
+  std::string u_filter;
+  std::size_t u_limit = 100;
+  user_list->add_option("--email-contains", u_filter, "filter by email substring");
+  user_list->add_option("--limit", u_limit, "page size");
+  std::string u_id;
+  auto* user_disable = user_cmd->add_subcommand("disable", "disable a user");
+  user_disable->add_option("user", u_id, "user id or email")->required();
+  auto* user_enable = user_cmd->add_subcommand("enable", "enable a user");
+  user_enable->add_option("user", u_id, "user id or email")->required();
+  auto* user_delete = user_cmd->add_subcommand("delete", "delete a user and everything they own");
+  user_delete->add_option("user", u_id, "user id or email")->required();
+
+  auto* hash_cmd = app.add_subcommand("hash-password", "hash a password read from stdin with the configured algorithm");
+  auto* version_cmd = app.add_subcommand("version", "print the version");
+
+  CLI11_PARSE(app, argc, argv);
+
+  if (!listen.empty()) common.flags["server.listen"] = listen;
+  if (!data_dir.empty()) common.flags["server.data_dir"] = data_dir;
+  if (!store_url.empty()) common.flags["store.url"] = store_url;
+  if (!mode.empty()) common.flags["server.mode"] = mode;
+  if (dev) common.flags["server.mode"] = "dev";
+
+  if (version_cmd->parsed()) {
+    std::cout << "gatehouse " << GATEHOUSE_VERSION << "\n";
+    return 0;
+  }
+  if (serve_cmd->parsed()) return serve(common, print_config);
+  if (hash_cmd->parsed()) {
+    auto cfg = service::load_config(common.config_path, common.flags, environ);
+    if (!cfg) return die("config", cfg.error());
+    auto h = password::PasswordHasher::create(cfg->hash_params());
+    if (!h) return die("password hashing", h.error());
+    auto pw = password::normalize_password(read_password_stdin());
+    if (!pw) return die("password", pw.error());
+    auto hash = h->hash(*pw);
+    if (!hash) return die("hash", hash.error());
+    std::cout << *hash << "\n";
+    return 0;
+  }
+  Runtime rt;
+  const bool is_migrate = migrate_cmd->parsed();
+  if (auto rc = make_runtime(common, rt, is_migrate, !is_migrate); rc) return *rc;
+  if (is_migrate) {
+    std::cout << "schema version " << *rt.store->schema_version() << "\n";
+    return 0;
+  }
+  const service::RequestMeta meta{"cli", "local", "gatehouse-cli"};
+  auto resolve = [&]() -> Result<store::User> { return rt.accounts->find_user(u_id); };
+  if (user_create->parsed()) {
+    auto u = rt.accounts->register_user({u_email, SecretString(read_password_stdin()), u_name}, meta);
+    if (!u) return die("user create", u.error());
+    std::cout << nlohmann::json{{"id", u->id}, {"email", u->email}}.dump() << "\n";
+    return 0;
+  }
+  if (user_list->parsed()) {
+    std::optional<std::string> after;
+    do {
+      auto page = rt.accounts->list_users(after, u_limit,
+                                          u_filter.empty() ? std::nullopt : std::optional<std::string>(u_filter));
+      if (!page) return die("user list", page.error());
+      for (const auto& u : page->users)
+        std::cout << nlohmann::json{{"id", u.id},
+                                    {"email", u.email},
+                                    {"name", u.name},
+                                    {"disabled", u.disabled},
+                                    {"created_at", to_rfc3339(u.created_at)}}
+                         .dump()
+                  << "\n";
+      after = page->next_cursor;
+    } while (after);
+    return 0;
+  }
+  auto u = resolve();
+  if (!u) return die("user", u.error());
+  Status st;
+  if (user_disable->parsed()) st = rt.accounts->set_disabled(u->id, true, meta);
+  if (user_enable->parsed()) st = rt.accounts->set_disabled(u->id, false, meta);
+  if (user_delete->parsed()) st = rt.accounts->delete_user(u->id, meta);
+  if (!st) return die("user", st.error());
+  std::cout << "ok\n";
+  return 0;
+}

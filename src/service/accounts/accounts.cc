@@ -1,0 +1,144 @@
+#include "service/accounts/accounts.h"
+
+#include "core/account/email.h"
+
+namespace gh::service {
+
+const char* describe(AccountError e) {
+  switch (e) {
+    case AccountError::EmailTaken: return "an account with this email already exists";
+    case AccountError::InvalidCredentials: return "the email or password is incorrect";
+    case AccountError::UnknownUser: return "unknown user";
+    case AccountError::WrongPassword: return "wrong password";
+    case AccountError::NoPassword: return "account has no password";
+    case AccountError::Disabled: return "this account is disabled";
+  }
+  return "account error";
+}
+GH_DEFINE_ERROR_CATEGORY(AccountError, "account")
+
+namespace {
+bool is(const Error& e, store::StoreError s) { return e.code == make_error_code(s); }
+}  // namespace
+
+void AccountService::audit(std::string action, std::string result, std::string actor, std::string subject,
+                           const RequestMeta& meta) {
+  d_.audit.record(AuditEvent{std::move(action), std::move(result), std::move(actor), std::move(subject),
+                             d_.clock.now(), meta});
+}
+
+Result<store::User> AccountService::register_user(RegisterInput in, const RequestMeta& meta) {
+  auto email = account::parse_email(in.email);
+  if (!email) return fail(email.error());
+  auto name = account::parse_display_name(in.name);
+  if (!name) return fail(name.error());
+  auto pw = password::normalize_password(in.password.expose());
+  if (!pw) return fail(pw.error());
+  if (auto ok = d_.policy.check(*pw, {email->display, *name}); !ok) {
+    audit("user.register", "weak_password", "anonymous", "", meta);
+    return fail(ok.error());
+  }
+  // Cheap early answer for the common case; the unique index decides races.
+  if (auto existing = d_.store.users().find_user_by_email(email->normalized); existing) {
+    audit("user.register", "email_taken", "anonymous", existing->id, meta);
+    return fail(AccountError::EmailTaken);
+  } else if (!is(existing.error(), store::StoreError::NotFound)) {
+    return fail(existing.error());
+  }
+  auto hash = d_.hasher.hash(*pw);
+  if (!hash) return fail(hash.error());
+
+  const Seconds now = d_.clock.now();
+  store::User u;
+  u.id = uuid_v4(d_.rng);
+  u.email = std::move(email->display);
+  u.email_normalized = std::move(email->normalized);
+  u.name = std::move(*name);
+  u.password_hash = std::move(*hash);
+  u.created_at = now;
+  u.updated_at = now;
+  if (auto ok = d_.store.users().create_user(u); !ok) {
+    if (is(ok.error(), store::StoreError::Conflict)) {
+      audit("user.register", "email_taken", "anonymous", "", meta);
+      return fail(AccountError::EmailTaken);
+    }
+    return fail(ok.error());
+  }
+  audit("user.register", "success", u.id, u.id, meta);
+  return u;
+}
+
+Result<store::User> AccountService::login(LoginInput in, const RequestMeta& meta) {
+  // Normalise exactly as at registration. An un-normalisable password or email
+  // cannot match any account, but still costs one hash so timing says nothing.
+  auto pw = password::normalize_password(in.password.expose());
+  auto email = account::parse_email(in.email);
+  const SecretString& candidate = pw ? *pw : in.password;
+
+  Result<store::User> user = email ? d_.store.users().find_user_by_email(email->normalized)
+                                   : Result<store::User>(fail(store::StoreError::NotFound));
+  if (!user && !is(user.error(), store::StoreError::NotFound)) return fail(user.error());
+
+  const bool has_password = user && !user->password_hash.empty();
+  const std::string_view stored = has_password ? std::string_view(user->password_hash)
+                                               : std::string_view(d_.hasher.dummy_hash());
+  const bool verified = d_.hasher.verify(stored, candidate) && has_password && pw.has_value();
+
+  if (!verified) {
+    const char* reason = !user ? "unknown_user" : (has_password ? "wrong_password" : "no_password");
+    audit("user.login", reason, "anonymous", user ? user->id : "", meta);
+    return fail(AccountError::InvalidCredentials);
+  }
+  if (user->disabled) {
+    audit("user.login", "disabled", user->id, user->id, meta);
+    return fail(AccountError::Disabled);
+  }
+  if (d_.hasher.needs_rehash(user->password_hash)) {
+    // Best effort: a failure here must not fail the login, and the CAS keeps a
+    // concurrent password change from being overwritten.
+    if (auto fresh = d_.hasher.hash(*pw); fresh) {
+      if (d_.store.users().update_password_hash(user->id, user->password_hash, *fresh, d_.clock.now()))
+        user->password_hash = std::move(*fresh);
+    }
+  }
+  audit("user.login", "success", user->id, user->id, meta);
+  return user;
+}
+
+Result<store::UserPage> AccountService::list_users(std::optional<std::string> after, std::size_t limit,
+                                                   std::optional<std::string> email_contains) {
+  std::optional<std::string> folded;
+  if (email_contains) folded = account::fold_case(*email_contains);
+  return d_.store.users().list_users(after ? std::optional<std::string_view>(*after) : std::nullopt, limit,
+                                     folded ? std::optional<std::string_view>(*folded) : std::nullopt);
+}
+
+Result<store::User> AccountService::find_user(std::string_view id_or_email) {
+  if (id_or_email.find('@') != std::string_view::npos) {
+    auto email = account::parse_email(id_or_email);
+    if (!email) return fail(store::StoreError::NotFound);
+    return d_.store.users().find_user_by_email(email->normalized);
+  }
+  return d_.store.users().find_user_by_id(id_or_email);
+}
+
+Status AccountService::set_disabled(std::string_view id, bool disabled, const RequestMeta& meta) {
+  auto r = d_.store.users().set_disabled(id, disabled, d_.clock.now());
+  audit(disabled ? "user.disable" : "user.enable", r ? "success" : "not_found", "admin", std::string(id), meta);
+  return r;
+}
+
+Status AccountService::delete_user(std::string_view id, const RequestMeta& meta) {
+  auto r = d_.store.users().delete_user(id);
+  audit("user.delete", r ? "success" : "not_found", "admin", std::string(id), meta);
+  return r;
+}
+
+LoginOutcome outcome_of(const Result<store::User>& r) {
+  if (r) return LoginOutcome::Success;
+  if (r.error().code == make_error_code(AccountError::InvalidCredentials)) return LoginOutcome::InvalidCredentials;
+  if (r.error().code == make_error_code(AccountError::Disabled)) return LoginOutcome::Disabled;
+  return LoginOutcome::Error;
+}
+
+}  // namespace gh::service

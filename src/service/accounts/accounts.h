@@ -1,0 +1,89 @@
+// AccountService: registration, password login and the administrative user
+// operations, over the UserStore, the password hasher and the policy.
+//
+// Every method blocks (it hashes or touches the store): call it from a worker
+// pool, never from an I/O thread. Thread-safe; holds only references.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+
+#include "core/base/clock.h"
+#include "core/base/random.h"
+#include "core/base/result.h"
+#include "core/base/secret.h"
+#include "core/password/hasher.h"
+#include "core/password/policy.h"
+#include "service/common/audit.h"
+#include "store/store.h"
+
+namespace gh::service {
+
+enum class AccountError : std::uint8_t {
+  EmailTaken = 1,      // registration with an email that already has an account
+  InvalidCredentials,  // unknown email or wrong password (one value leaves the API)
+  UnknownUser,         // (audit only) login for an email with no account
+  WrongPassword,       // (audit only) login with a wrong password
+  NoPassword,          // (audit only) the account has no password (federated only)
+  Disabled,            // the password was right but the account is disabled
+};
+GH_DECLARE_ERROR_CATEGORY(AccountError)
+
+struct AccountDeps {
+  store::Store& store;
+  const password::PasswordHasher& hasher;
+  const password::PasswordPolicy& policy;
+  Clock& clock;
+  Random& rng;
+  AuditSink& audit;
+};
+
+struct RegisterInput {
+  std::string email;
+  SecretString password;  // raw, as sent
+  std::string name;
+};
+
+struct LoginInput {
+  std::string email;
+  SecretString password;  // raw, as sent
+};
+
+// How a login ended, for metrics.
+enum class LoginOutcome : std::uint8_t { Success, InvalidCredentials, Disabled, Error };
+
+class AccountService {
+ public:
+  explicit AccountService(AccountDeps deps) : d_(deps) {}
+
+  // Validates email, name and password (policy), hashes, stores.
+  // Errors: EmailError, PolicyError, HashError, AccountError::EmailTaken, StoreError.
+  [[nodiscard]] Result<store::User> register_user(RegisterInput in, const RequestMeta& meta);
+
+  // Verifies the password in (as near as possible) the same time whether or
+  // not the account exists; rehashes an outdated hash after success.
+  // Errors: AccountError::InvalidCredentials, AccountError::Disabled (only after
+  // the password verified), StoreError.
+  [[nodiscard]] Result<store::User> login(LoginInput in, const RequestMeta& meta);
+
+  // Admin operations (CLI, later the admin API). Errors: StoreError::NotFound, StoreError.
+  [[nodiscard]] Result<store::UserPage> list_users(std::optional<std::string> after, std::size_t limit,
+                                                   std::optional<std::string> email_contains);
+  [[nodiscard]] Result<store::User> find_user(std::string_view id_or_email);
+  [[nodiscard]] Status set_disabled(std::string_view id, bool disabled, const RequestMeta& meta);
+  [[nodiscard]] Status delete_user(std::string_view id, const RequestMeta& meta);
+
+ private:
+  void audit(std::string action, std::string result, std::string actor, std::string subject,
+             const RequestMeta& meta);
+  AccountDeps d_;
+};
+
+// The login outcome for metrics, from a login() result.
+[[nodiscard]] LoginOutcome outcome_of(const Result<store::User>& r);
+
+}  // namespace gh::service
+
+template <>
+struct std::is_error_code_enum<gh::service::AccountError> : std::true_type {};

@@ -1,0 +1,269 @@
+#include "service/config.h"
+
+#include <sys/stat.h>
+
+#include <charconv>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <sstream>
+
+#include <fmt/format.h>
+#include <toml++/toml.h>
+
+#include "core/base/encoding.h"
+#include "core/base/random.h"
+
+namespace gh::service {
+
+const char* describe(ConfigError e) {
+  switch (e) {
+    case ConfigError::FileUnreadable: return "the config file cannot be read";
+    case ConfigError::UnknownKey: return "unknown config key";
+    case ConfigError::BadValue: return "bad config value";
+    case ConfigError::Insecure: return "insecure configuration";
+  }
+  return "config error";
+}
+GH_DEFINE_ERROR_CATEGORY(ConfigError, "config")
+
+namespace {
+
+struct Entry {
+  const char* key;  // "section.name"
+  bool secret;
+  std::function<Status(Config&, const std::string&)> set;
+  std::function<std::string(const Config&)> get;
+};
+
+template <class T>
+Status parse_number(const std::string& key, const std::string& v, T& out, T lo, T hi) {
+  T x{};
+  const auto [p, ec] = std::from_chars(v.data(), v.data() + v.size(), x);
+  if (ec != std::errc{} || p != v.data() + v.size() || x < lo || x > hi)
+    return fail(ConfigError::BadValue, fmt::format("{} must be a number in {}..{}, got '{}'", key, lo, hi, v));
+  out = x;
+  return {};
+}
+
+#define GH_STR(K, F, SECRET)                                                             \
+  Entry {                                                                                \
+    K, SECRET, [](Config& c, const std::string& v) -> Status { c.F = v; return {}; }, \
+        [](const Config& c) { return c.F; }                                              \
+  }
+#define GH_NUM(K, F, LO, HI)                                                                          \
+  Entry {                                                                                             \
+    K, false,                                                                                         \
+        [](Config& c, const std::string& v) -> Status {                                              \
+          return parse_number<decltype(c.F)>(K, v, c.F, static_cast<decltype(c.F)>(LO),               \
+                                             static_cast<decltype(c.F)>(HI));                          \
+        },                                                                                            \
+        [](const Config& c) { return std::to_string(c.F); }                                          \
+  }
+#define GH_BOOL(K, F)                                                                          \
+  Entry {                                                                                      \
+    K, false,                                                                                  \
+        [](Config& c, const std::string& v) -> Status {                                       \
+          if (v == "true" || v == "1") c.F = true;                                             \
+          else if (v == "false" || v == "0") c.F = false;                                      \
+          else return fail(ConfigError::BadValue, fmt::format("{} must be true or false", K)); \
+          return {};                                                                           \
+        },                                                                                     \
+        [](const Config& c) { return std::string(c.F ? "true" : "false"); }                   \
+  }
+
+const std::vector<Entry>& entries() {
+  static const std::vector<Entry> table = {
+      GH_STR("server.mode", mode, false),
+      GH_STR("server.listen", listen, false),
+      GH_STR("server.data_dir", data_dir, false),
+      GH_STR("server.public_url", public_url, false),
+      GH_NUM("server.io_threads", io_threads, 0, 64),
+      GH_NUM("server.max_body_bytes", max_body_bytes, 1024, 16 * 1024 * 1024),
+      GH_NUM("server.max_header_bytes", max_header_bytes, 1024, 1024 * 1024),
+      GH_NUM("server.read_timeout_s", read_timeout_s, 1, 3600),
+      GH_NUM("server.idle_timeout_s", idle_timeout_s, 1, 3600),
+      GH_NUM("server.shutdown_grace_s", shutdown_grace_s, 0, 3600),
+      GH_NUM("server.max_connections", max_connections, 1, 1000000),
+      GH_BOOL("server.access_log", access_log),
+      GH_STR("server.log_level", log_level, false),
+      GH_STR("store.url", store_url, true),  // may embed a database password
+      GH_NUM("store.pool_size", store_pool_size, 1, 256),
+      GH_NUM("store.busy_timeout_ms", store_busy_timeout_ms, 0, 600000),
+      GH_STR("password.algorithm", password_algorithm, false),
+      GH_NUM("password.argon2_memory_kib", argon2_memory_kib, 8 * 1024, 4 * 1024 * 1024),
+      GH_NUM("password.argon2_iterations", argon2_iterations, 1, 100),
+      GH_NUM("password.bcrypt_cost", bcrypt_cost, 10, 31),
+      GH_NUM("password.min_length", password_min_length, 8, 1024),
+      GH_NUM("password.max_length", password_max_length, 8, 4096),
+      GH_BOOL("password.cracklib", password_cracklib),
+      GH_STR("password.common_list", password_common_list, false),
+      GH_STR("password.blocklist_file", password_blocklist_file, false),
+      GH_NUM("hash_pool.threads", hash_threads, 0, 256),
+      GH_NUM("hash_pool.queue_limit", hash_queue_limit, 0, 100000),
+      GH_STR("secrets.kek", kek, true),
+  };
+  return table;
+}
+
+const Entry* find_entry(std::string_view key) {
+  for (const auto& e : entries())
+    if (key == e.key) return &e;
+  return nullptr;
+}
+
+Status set_key(Config& c, std::string_view key, const std::string& value, std::string_view source) {
+  const Entry* e = find_entry(key);
+  if (e == nullptr) return fail(ConfigError::UnknownKey, fmt::format("unknown setting '{}' in {}", key, source));
+  return e->set(c, value);
+}
+
+std::string env_name(std::string_view key) {
+  std::string n = "GATEHOUSE_";
+  for (char ch : key) n.push_back(ch == '.' ? '_' : static_cast<char>(std::toupper(static_cast<unsigned char>(ch))));
+  return n;
+}
+
+std::optional<std::string> toml_scalar(const toml::node& n) {
+  if (auto s = n.value<std::string>()) return *s;
+  if (n.is_boolean()) return std::string(*n.value<bool>() ? "true" : "false");
+  if (auto i = n.value<std::int64_t>()) return std::to_string(*i);
+  return std::nullopt;
+}
+
+}  // namespace
+
+password::HashParams Config::hash_params() const {
+  password::HashParams p;
+  p.algorithm = password_algorithm == "bcrypt" ? password::Algorithm::Bcrypt : password::Algorithm::Argon2id;
+  p.argon2_memory_kib = argon2_memory_kib;
+  p.argon2_iterations = argon2_iterations;
+  p.bcrypt_cost = bcrypt_cost;
+  return p;
+}
+
+password::PolicyConfig Config::policy_config() const {
+  password::PolicyConfig p;
+  p.min_length = password_min_length;
+  p.max_length = password_max_length;
+  p.use_cracklib = password_cracklib;
+  p.common_list = password_common_list;
+  p.blocklist_file = password_blocklist_file;
+  return p;
+}
+
+Result<Config> load_config(const std::string& toml_path, const std::map<std::string, std::string>& flags,
+                           char** environ_ptr) {
+  Config c;
+  if (!toml_path.empty()) {
+    toml::table tbl;
+    try {
+      tbl = toml::parse_file(toml_path);
+    } catch (const toml::parse_error& err) {
+      return fail(ConfigError::FileUnreadable,
+                  fmt::format("{}: line {}: {}", toml_path, err.source().begin.line, err.description()));
+    }
+    for (const auto& [section, node] : tbl) {
+      const auto* sub = node.as_table();
+      if (sub == nullptr) return fail(ConfigError::UnknownKey, fmt::format("'{}' must be a [section]", section.str()));
+      for (const auto& [name, value] : *sub) {
+        const std::string key = fmt::format("{}.{}", section.str(), name.str());
+        auto scalar = toml_scalar(value);
+        if (!scalar) return fail(ConfigError::BadValue, fmt::format("{} has an unsupported type", key));
+        if (auto ok = set_key(c, key, *scalar, toml_path); !ok) return fail(ok.error());
+      }
+    }
+  }
+  // Environment: the long form for every key, and a few short aliases.
+  std::map<std::string, std::string> env;
+  for (char** e = environ_ptr; e != nullptr && *e != nullptr; ++e) {
+    const std::string_view kv(*e);
+    const auto eq = kv.find('=');
+    if (eq != std::string_view::npos && kv.starts_with("GATEHOUSE_"))
+      env.emplace(std::string(kv.substr(0, eq)), std::string(kv.substr(eq + 1)));
+  }
+  const std::map<std::string, std::string> aliases = {{"GATEHOUSE_LISTEN", "server.listen"},
+                                                      {"GATEHOUSE_DATA_DIR", "server.data_dir"},
+                                                      {"GATEHOUSE_STORE", "store.url"},
+                                                      {"GATEHOUSE_MODE", "server.mode"},
+                                                      {"GATEHOUSE_KEK", "secrets.kek"},
+                                                      {"GATEHOUSE_PUBLIC_URL", "server.public_url"}};
+  for (const auto& [name, value] : env) {
+    std::string key;
+    if (auto a = aliases.find(name); a != aliases.end()) {
+      key = a->second;
+    } else {
+      for (const auto& e : entries())
+        if (env_name(e.key) == name) key = e.key;
+    }
+    if (key.empty()) continue;  // other GATEHOUSE_* variables belong to tools and tests
+    if (auto ok = set_key(c, key, value, name); !ok) return fail(ok.error());
+  }
+  for (const auto& [key, value] : flags)
+    if (auto ok = set_key(c, key, value, "command line"); !ok) return fail(ok.error());
+  return c;
+}
+
+Status finalize_config(Config& c) {
+  if (c.mode != "dev" && c.mode != "production")
+    return fail(ConfigError::BadValue, "server.mode must be \"dev\" or \"production\"");
+  if (c.password_algorithm != "argon2id" && c.password_algorithm != "bcrypt")
+    return fail(ConfigError::BadValue, "password.algorithm must be \"argon2id\" or \"bcrypt\"");
+  if (c.password_max_length < c.password_min_length)
+    return fail(ConfigError::BadValue, "password.max_length must be >= password.min_length");
+  if (c.store_url.empty()) c.store_url = "sqlite://" + c.data_dir + "/gatehouse.db";
+  if (c.public_url.empty()) c.public_url = "http://" + c.listen;
+
+  if (c.production()) {
+    std::vector<std::string> problems;
+    const auto kek = base64url_decode(c.kek);
+    if (c.kek.empty()) {
+      problems.emplace_back("secrets.kek is missing: set GATEHOUSE_KEK to 32 random bytes, base64url "
+                            "(e.g. `openssl rand 32 | basenc --base64url | tr -d =`)");
+    } else if (!kek || kek->size() < 32) {
+      problems.emplace_back("secrets.kek must be at least 32 bytes, base64url-encoded");
+    }
+    if (c.store_url.starts_with("memory:")) problems.emplace_back("store.url must not be memory:// in production");
+    if (!c.public_url.starts_with("https://"))
+      problems.emplace_back("server.public_url must be an https:// URL in production (cookies are Secure)");
+    if (!problems.empty()) {
+      std::string msg = "refusing to start in production mode:";
+      for (const auto& p : problems) msg += "\n  - " + p;
+      return fail(ConfigError::Insecure, msg);
+    }
+    return {};
+  }
+
+  // Dev mode: generate what is missing into the data dir, owner-only.
+  if (c.kek.empty()) {
+    std::error_code ec;
+    std::filesystem::create_directories(c.data_dir, ec);
+    const std::string path = c.data_dir + "/kek";
+    std::ifstream in(path);
+    std::string existing;
+    if (in && std::getline(in, existing) && !existing.empty()) {
+      c.kek = existing;
+    } else {
+      SystemRandom rng;
+      c.kek = random_token(rng, 32);
+      const mode_t old = umask(077);
+      std::ofstream out(path, std::ios::trunc);
+      out << c.kek << "\n";
+      umask(old);
+      if (!out) return fail(ConfigError::FileUnreadable, fmt::format("cannot write {}", path));
+    }
+  }
+  return {};
+}
+
+std::string describe_config(const Config& c) {
+  std::string out;
+  for (const auto& e : entries()) {
+    const std::string v = e.get(c);
+    out += fmt::format("{} = {}\n", e.key, e.secret && !v.empty() ? "\"<redacted>\"" : "\"" + v + "\"");
+  }
+  return out;
+}
+
+}  // namespace gh::service

@@ -1,0 +1,91 @@
+// Config: every setting of a Gatehouse server, with its default and unit.
+//
+// Sources, later ones winning: built-in defaults < TOML file (--config) <
+// environment (GATEHOUSE_<SECTION>_<KEY>, e.g. GATEHOUSE_SERVER_LISTEN, plus the
+// short forms GATEHOUSE_LISTEN, GATEHOUSE_DATA_DIR, GATEHOUSE_STORE,
+// GATEHOUSE_MODE, GATEHOUSE_KEK) < command-line flags. Loading is done once at
+// startup; the struct is then read-only and shared.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "core/base/result.h"
+#include "core/password/hasher.h"
+#include "core/password/policy.h"
+
+namespace gh::service {
+
+enum class ConfigError : std::uint8_t {
+  FileUnreadable = 1,  // --config names a file that cannot be read or parsed as TOML
+  UnknownKey,          // a key in the file or environment that Gatehouse does not know
+  BadValue,            // a value of the wrong type or out of range
+  Insecure,            // production mode with an unsafe setting (detail says what to fix)
+};
+GH_DECLARE_ERROR_CATEGORY(ConfigError)
+
+struct Config {
+  // [server]
+  std::string mode = "dev";                 // "dev" or "production"
+  std::string listen = "127.0.0.1:8080";    // HOST:PORT; port 0 picks a free port
+  std::string data_dir = "./data";          // dev keys, SQLite file, outbox
+  std::string public_url;                   // external base URL; default http://<listen>
+  int io_threads = 0;                       // 0 = number of cores
+  std::size_t max_body_bytes = 64 * 1024;   // request body limit (413 above)
+  std::size_t max_header_bytes = 16 * 1024;  // request header block limit (431 above)
+  int read_timeout_s = 10;                  // whole request must arrive within this (slowloris)
+  int idle_timeout_s = 60;                  // keep-alive connection idle limit
+  int shutdown_grace_s = 15;                // how long SIGTERM waits for in-flight requests
+  std::size_t max_connections = 10000;      // accepted connections beyond this are closed
+  bool access_log = true;                   // one JSON line per request on stdout
+  std::string log_level = "info";           // trace, debug, info, warn, error
+
+  // [store]
+  std::string store_url;            // default sqlite://<data_dir>/gatehouse.db
+  std::size_t store_pool_size = 4;  // connections / reader handles
+  int store_busy_timeout_ms = 5000;
+
+  // [password]
+  std::string password_algorithm = "argon2id";  // "argon2id" or "bcrypt"
+  std::uint64_t argon2_memory_kib = 19 * 1024;  // OWASP: 19 MiB
+  std::uint32_t argon2_iterations = 2;          // OWASP: t=2
+  int bcrypt_cost = 12;
+  std::size_t password_min_length = 15;  // code points; >= 8
+  std::size_t password_max_length = 128;
+  bool password_cracklib = true;
+  std::string password_common_list = "/usr/share/john/password.lst";
+  std::string password_blocklist_file;  // optional breached-password corpus
+
+  // [hash_pool]
+  int hash_threads = 0;               // 0 = number of cores
+  std::size_t hash_queue_limit = 64;  // waiting hash jobs beyond the running ones; then 503
+
+  // [secrets]
+  std::string kek;  // key-encryption key, base64url/hex of 32 bytes; dev mode generates one
+
+  [[nodiscard]] bool production() const { return mode == "production"; }
+  [[nodiscard]] password::HashParams hash_params() const;
+  [[nodiscard]] password::PolicyConfig policy_config() const;
+};
+
+// Loads defaults, then `toml_path` (if not empty), then the environment, then
+// `flags` (key -> value, keys as in the TOML file, e.g. "server.listen").
+// Errors: FileUnreadable, UnknownKey, BadValue.
+[[nodiscard]] Result<Config> load_config(const std::string& toml_path, const std::map<std::string, std::string>& flags,
+                                         char** environ_ptr);
+
+// Completes derived defaults (store URL, public URL) and checks safety.
+// In production: refuses a missing/short KEK, a memory store, a non-https
+// public URL, etc. (ConfigError::Insecure, detail says what to fix).
+// In dev mode: fills `kek` from <data_dir>/kek (creating it, mode 0600).
+[[nodiscard]] Status finalize_config(Config& c);
+
+// "key = value" lines of the effective config, secrets shown as "<redacted>".
+[[nodiscard]] std::string describe_config(const Config& c);
+
+}  // namespace gh::service
+
+template <>
+struct std::is_error_code_enum<gh::service::ConfigError> : std::true_type {};

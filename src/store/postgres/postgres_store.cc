@@ -1,0 +1,265 @@
+#include "store/postgres/postgres_store.h"
+
+#include <algorithm>
+#include <iterator>
+
+#include <spdlog/spdlog.h>
+
+#include "store/postgres/pg_db.h"
+#include "store/schema.h"
+
+namespace gh::store::postgres {
+namespace {
+
+// ---- All SQL of this backend ----------------------------------------------
+
+// Schema migrations in order: entry i brings the schema to version i + 1.
+// Append; never edit an entry that has shipped. Tables that belong to a user
+// reference users(id) ON DELETE CASCADE so that delete_user removes them.
+constexpr const char* kMigrations[] = {
+    // 1: users. Times are unix seconds. COLLATE "C" orders ids bytewise, as
+    // the other backends do, whatever the database's locale.
+    R"sql(
+CREATE TABLE users (
+  id               TEXT COLLATE "C" PRIMARY KEY,
+  email            TEXT NOT NULL,
+  email_normalized TEXT COLLATE "C" NOT NULL UNIQUE,
+  name             TEXT NOT NULL DEFAULT '',
+  password_hash    TEXT NOT NULL DEFAULT '',
+  email_verified   BOOLEAN NOT NULL DEFAULT false,
+  disabled         BOOLEAN NOT NULL DEFAULT false,
+  created_at       BIGINT NOT NULL,
+  updated_at       BIGINT NOT NULL
+);
+)sql",
+};
+static_assert(std::size(kMigrations) == static_cast<std::size_t>(kSchemaVersion),
+              "add the migration to every backend");
+
+// Serialises migrators across processes and hosts; the lock is released
+// with the transaction. The value is arbitrary but fixed: "ghmigr" as a big-endian integer.
+constexpr const char* kLockMigrations = "SELECT pg_advisory_xact_lock(113698209884018)";
+constexpr const char* kCreateSchemaVersion =
+    "CREATE TABLE IF NOT EXISTS schema_version(version INTEGER NOT NULL)";
+constexpr const char* kHasSchemaVersion = "SELECT to_regclass('schema_version') IS NOT NULL";
+constexpr const char* kReadVersion = "SELECT COALESCE(MAX(version), 0) FROM schema_version";
+constexpr const char* kRecordVersion = "INSERT INTO schema_version(version) VALUES ($1)";
+
+// The column order read_user() expects.
+#define GH_SELECT_USER                                                                    \
+  "SELECT id, email, email_normalized, name, password_hash, email_verified, disabled, " \
+  "created_at, updated_at FROM users "
+
+constexpr const char* kInsertUser =
+    "INSERT INTO users (id, email, email_normalized, name, password_hash, email_verified, "
+    "disabled, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)";
+constexpr const char* kUserById = GH_SELECT_USER "WHERE id = $1";
+constexpr const char* kUserByEmail = GH_SELECT_USER "WHERE email_normalized = $1";
+// `id > ''` when there is no cursor keeps one statement that still seeks the
+// primary key. $2 is a LIKE pattern escaped by like_contains() with '!'
+// (not backslash, whose meaning depends on standard_conforming_strings).
+constexpr const char* kListUsers =
+    GH_SELECT_USER "WHERE id > $1 AND email_normalized LIKE $2 ESCAPE '!' ORDER BY id LIMIT $3";
+constexpr const char* kUpdatePasswordHash =
+    "UPDATE users SET password_hash = $1, updated_at = $2 WHERE id = $3 AND password_hash = $4";
+constexpr const char* kSetDisabled = "UPDATE users SET disabled = $1, updated_at = $2 WHERE id = $3";
+constexpr const char* kDeleteUser = "DELETE FROM users WHERE id = $1";
+constexpr const char* kCountUsers = "SELECT count(*) FROM users";
+constexpr const char* kPing = "SELECT 1";
+
+#undef GH_SELECT_USER
+
+// ---- Helpers ----------------------------------------------------------------
+
+// A LIKE pattern matching values that contain `needle` literally.
+std::string like_contains(std::string_view needle) {
+  std::string pattern = "%";
+  for (const char ch : needle) {
+    if (ch == '%' || ch == '_' || ch == '!') pattern += '!';
+    pattern += ch;
+  }
+  pattern += '%';
+  return pattern;
+}
+
+Seconds to_seconds(std::int64_t v) { return Seconds{std::chrono::seconds{v}}; }
+
+User read_user(const Rows& rows, int row) {
+  User u;
+  u.id = rows.text(row, 0);
+  u.email = rows.text(row, 1);
+  u.email_normalized = rows.text(row, 2);
+  u.name = rows.text(row, 3);
+  u.password_hash = rows.text(row, 4);
+  u.email_verified = rows.boolean(row, 5);
+  u.disabled = rows.boolean(row, 6);
+  u.created_at = to_seconds(rows.int64(row, 7));
+  u.updated_at = to_seconds(rows.int64(row, 8));
+  return u;
+}
+
+Result<User> find_one(PGconn* conn, const char* sql, std::string_view key) {
+  auto rows = exec(conn, sql, key);
+  if (!rows) return fail(rows.error());
+  if (rows->size() == 0) return fail(StoreError::NotFound);
+  return read_user(*rows, 0);
+}
+
+Status expect_one_row(Result<Rows> changed) {
+  if (!changed) return fail(changed.error());
+  if (changed->affected() == 0) return fail(StoreError::NotFound);
+  return {};
+}
+
+// Applies migration `target` unless the schema is already there. REQUIRES:
+// inside a transaction on `conn`.
+Result<int> apply_migration(PGconn* conn, int target) {
+  if (auto locked = exec(conn, kLockMigrations); !locked) return fail(locked.error());
+  // Under the lock: concurrent CREATE TABLE IF NOT EXISTS can otherwise fail
+  // with a unique violation in the catalog.
+  if (auto created = exec_script(conn, kCreateSchemaVersion); !created) return fail(created.error());
+  auto current = exec(conn, kReadVersion);
+  if (!current) return fail(current.error());
+  const auto version = static_cast<int>(current->int64(0, 0));
+  if (version >= target) return version;
+  if (auto applied = exec_script(conn, kMigrations[target - 1]); !applied) return fail(applied.error());
+  if (auto recorded = exec(conn, kRecordVersion, std::int64_t{target}); !recorded) {
+    return fail(recorded.error());
+  }
+  spdlog::info("postgres: applied schema migration {}", target);
+  return target;
+}
+
+// ---- The stores -------------------------------------------------------------
+
+constexpr bool kIdempotent = true;  // Pool::run may retry once on a dropped connection
+constexpr bool kWrite = false;
+
+class PostgresUserStore final : public UserStore {
+ public:
+  explicit PostgresUserStore(Pool& pool) : pool_(pool) {}
+
+  Status create_user(const User& u) override {
+    return pool_.run(kWrite, [&](PGconn* conn) -> Status {
+      auto inserted = exec(conn, kInsertUser, u.id, u.email, u.email_normalized, u.name,
+                           u.password_hash, u.email_verified, u.disabled, u.created_at, u.updated_at);
+      if (!inserted) return fail(inserted.error());
+      return {};
+    });
+  }
+
+  Result<User> find_user_by_email(std::string_view email_normalized) override {
+    return pool_.run(kIdempotent,
+                     [&](PGconn* conn) { return find_one(conn, kUserByEmail, email_normalized); });
+  }
+
+  Result<User> find_user_by_id(std::string_view id) override {
+    return pool_.run(kIdempotent, [&](PGconn* conn) { return find_one(conn, kUserById, id); });
+  }
+
+  Result<UserPage> list_users(std::optional<std::string_view> after, std::size_t limit,
+                              std::optional<std::string_view> email_contains) override {
+    limit = std::clamp<std::size_t>(limit, 1, 1000);
+    const std::string pattern = like_contains(email_contains.value_or(""));
+    return pool_.run(kIdempotent, [&](PGconn* conn) -> Result<UserPage> {
+      // One row past the page tells whether a next page exists.
+      auto rows = exec(conn, kListUsers, after.value_or(""), pattern,
+                       static_cast<std::int64_t>(limit + 1));
+      if (!rows) return fail(rows.error());
+      UserPage page;
+      const int n = std::min(rows->size(), static_cast<int>(limit));
+      for (int i = 0; i < n; ++i) page.users.push_back(read_user(*rows, i));
+      if (static_cast<std::size_t>(rows->size()) > limit) page.next_cursor = page.users.back().id;
+      return page;
+    });
+  }
+
+  Status update_password_hash(std::string_view id, std::string_view expected_old,
+                              std::string_view new_hash, Seconds now) override {
+    return pool_.run(kWrite, [&](PGconn* conn) {
+      return expect_one_row(exec(conn, kUpdatePasswordHash, new_hash, now, id, expected_old));
+    });
+  }
+
+  Status set_disabled(std::string_view id, bool disabled, Seconds now) override {
+    return pool_.run(kWrite, [&](PGconn* conn) {
+      return expect_one_row(exec(conn, kSetDisabled, disabled, now, id));
+    });
+  }
+
+  Status delete_user(std::string_view id) override {
+    return pool_.run(kWrite, [&](PGconn* conn) {
+      return transaction(conn, [&] { return expect_one_row(exec(conn, kDeleteUser, id)); });
+    });
+  }
+
+  Result<std::int64_t> count_users() override {
+    return pool_.run(kIdempotent, [&](PGconn* conn) -> Result<std::int64_t> {
+      auto rows = exec(conn, kCountUsers);
+      if (!rows) return fail(rows.error());
+      return rows->int64(0, 0);
+    });
+  }
+
+ private:
+  Pool& pool_;
+};
+
+class PostgresStore final : public Store {
+ public:
+  explicit PostgresStore(std::unique_ptr<Pool> pool) : pool_(std::move(pool)), users_(*pool_) {}
+
+  // Each migration runs in its own transaction holding the advisory lock and
+  // re-reads the version under it, so concurrent migrators apply each step
+  // exactly once. Safe to retry: a rolled-back step is simply redone.
+  Result<int> migrate() override {
+    return pool_->run(kIdempotent, [&](PGconn* conn) -> Result<int> {
+      int version = 0;
+      for (int target = 1; target <= kSchemaVersion; ++target) {
+        auto reached = transaction(conn, [&] { return apply_migration(conn, target); });
+        if (!reached) return reached;
+        version = *reached;
+      }
+      if (version > kSchemaVersion) {
+        spdlog::warn("postgres: schema version {} is newer than this build's {}", version,
+                     kSchemaVersion);
+      }
+      return version;
+    });
+  }
+
+  Result<int> schema_version() override {
+    return pool_->run(kIdempotent, [&](PGconn* conn) -> Result<int> {
+      auto exists = exec(conn, kHasSchemaVersion);
+      if (!exists) return fail(exists.error());
+      if (!exists->boolean(0, 0)) return 0;
+      auto version = exec(conn, kReadVersion);
+      if (!version) return fail(version.error());
+      return static_cast<int>(version->int64(0, 0));
+    });
+  }
+
+  Status ping() override {
+    return pool_->run(kIdempotent, [&](PGconn* conn) -> Status {
+      if (auto one = exec(conn, kPing); !one) return fail(one.error());
+      return {};
+    });
+  }
+
+  std::string_view backend() const override { return "postgres"; }
+  UserStore& users() override { return users_; }
+
+ private:
+  std::unique_ptr<Pool> pool_;
+  PostgresUserStore users_;
+};
+
+}  // namespace
+
+Result<std::unique_ptr<Store>> open_postgres_store(std::string_view url, const StoreOptions& options) {
+  auto pool = Pool::open(url, options.pool_size);
+  if (!pool) return fail(pool.error());
+  return std::make_unique<PostgresStore>(std::move(*pool));
+}
+
+}  // namespace gh::store::postgres

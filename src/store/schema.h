@@ -1,0 +1,15 @@
+// The schema version every backend reaches after migrate().
+//
+// Adding a migration: append its SQL to kMigrations in BOTH
+// sqlite/sqlite_store.cc and postgres/postgres_store.cc, teach
+// memory/memory_store.cc the new data, then bump kSchemaVersion. Each
+// backend static_asserts that its migration list has exactly this many
+// entries, so a migration written for one database only fails to compile.
+#pragma once
+
+namespace gh::store {
+
+// 1: users.
+inline constexpr int kSchemaVersion = 1;
+
+}  // namespace gh::store

@@ -1,0 +1,297 @@
+#include "store/sqlite/sqlite_store.h"
+
+#include <algorithm>
+#include <filesystem>
+#include <iterator>
+#include <system_error>
+
+#include <spdlog/spdlog.h>
+
+#include "store/schema.h"
+#include "store/sqlite/sqlite_db.h"
+
+namespace gh::store::sqlite {
+namespace {
+
+// ---- All SQL of this backend ----------------------------------------------
+
+// Schema migrations in order: entry i brings the schema to version i + 1.
+// Append; never edit an entry that has shipped. Tables that belong to a user
+// reference users(id) ON DELETE CASCADE so that delete_user removes them.
+// STRICT makes SQLite reject a value of the wrong type instead of storing it.
+constexpr const char* kMigrations[] = {
+    // 1: users. Times are unix seconds; booleans are 0/1.
+    R"sql(
+CREATE TABLE users (
+  id               TEXT NOT NULL PRIMARY KEY,
+  email            TEXT NOT NULL,
+  email_normalized TEXT NOT NULL UNIQUE,
+  name             TEXT NOT NULL DEFAULT '',
+  password_hash    TEXT NOT NULL DEFAULT '',
+  email_verified   INTEGER NOT NULL DEFAULT 0,
+  disabled         INTEGER NOT NULL DEFAULT 0,
+  created_at       INTEGER NOT NULL,
+  updated_at       INTEGER NOT NULL
+) STRICT;
+)sql",
+};
+static_assert(std::size(kMigrations) == static_cast<std::size_t>(kSchemaVersion), "add the migration to every backend");
+
+constexpr const char* kCreateSchemaVersion =
+    "CREATE TABLE IF NOT EXISTS schema_version(version INTEGER NOT NULL)";
+constexpr std::string_view kHasSchemaVersion =
+    "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'schema_version'";
+constexpr std::string_view kReadVersion = "SELECT COALESCE(MAX(version), 0) FROM schema_version";
+constexpr std::string_view kRecordVersion = "INSERT INTO schema_version(version) VALUES (?1)";
+
+// The column order read_user() expects.
+#define GH_SELECT_USER                                                                    \
+  "SELECT id, email, email_normalized, name, password_hash, email_verified, disabled, " \
+  "created_at, updated_at FROM users "
+
+constexpr std::string_view kInsertUser =
+    "INSERT INTO users (id, email, email_normalized, name, password_hash, email_verified, "
+    "disabled, created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)";
+constexpr std::string_view kUserById = GH_SELECT_USER "WHERE id = ?1";
+constexpr std::string_view kUserByEmail = GH_SELECT_USER "WHERE email_normalized = ?1";
+// `id > ''` when there is no cursor keeps one statement that still seeks the
+// primary key index. instr() is a literal, case-sensitive substring test, like
+// the other backends; LIKE would treat % and _ as wildcards and fold ASCII case.
+constexpr std::string_view kListUsers =
+    GH_SELECT_USER "WHERE id > ?1 AND instr(email_normalized, ?2) > 0 ORDER BY id LIMIT ?3";
+constexpr std::string_view kUpdatePasswordHash =
+    "UPDATE users SET password_hash = ?1, updated_at = ?2 WHERE id = ?3 AND password_hash = ?4";
+constexpr std::string_view kSetDisabled =
+    "UPDATE users SET disabled = ?1, updated_at = ?2 WHERE id = ?3";
+constexpr std::string_view kDeleteUser = "DELETE FROM users WHERE id = ?1";
+constexpr std::string_view kCountUsers = "SELECT count(*) FROM users";
+constexpr std::string_view kPing = "SELECT 1";
+
+#undef GH_SELECT_USER
+
+// ---- Helpers ----------------------------------------------------------------
+
+Seconds to_seconds(std::int64_t v) { return Seconds{std::chrono::seconds{v}}; }
+
+User read_user(const Statement& st) {
+  User u;
+  u.id = st.column_text(0);
+  u.email = st.column_text(1);
+  u.email_normalized = st.column_text(2);
+  u.name = st.column_text(3);
+  u.password_hash = st.column_text(4);
+  u.email_verified = st.column_int(5) != 0;
+  u.disabled = st.column_int(6) != 0;
+  u.created_at = to_seconds(st.column_int(7));
+  u.updated_at = to_seconds(st.column_int(8));
+  return u;
+}
+
+// Runs a statement that returns no rows; the number of rows it changed.
+template <class... Args>
+Result<std::int64_t> run(Connection& c, std::string_view sql, const Args&... args) {
+  auto st = c.prepare(sql);
+  if (!st) return fail(st.error());
+  if (auto bound = st->bind(args...); !bound) return fail(bound.error());
+  if (auto done = st->step(); !done) return fail(done.error());
+  return c.changes();
+}
+
+// Runs a query whose first row holds one integer.
+template <class... Args>
+Result<std::int64_t> query_int(Connection& c, std::string_view sql, const Args&... args) {
+  auto st = c.prepare(sql);
+  if (!st) return fail(st.error());
+  if (auto bound = st->bind(args...); !bound) return fail(bound.error());
+  auto row = st->step();
+  if (!row) return fail(row.error());
+  if (!*row) return fail(StoreError::Internal, "query returned no row");
+  return st->column_int(0);
+}
+
+Result<User> find_one(Connection& c, std::string_view sql, std::string_view key) {
+  auto st = c.prepare(sql);
+  if (!st) return fail(st.error());
+  if (auto bound = st->bind(key); !bound) return fail(bound.error());
+  auto row = st->step();
+  if (!row) return fail(row.error());
+  if (!*row) return fail(StoreError::NotFound);
+  return read_user(*st);
+}
+
+Status expect_one_row(Result<std::int64_t> changed) {
+  if (!changed) return fail(changed.error());
+  if (*changed == 0) return fail(StoreError::NotFound);
+  return {};
+}
+
+// Applies migration `target` unless the schema is already there. REQUIRES:
+// inside a write transaction on `c`.
+Result<int> apply_migration(Connection& c, int target) {
+  if (auto created = c.exec(kCreateSchemaVersion); !created) return fail(created.error());
+  auto current = query_int(c, kReadVersion);
+  if (!current) return fail(current.error());
+  if (*current >= target) return static_cast<int>(*current);
+  if (auto applied = c.exec(kMigrations[target - 1]); !applied) return fail(applied.error());
+  if (auto recorded = run(c, kRecordVersion, std::int64_t{target}); !recorded) {
+    return fail(recorded.error());
+  }
+  spdlog::info("sqlite: applied schema migration {}", target);
+  return target;
+}
+
+Result<Target> parse_url(std::string_view url) {
+  if (url == "sqlite::memory:") return Target{":memory:", true};
+  constexpr std::string_view kPrefix = "sqlite://";
+  if (!url.starts_with(kPrefix)) return fail(StoreError::BadUrl);
+  const std::string_view path = url.substr(kPrefix.size());
+  // A bare "sqlite://name.db" is refused: it reads like a host name.
+  const bool rooted = path.starts_with('/') || path.starts_with("./") || path.starts_with("../");
+  if (!rooted || path.ends_with('/') || path.find('\0') != std::string_view::npos) {
+    return fail(StoreError::BadUrl);
+  }
+  return Target{std::string(path), false};
+}
+
+// ---- The stores -------------------------------------------------------------
+
+class SqliteUserStore final : public UserStore {
+ public:
+  explicit SqliteUserStore(Database& db) : db_(db) {}
+
+  Status create_user(const User& u) override {
+    return db_.write([&](Connection& c) -> Status {
+      auto inserted = run(c, kInsertUser, u.id, u.email, u.email_normalized, u.name,
+                          u.password_hash, u.email_verified, u.disabled, u.created_at, u.updated_at);
+      if (!inserted) return fail(inserted.error());
+      return {};
+    });
+  }
+
+  Result<User> find_user_by_email(std::string_view email_normalized) override {
+    return db_.read([&](Connection& c) { return find_one(c, kUserByEmail, email_normalized); });
+  }
+
+  Result<User> find_user_by_id(std::string_view id) override {
+    return db_.read([&](Connection& c) { return find_one(c, kUserById, id); });
+  }
+
+  Result<UserPage> list_users(std::optional<std::string_view> after, std::size_t limit,
+                              std::optional<std::string_view> email_contains) override {
+    limit = std::clamp<std::size_t>(limit, 1, 1000);
+    return db_.read([&](Connection& c) -> Result<UserPage> {
+      auto st = c.prepare(kListUsers);
+      if (!st) return fail(st.error());
+      // One row past the page tells whether a next page exists.
+      auto bound = st->bind(after.value_or(""), email_contains.value_or(""),
+                            static_cast<std::int64_t>(limit + 1));
+      if (!bound) return fail(bound.error());
+      UserPage page;
+      while (true) {
+        auto row = st->step();
+        if (!row) return fail(row.error());
+        if (!*row) break;
+        if (page.users.size() == limit) {
+          page.next_cursor = page.users.back().id;
+          break;
+        }
+        page.users.push_back(read_user(*st));
+      }
+      return page;
+    });
+  }
+
+  Status update_password_hash(std::string_view id, std::string_view expected_old,
+                              std::string_view new_hash, Seconds now) override {
+    return db_.write([&](Connection& c) {
+      return expect_one_row(run(c, kUpdatePasswordHash, new_hash, now, id, expected_old));
+    });
+  }
+
+  Status set_disabled(std::string_view id, bool disabled, Seconds now) override {
+    return db_.write(
+        [&](Connection& c) { return expect_one_row(run(c, kSetDisabled, disabled, now, id)); });
+  }
+
+  Status delete_user(std::string_view id) override {
+    return db_.write([&](Connection& c) {
+      return transaction(c, [&] { return expect_one_row(run(c, kDeleteUser, id)); });
+    });
+  }
+
+  Result<std::int64_t> count_users() override {
+    return db_.read([&](Connection& c) { return query_int(c, kCountUsers); });
+  }
+
+ private:
+  Database& db_;
+};
+
+class SqliteStore final : public Store {
+ public:
+  explicit SqliteStore(std::unique_ptr<Database> db) : db_(std::move(db)), users_(*db_) {}
+
+  Result<int> migrate() override {
+    return db_->write([&](Connection& c) -> Result<int> {
+      int version = 0;
+      // One transaction per migration, each re-reading the version under the
+      // write lock, so two processes migrating at once apply each step once.
+      for (int target = 1; target <= kSchemaVersion; ++target) {
+        auto reached = transaction(c, [&] { return apply_migration(c, target); });
+        if (!reached) return reached;
+        version = *reached;
+      }
+      if (version > kSchemaVersion) {
+        spdlog::warn("sqlite: schema version {} is newer than this build's {}", version,
+                     kSchemaVersion);
+      }
+      return version;
+    });
+  }
+
+  Result<int> schema_version() override {
+    return db_->read([&](Connection& c) -> Result<int> {
+      auto exists = query_int(c, kHasSchemaVersion);
+      if (!exists) return fail(exists.error());
+      if (*exists == 0) return 0;
+      auto version = query_int(c, kReadVersion);
+      if (!version) return fail(version.error());
+      return static_cast<int>(*version);
+    });
+  }
+
+  Status ping() override {
+    return db_->read([&](Connection& c) -> Status {
+      if (auto one = query_int(c, kPing); !one) return fail(one.error());
+      return {};
+    });
+  }
+
+  std::string_view backend() const override { return "sqlite"; }
+  UserStore& users() override { return users_; }
+
+ private:
+  std::unique_ptr<Database> db_;
+  SqliteUserStore users_;
+};
+
+}  // namespace
+
+Result<std::unique_ptr<Store>> open_sqlite_store(std::string_view url, const StoreOptions& options) {
+  auto target = parse_url(url);
+  if (!target) return fail(target.error());
+  if (!target->in_memory) {
+    const auto parent = std::filesystem::path(target->path).parent_path();
+    std::error_code ec;
+    if (!parent.empty()) std::filesystem::create_directories(parent, ec);
+    if (ec) {
+      spdlog::warn("sqlite: cannot create directory {}: {}", parent.string(), ec.message());
+      return fail(StoreError::Unavailable);
+    }
+  }
+  auto db = Database::open(*target, options);
+  if (!db) return fail(db.error());
+  return std::make_unique<SqliteStore>(std::move(*db));
+}
+
+}  // namespace gh::store::sqlite

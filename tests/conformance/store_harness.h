@@ -1,0 +1,68 @@
+// Backends for the store conformance suites. Each test gets a Harness that
+// owns a fresh, empty database for that test alone and removes it afterwards:
+//   memory    a new in-memory store per open() (data is not shared)
+//   sqlite    a file in a new temporary directory
+//   postgres  CREATE DATABASE gh_test_<random> on the server whose URL is in
+//             $GH_TEST_POSTGRES_URL or else the file GH_PG_URL_FILE (written by
+//             the postgres_start CTest fixture); DROP DATABASE afterwards.
+// A missing PostgreSQL server is a test failure, never a skip.
+//
+// Adding a backend: write its Harness and add one line to all_backends().
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+#include "store/store.h"
+
+namespace gh::store::testing {
+
+class Harness {
+ public:
+  virtual ~Harness() = default;
+  // Creates the test's database. Reports failures with gtest ASSERTs: the
+  // caller checks ::testing::Test::HasFatalFailure() afterwards.
+  virtual void set_up() {}
+  // A new Store on the test's database, not migrated.
+  [[nodiscard]] virtual Result<std::unique_ptr<Store>> open(const StoreOptions& options = {}) = 0;
+  // The URL open() uses.
+  [[nodiscard]] virtual std::string url() const = 0;
+};
+
+struct Backend {
+  std::string name;
+  std::function<std::unique_ptr<Harness>()> make;
+  // Two open() calls reach the same data, which outlives each Store.
+  bool shared = false;
+};
+
+// Every backend; the conformance suites are instantiated over these.
+[[nodiscard]] const std::vector<Backend>& all_backends();
+// Those with Backend::shared set (persistence, several Stores on one database).
+[[nodiscard]] std::vector<Backend> shared_backends();
+// The backend called `name`; aborts the test run if there is none.
+[[nodiscard]] const Backend& backend_named(const std::string& name);
+
+// For INSTANTIATE_TEST_SUITE_P: names the instance after the backend.
+struct BackendName {
+  std::string operator()(const ::testing::TestParamInfo<Backend>& info) const {
+    return info.param.name;
+  }
+};
+
+// The URL of the PostgreSQL server tests create their databases on, or
+// nullopt if none was configured.
+[[nodiscard]] std::optional<std::string> postgres_server_url();
+
+// `url` (a postgres:// URI) with its database replaced by `database`.
+[[nodiscard]] std::string with_database(const std::string& url, const std::string& database);
+
+// A new Store on `harness`'s database, migrated. ADD_FAILURE and null if not.
+[[nodiscard]] std::unique_ptr<Store> open_migrated(Harness& harness, const StoreOptions& options = {});
+
+}  // namespace gh::store::testing

@@ -1,0 +1,98 @@
+// Starts the real gatehouse binary on a free loopback port with a fresh data
+// dir, and offers small HTTP helpers. Every test file gets its own server(s).
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { once } from 'node:events';
+import net from 'node:net';
+
+export const BIN = process.env.GATEHOUSE_BIN ?? resolve(import.meta.dirname, '../../../build/cli/gatehouse');
+
+// Cheap but real Argon2id so the suite stays fast; production defaults are tested in unit tests.
+export const FAST_HASH_ENV = {
+  GATEHOUSE_PASSWORD_ARGON2_MEMORY_KIB: '8192',
+  GATEHOUSE_PASSWORD_ARGON2_ITERATIONS: '1',
+};
+
+export class Server {
+  constructor({ env = {}, args = [], dataDir } = {}) {
+    this.ownDir = !dataDir;
+    this.dataDir = dataDir ?? mkdtempSync(join(tmpdir(), 'gh-it-'));
+    this.env = env;
+    this.args = args;
+    this.stdout = '';
+    this.stderr = '';
+  }
+
+  async start() {
+    this.proc = spawn(BIN, ['serve', '--dev', '--listen', '127.0.0.1:0', '--data-dir', this.dataDir, ...this.args], {
+      env: { PATH: process.env.PATH, ...FAST_HASH_ENV, ...this.env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    this.exited = once(this.proc, 'exit');
+    this.proc.stderr.on('data', (d) => { this.stderr += d; });
+    const addr = await new Promise((resolveAddr, reject) => {
+      const onData = (d) => {
+        this.stdout += d;
+        const m = this.stdout.match(/\{"msg":"listening","address":"([^"]+)"\}/);
+        if (m) resolveAddr(m[1]);
+      };
+      this.proc.stdout.on('data', onData);
+      this.proc.on('exit', (code) => reject(new Error(`gatehouse exited early (${code}): ${this.stderr}`)));
+    });
+    this.base = `http://${addr}`;
+    this.addr = addr;
+    return this;
+  }
+
+  // SIGTERM and wait; returns the exit code.
+  async stop({ keepData = false } = {}) {
+    if (!this.proc || this.proc.exitCode !== null) return this.proc?.exitCode;
+    this.proc.kill('SIGTERM');
+    const [code] = await this.exited;
+    if (this.ownDir && !keepData) rmSync(this.dataDir, { recursive: true, force: true });
+    return code;
+  }
+
+  url(path) { return this.base + path; }
+
+  async json(method, path, body, headers = {}) {
+    const res = await fetch(this.url(path), {
+      method,
+      headers: { 'content-type': 'application/json', ...headers },
+      body: body === undefined ? undefined : (typeof body === 'string' ? body : JSON.stringify(body)),
+    });
+    const text = await res.text();
+    let parsed = null;
+    try { parsed = JSON.parse(text); } catch { /* not JSON */ }
+    return { status: res.status, headers: res.headers, text, body: parsed };
+  }
+}
+
+// Sends raw bytes over one TCP connection and resolves with everything the
+// server sent back before closing (or `waitMs` of quiet, bounded).
+export function rawRequest(addr, payload, { endAfterWrite = false, timeoutMs = 5000 } = {}) {
+  const [host, port] = addr.split(':');
+  return new Promise((resolveRaw, reject) => {
+    const sock = net.connect(Number(port), host);
+    let out = '';
+    const timer = setTimeout(() => { sock.destroy(); resolveRaw({ data: out, closed: false }); }, timeoutMs);
+    sock.on('data', (d) => { out += d.toString('latin1'); });
+    sock.on('close', () => { clearTimeout(timer); resolveRaw({ data: out, closed: true }); });
+    sock.on('error', (e) => { clearTimeout(timer); if (out) resolveRaw({ data: out, closed: true }); else reject(e); });
+    sock.write(payload);
+    if (endAfterWrite) sock.end();
+  });
+}
+
+let counter = 0;
+export function uniqueEmail(tag = 'user') {
+  counter += 1;
+  return `${tag}.${process.pid}.${counter}.${Date.now()}@example.test`;
+}
+
+// A password that passes the default policy (long, not common, not systematic).
+export function goodPassword(seed = '') {
+  return `violet-harbor-tangerine-${seed}${Math.random().toString(36).slice(2, 8)}`;
+}
