@@ -49,6 +49,11 @@ do_stop() {
   local pid base
   pid=$(cat "$dir/pid" 2>/dev/null || true)
   base=$(cat "$dir/base" 2>/dev/null || true)
+  # A stale pid file may name a PID since reused by another program.
+  if [[ -n $pid ]] && ! gone "$pid" && [[ $(ps -o comm= -p "$pid" 2>/dev/null) != postgres ]]; then
+    echo "pid $pid is not postgres any more; not signalling it" >&2
+    pid=
+  fi
   if [[ -n $pid ]] && ! gone "$pid"; then
     kill -INT "$pid" 2>/dev/null || true
     for _ in $(seq 1 300); do gone "$pid" && break; sleep 0.1; done

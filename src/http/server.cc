@@ -175,7 +175,8 @@ asio::awaitable<void> Server::accept_loop() {
 
 asio::awaitable<void> Server::session(std::shared_ptr<Conn> conn) {
   beast::tcp_stream& stream = conn->stream;
-  beast::flat_buffer buffer;
+  // Bounded: a header block (or a pipelined batch) larger than this cannot be buffered.
+  beast::flat_buffer buffer(options_.max_header_bytes + options_.max_body_bytes + 64 * 1024);
   boost::system::error_code ec;
   std::string peer;
   if (auto ep = stream.socket().remote_endpoint(ec); !ec) peer = ep.address().to_string();
@@ -205,10 +206,38 @@ asio::awaitable<void> Server::session(std::shared_ptr<Conn> conn) {
     parser.header_limit(static_cast<std::uint32_t>(options_.max_header_bytes));
     parser.body_limit(options_.max_body_bytes);
     stream.expires_after(options_.read_timeout);
-    co_await bhttp::async_read(stream, buffer, parser, asio::redirect_error(use_awaitable, ec));
+    // The header block first, to refuse obsolete line folding outright (RFC 9112
+    // §5.2 lets a server reject it; Beast would silently unfold it, and a proxy
+    // in front might not): one message, one interpretation.
+    // (Not asio::async_read_until: it would copy the flat_buffer, an owning container.)
+    std::size_t header_end = 0;
+    std::size_t searched = 0;
+    while (!ec) {
+      const std::string_view have(static_cast<const char*>(buffer.data().data()), buffer.size());
+      if (const auto p = have.find("\r\n\r\n", searched); p != std::string_view::npos) {
+        header_end = p + 4;
+        break;
+      }
+      if (buffer.size() >= options_.max_header_bytes) {
+        ec = bhttp::error::header_limit;
+        break;
+      }
+      searched = buffer.size() < 3 ? 0 : buffer.size() - 3;
+      const std::size_t want = std::min<std::size_t>(8192, options_.max_header_bytes - buffer.size() + 4);
+      const std::size_t n = co_await stream.async_read_some(buffer.prepare(want), asio::redirect_error(use_awaitable, ec));
+      buffer.commit(n);
+    }
+    bool folded = false;
+    if (!ec) {
+      const std::string_view head(static_cast<const char*>(buffer.data().data()), header_end);
+      folded = head.find("\r\n ") != std::string_view::npos || head.find("\r\n\t") != std::string_view::npos;
+    }
+    if (!ec && folded) ec = bhttp::error::bad_field;
+    if (!ec) co_await bhttp::async_read(stream, buffer, parser, asio::redirect_error(use_awaitable, ec));
 
     Response res;
     bool close_after = false;
+    if (ec) spdlog::debug("request read ended: {}", ec.message());
     if (ec == bhttp::error::end_of_stream || ec == asio::error::operation_aborted || ec == beast::error::timeout ||
         ec == asio::error::eof || ec == asio::error::connection_reset) {
       break;

@@ -8,12 +8,18 @@ namespace gh::store {
 
 const char* describe(StoreError e) {
   switch (e) {
-    case StoreError::NotFound: return "not found";
-    case StoreError::Conflict: return "already exists";
-    case StoreError::Unavailable: return "the database is unavailable";
-    case StoreError::Busy: return "the database is busy";
-    case StoreError::BadUrl: return "the store URL is not valid";
-    case StoreError::Internal: return "internal database error";
+    case StoreError::NotFound:
+      return "not found";
+    case StoreError::Conflict:
+      return "already exists";
+    case StoreError::Unavailable:
+      return "the database is unavailable";
+    case StoreError::Busy:
+      return "the database is busy";
+    case StoreError::BadUrl:
+      return "the store URL is not valid";
+    case StoreError::Internal:
+      return "internal database error";
   }
   return "unknown store error";
 }
@@ -26,8 +32,9 @@ Result<std::unique_ptr<Store>> open_store(std::string_view url, const StoreOptio
     return postgres::open_postgres_store(url, options);
   }
   if (url == "memory://") return memory::open_memory_store();
-  return fail(StoreError::BadUrl,
-              "unknown store URL scheme (expected sqlite:, postgres://, postgresql:// or memory://)");
+  return fail(
+      StoreError::BadUrl,
+      "unknown store URL scheme (expected sqlite:, postgres://, postgresql:// or memory://)");
 }
 
 }  // namespace gh::store

@@ -1,4 +1,4 @@
-#include "tests/conformance/store_harness.h"
+#include "conformance/store_harness.h"
 
 #include <libpq-fe.h>
 #include <stdlib.h>
@@ -36,7 +36,9 @@ class SqliteHarness final : public Harness {
     return open_store(url(), options);
   }
   // A subdirectory that does not exist yet: open_store must create it.
-  std::string url() const override { return "sqlite://" + (dir_ / "data" / "gatehouse.db").string(); }
+  std::string url() const override {
+    return "sqlite://" + (dir_ / "data" / "gatehouse.db").string();
+  }
 
  private:
   std::filesystem::path dir_;
@@ -66,8 +68,8 @@ class PostgresHarness final : public Harness {
         << "no PostgreSQL server: set GH_TEST_POSTGRES_URL or run the postgres_start CTest "
            "fixture, which writes " GH_PG_URL_FILE;
     admin_ = PQconnectdb(server->c_str());
-    ASSERT_EQ(PQstatus(admin_), CONNECTION_OK) << "cannot connect to " << *server << ": "
-                                               << PQerrorMessage(admin_);
+    ASSERT_EQ(PQstatus(admin_), CONNECTION_OK)
+        << "cannot connect to " << *server << ": " << PQerrorMessage(admin_);
     // Lower-case hex: a valid identifier that needs no quoting.
     const std::string name = "gh_test_" + random_suffix();
     ASSERT_TRUE(admin_exec(admin_, "CREATE DATABASE " + name));

@@ -13,6 +13,7 @@
 #include <functional>
 #include <memory>
 #include <optional>
+#include <ostream>
 #include <string>
 #include <vector>
 
@@ -48,12 +49,11 @@ struct Backend {
 // The backend called `name`; aborts the test run if there is none.
 [[nodiscard]] const Backend& backend_named(const std::string& name);
 
-// For INSTANTIATE_TEST_SUITE_P: names the instance after the backend.
-struct BackendName {
-  std::string operator()(const ::testing::TestParamInfo<Backend>& info) const {
-    return info.param.name;
-  }
-};
+// Prints the backend's name: gtest shows it as the parameter and CMake's
+// gtest_discover_tests turns ".../<index>  # GetParam() = sqlite" into the CTest
+// name ".../sqlite". (A gtest name generator would leave that comment in
+// the CTest name, so instances keep gtest's numeric suffix.)
+inline void PrintTo(const Backend& backend, std::ostream* os) { *os << backend.name; }
 
 // The URL of the PostgreSQL server tests create their databases on, or
 // nullopt if none was configured.
@@ -63,6 +63,7 @@ struct BackendName {
 [[nodiscard]] std::string with_database(const std::string& url, const std::string& database);
 
 // A new Store on `harness`'s database, migrated. ADD_FAILURE and null if not.
-[[nodiscard]] std::unique_ptr<Store> open_migrated(Harness& harness, const StoreOptions& options = {});
+[[nodiscard]] std::unique_ptr<Store> open_migrated(Harness& harness,
+                                                   const StoreOptions& options = {});
 
 }  // namespace gh::store::testing

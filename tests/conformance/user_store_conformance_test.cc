@@ -11,8 +11,8 @@
 #include <fmt/format.h>
 #include <gtest/gtest.h>
 
+#include "conformance/store_harness.h"
 #include "store/schema.h"
-#include "tests/conformance/store_harness.h"
 
 namespace gh::store::testing {
 namespace {
@@ -53,10 +53,10 @@ void expect_same_user(const User& a, const User& b) {
   EXPECT_EQ(a.updated_at, b.updated_at);
 }
 
-#define EXPECT_ERROR(expr, err)                                             \
-  do {                                                                      \
-    const auto& result_ = (expr);                                           \
-    ASSERT_FALSE(result_.has_value()) << #expr " succeeded";                \
+#define EXPECT_ERROR(expr, err)                                                         \
+  do {                                                                                  \
+    const auto& result_ = (expr);                                                       \
+    ASSERT_FALSE(result_.has_value()) << #expr " succeeded";                            \
     EXPECT_EQ(result_.error().code, make_error_code(err)) << result_.error().message(); \
   } while (0)
 
@@ -187,7 +187,9 @@ TEST_P(UserStoreConformance, ListEmptyAndPastTheEnd) {
 
 TEST_P(UserStoreConformance, ListLimitIsClampedTo1Through1000) {
   std::vector<User> all;
-  for (int i = 0; i < 1001; ++i) all.push_back(make_user(fmt::format("u{:04}", i), fmt::format("{}@x.com", i)));
+  all.reserve(1001);
+  for (int i = 0; i < 1001; ++i)
+    all.push_back(make_user(fmt::format("u{:04}", i), fmt::format("{}@x.com", i)));
   create_all(all);
   auto zero = users().list_users(std::nullopt, 0, std::nullopt);
   ASSERT_TRUE(zero);
@@ -225,16 +227,9 @@ TEST_P(UserStoreConformance, ListFilterMatchesWildcardsLiterally) {
               make_user("u3", "100%xoff@x.com"), make_user("u4", "a!b@x.com"),
               make_user("u5", "a\\b@x.com"), make_user("u6", "plain@x.com")});
   const std::vector<std::pair<std::string, std::vector<std::string>>> cases = {
-      {"%_", {"u1"}},
-      {"%", {"u1", "u3"}},
-      {"_off", {"u1", "u2"}},
-      {"_", {"u1", "u2"}},
-      {"!", {"u4"}},
-      {"\\", {"u5"}},
-      {"\\b", {"u5"}},
-      {"a%b", {}},
-      {"[a]", {}},
-      {"*", {}},
+      {"%_", {"u1"}}, {"%", {"u1", "u3"}}, {"_off", {"u1", "u2"}}, {"_", {"u1", "u2"}},
+      {"!", {"u4"}},  {"\\", {"u5"}},      {"\\b", {"u5"}},        {"a%b", {}},
+      {"[a]", {}},    {"*", {}},
   };
   for (const auto& [filter, want] : cases) {
     auto page = users().list_users(std::nullopt, 100, filter);
@@ -256,7 +251,8 @@ TEST_P(UserStoreConformance, ListFilterIsCaseSensitiveOnNormalizedEmail) {
 TEST_P(UserStoreConformance, UpdatePasswordHashCompareAndSwap) {
   const User u = make_user("u1", "a@x.com");
   ASSERT_TRUE(users().create_user(u));
-  ASSERT_TRUE(users().update_password_hash("u1", u.password_hash, "$argon2id$new", kT0 + seconds{60}));
+  ASSERT_TRUE(
+      users().update_password_hash("u1", u.password_hash, "$argon2id$new", kT0 + seconds{60}));
   auto after = users().find_user_by_id("u1");
   ASSERT_TRUE(after);
   EXPECT_EQ(after->password_hash, "$argon2id$new");
@@ -264,8 +260,9 @@ TEST_P(UserStoreConformance, UpdatePasswordHashCompareAndSwap) {
   EXPECT_EQ(after->created_at, kT0);
 
   // A rehash that read the old hash before the change must not overwrite it.
-  EXPECT_ERROR(users().update_password_hash("u1", u.password_hash, "$argon2id$stale", kT0 + seconds{90}),
-               StoreError::NotFound);
+  EXPECT_ERROR(
+      users().update_password_hash("u1", u.password_hash, "$argon2id$stale", kT0 + seconds{90}),
+      StoreError::NotFound);
   auto still = users().find_user_by_id("u1");
   ASSERT_TRUE(still);
   EXPECT_EQ(still->password_hash, "$argon2id$new");
@@ -343,6 +340,7 @@ TEST_P(UserStoreConformance, ConcurrentCreatesOfOneEmailYieldOneWinner) {
   std::latch start(kThreads);
   std::atomic<int> ok{0}, conflict{0}, other{0};
   std::vector<std::thread> threads;
+  threads.reserve(kThreads);
   for (int i = 0; i < kThreads; ++i) {
     threads.emplace_back([&, i] {
       const User u = make_user(fmt::format("racer-{:02}", i), "same@example.com");
@@ -370,6 +368,7 @@ TEST_P(UserStoreConformance, ConcurrentDistinctCreatesAllSucceed) {
   std::latch start(kThreads);
   std::atomic<int> failures{0};
   std::vector<std::thread> threads;
+  threads.reserve(kThreads);
   for (int t = 0; t < kThreads; ++t) {
     threads.emplace_back([&, t] {
       start.arrive_and_wait();
@@ -395,8 +394,7 @@ TEST_P(UserStoreConformance, ConcurrentDistinctCreatesAllSucceed) {
   EXPECT_EQ(seen.size(), static_cast<std::size_t>(kThreads * kPerThread));
 }
 
-INSTANTIATE_TEST_SUITE_P(Backends, UserStoreConformance, ::testing::ValuesIn(all_backends()),
-                         BackendName{});
+INSTANTIATE_TEST_SUITE_P(Backends, UserStoreConformance, ::testing::ValuesIn(all_backends()));
 
 // ---- Store lifecycle: a fresh database that has not been migrated ----------
 
@@ -430,6 +428,7 @@ TEST_P(StoreConformance, ConcurrentMigrateFromManyThreads) {
   std::latch start(kThreads);
   std::atomic<int> good{0};
   std::vector<std::thread> threads;
+  threads.reserve(kThreads);
   for (int i = 0; i < kThreads; ++i) {
     threads.emplace_back([&] {
       start.arrive_and_wait();
@@ -442,8 +441,7 @@ TEST_P(StoreConformance, ConcurrentMigrateFromManyThreads) {
   EXPECT_EQ((*store)->schema_version().value_or(-1), kSchemaVersion);
 }
 
-INSTANTIATE_TEST_SUITE_P(Backends, StoreConformance, ::testing::ValuesIn(all_backends()),
-                         BackendName{});
+INSTANTIATE_TEST_SUITE_P(Backends, StoreConformance, ::testing::ValuesIn(all_backends()));
 
 }  // namespace
 }  // namespace gh::store::testing

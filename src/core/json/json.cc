@@ -56,10 +56,8 @@ class StrictBuilder final : public nlohmann::json_sax<Json> {
   bool end_object() override { return close(); }
   bool start_array(std::size_t) override { return open(Json::array()); }
   bool end_array() override { return close(); }
-  bool parse_error(std::size_t, const std::string&, const nlohmann::detail::exception&) override {
-    if (!error_) error_ = JsonError::Malformed;
-    return false;
-  }
+  // Syntax errors leave error_ empty: parse_value() then tells bad UTF-8 from bad JSON.
+  bool parse_error(std::size_t, const std::string&, const nlohmann::detail::exception&) override { return false; }
 
   std::optional<JsonError> error_;
   Json root_;

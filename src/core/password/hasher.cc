@@ -14,9 +14,12 @@ namespace gh::password {
 
 const char* describe(HashError e) {
   switch (e) {
-    case HashError::TooLongForBcrypt: return "the password is longer than the 72 bytes bcrypt can hash";
-    case HashError::HashFailed: return "the password could not be hashed";
-    case HashError::BadParameters: return "the password hashing parameters are out of range";
+    case HashError::TooLongForBcrypt:
+      return "the password is longer than the 72 bytes bcrypt can hash";
+    case HashError::HashFailed:
+      return "the password could not be hashed";
+    case HashError::BadParameters:
+      return "the password hashing parameters are out of range";
   }
   return "unknown password hashing error";
 }
@@ -24,7 +27,7 @@ GH_DEFINE_ERROR_CATEGORY(HashError, "password.hash")
 
 namespace {
 
-constexpr std::uint64_t kMinArgon2MemoryKib = 8 * 1024;
+constexpr std::uint64_t kMinArgon2MemoryKib = 8 * 1024ULL;
 constexpr std::uint64_t kMaxArgon2MemoryKib = 4ULL * 1024 * 1024;
 constexpr int kMinBcryptCost = 10;
 constexpr int kMaxBcryptCost = 31;
@@ -63,7 +66,9 @@ std::optional<BcryptParts> parse_bcrypt(std::string_view s) {
   return BcryptParts{s.substr(1, 2), cost};
 }
 
-bool is_argon2(std::string_view s) { return s.starts_with(kArgon2idPrefix) || s.starts_with(kArgon2iPrefix); }
+bool is_argon2(std::string_view s) {
+  return s.starts_with(kArgon2idPrefix) || s.starts_with(kArgon2iPrefix);
+}
 
 // The stored string, NUL-terminated for the C APIs. An embedded NUL would make
 // them see only a prefix of what we compared, so it is refused.
@@ -110,7 +115,8 @@ bool verify_bcrypt(const std::string& stored, std::string_view password) {
 
 Result<PasswordHasher> PasswordHasher::create(const HashParams& params) {
   if (sodium_init() < 0) return fail(HashError::HashFailed, "libsodium failed to initialise");
-  if (params.argon2_memory_kib < kMinArgon2MemoryKib || params.argon2_memory_kib > kMaxArgon2MemoryKib) {
+  if (params.argon2_memory_kib < kMinArgon2MemoryKib ||
+      params.argon2_memory_kib > kMaxArgon2MemoryKib) {
     return fail(HashError::BadParameters, "argon2 memory must be between 8 MiB and 4 GiB");
   }
   if (params.argon2_iterations < 1) {

@@ -28,7 +28,7 @@ enum class Algorithm : std::uint8_t { Argon2id, Bcrypt };
 struct HashParams {
   Algorithm algorithm = Algorithm::Argon2id;
   // Argon2id: OWASP Password Storage Cheat Sheet, m=19 MiB, t=2, p=1.
-  std::uint64_t argon2_memory_kib = 19 * 1024;
+  std::uint64_t argon2_memory_kib = 19 * 1024ULL;
   std::uint32_t argon2_iterations = 2;
   // bcrypt: 2^cost rounds; 12 is the floor we accept for new hashes (OWASP: >= 10).
   int bcrypt_cost = 12;

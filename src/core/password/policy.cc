@@ -1,13 +1,11 @@
 #include "core/password/policy.h"
 
 #include <crack.h>
-#include <openssl/evp.h>
 #include <sodium.h>
 #include <utf8proc.h>
 
 #include <algorithm>
 #include <array>
-#include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <functional>
@@ -17,19 +15,28 @@
 #include <fmt/format.h>
 
 #include "core/base/encoding.h"
+#include "core/password/lists.h"
 
 namespace gh::password {
 
 const char* describe(PolicyError e) {
   switch (e) {
-    case PolicyError::InvalidEncoding: return "the password is not valid UTF-8 or contains control characters";
-    case PolicyError::TooShort: return "the password is too short";
-    case PolicyError::TooLong: return "the password is too long";
-    case PolicyError::Common: return "the password is too common";
-    case PolicyError::Breached: return "the password appears in a data breach";
-    case PolicyError::Guessable: return "the password is too easy to guess";
-    case PolicyError::ContextSpecific: return "the password is based on the service name or your own details";
-    case PolicyError::ListUnreadable: return "a password list file cannot be read";
+    case PolicyError::InvalidEncoding:
+      return "the password is not valid UTF-8 or contains control characters";
+    case PolicyError::TooShort:
+      return "the password is too short";
+    case PolicyError::TooLong:
+      return "the password is too long";
+    case PolicyError::Common:
+      return "the password is too common";
+    case PolicyError::Breached:
+      return "the password appears in a data breach";
+    case PolicyError::Guessable:
+      return "the password is too easy to guess";
+    case PolicyError::ContextSpecific:
+      return "the password is based on the service name or your own details";
+    case PolicyError::ListUnreadable:
+      return "a password list file cannot be read";
   }
   return "unknown password policy error";
 }
@@ -37,15 +44,16 @@ GH_DEFINE_ERROR_CATEGORY(PolicyError, "password.policy")
 
 namespace {
 
+using detail::lower_case;
+
 constexpr std::size_t kMinAllowedLength = 8;
 // cracklib was built for 6-12 character Unix passwords: on long passphrases
 // it finds a "dictionary word" in almost anything, so only short ones go to it.
 constexpr std::size_t kCracklibMaxCodePoints = 20;
 constexpr std::size_t kMinContextToken = 4;  // shorter names/local parts match too much
 constexpr std::size_t kMinCommonCore = 3;    // "a", "aa" are listed; a core that short says nothing
-constexpr std::size_t kMinRepeatedUnit = 4;  // "abcabc..." is a pattern (Guessable), not a listed word
-constexpr std::string_view kCommentPrefix = "#!comment";
-constexpr std::size_t kReadChunk = std::size_t{1} << 20;
+// "abcabc..." is a pattern (Guessable), not a listed word repeated (Common).
+constexpr std::size_t kMinRepeatedUnit = 4;
 
 // A mutable std::string of password-derived bytes, wiped when it goes out of scope.
 struct Scratch {
@@ -72,42 +80,25 @@ bool is_ascii_alpha(unsigned char c) { return (c >= 'a' && c <= 'z') || (c >= 'A
 bool is_ascii_alnum(unsigned char c) { return is_ascii_alpha(c) || (c >= '0' && c <= '9'); }
 
 std::size_t count_code_points(std::string_view s) {
-  return static_cast<std::size_t>(
-      std::count_if(s.begin(), s.end(), [](char c) { return (static_cast<unsigned char>(c) & 0xC0) != 0x80; }));
+  return static_cast<std::size_t>(std::count_if(
+      s.begin(), s.end(), [](char c) { return (static_cast<unsigned char>(c) & 0xC0) != 0x80; }));
 }
 
 void decode(std::string_view s, CodePoints& out) {
-  out.v.reserve(s.size());
+  out.v.reserve(s.size());  // never reallocates: no unwiped copy is left behind
   const auto* p = reinterpret_cast<const utf8proc_uint8_t*>(s.data());
   auto left = static_cast<utf8proc_ssize_t>(s.size());
   while (left > 0) {
     utf8proc_int32_t cp = 0;
-    const utf8proc_ssize_t n = utf8proc_iterate(p, left, &cp);
+    utf8proc_ssize_t n = utf8proc_iterate(p, left, &cp);
     if (n <= 0) {  // not reached for normalised input; keep the byte so nothing is skipped
       cp = *p;
-      out.v.push_back(static_cast<char32_t>(cp));
-      ++p;
-      --left;
-      continue;
+      n = 1;
     }
     out.v.push_back(static_cast<char32_t>(cp));
     p += n;
     left -= n;
   }
-}
-
-// Simple (one-to-one) Unicode lower-casing: enough to compare with the lists.
-std::string to_lower(std::string_view s) {
-  std::string out;
-  out.reserve(s.size() * 2);  // no simple mapping grows a code point beyond 1.5x
-  CodePoints cps;
-  decode(s, cps);
-  for (char32_t cp : cps.v) {
-    std::array<utf8proc_uint8_t, 4> buf{};
-    const auto n = utf8proc_encode_char(utf8proc_tolower(static_cast<utf8proc_int32_t>(cp)), buf.data());
-    out.append(reinterpret_cast<const char*>(buf.data()), static_cast<std::size_t>(n));
-  }
-  return out;
 }
 
 // Drops leading and trailing ASCII digits, symbols and spaces: "!!password1234" -> "password".
@@ -142,14 +133,31 @@ std::string unleet(std::string_view s, char one_as) {
   std::string out(s);
   for (char& c : out) {
     switch (c) {
-      case '0': c = 'o'; break;
-      case '1': c = one_as; break;
-      case '3': c = 'e'; break;
-      case '4': case '@': c = 'a'; break;
-      case '5': case '$': c = 's'; break;
-      case '7': c = 't'; break;
-      case '!': c = 'i'; break;
-      default: break;
+      case '0':
+        c = 'o';
+        break;
+      case '1':
+        c = one_as;
+        break;
+      case '3':
+        c = 'e';
+        break;
+      case '4':
+      case '@':
+        c = 'a';
+        break;
+      case '5':
+      case '$':
+        c = 's';
+        break;
+      case '7':
+        c = 't';
+        break;
+      case '!':
+        c = 'i';
+        break;
+      default:
+        break;
     }
   }
   return out;
@@ -157,13 +165,14 @@ std::string unleet(std::string_view s, char one_as) {
 
 bool keyboard_adjacent(char32_t a, char32_t b) {
   static constexpr std::array<std::string_view, 8> kRows = {
-      "`1234567890-=", "qwertyuiop[]\\", "asdfghjkl;'", "zxcvbnm,./",
-      "~!@#$%^&*()_+", "qwertyuiop{}|", "asdfghjkl:\"", "zxcvbnm<>?"};
+      "`1234567890-=", "qwertyuiop[]\\", "asdfghjkl;'",  "zxcvbnm,./",
+      "~!@#$%^&*()_+", "qwertyuiop{}|",  "asdfghjkl:\"", "zxcvbnm<>?"};
   if (a >= 0x80 || b >= 0x80) return false;
   for (std::string_view row : kRows) {
     const auto i = row.find(static_cast<char>(a));
     if (i == std::string_view::npos) continue;
-    if ((i + 1 < row.size() && row[i + 1] == static_cast<char>(b)) || (i > 0 && row[i - 1] == static_cast<char>(b))) {
+    if ((i + 1 < row.size() && row[i + 1] == static_cast<char>(b)) ||
+        (i > 0 && row[i - 1] == static_cast<char>(b))) {
       return true;
     }
   }
@@ -196,143 +205,6 @@ void append_tokens(std::string_view lower, std::vector<std::string>& out) {
   }
 }
 
-// SHA-1 with the implementation fetched once (OpenSSL 3 fetches per call otherwise).
-const EVP_MD* sha1_md() {
-  static const EVP_MD* md = [] {
-    const EVP_MD* fetched = EVP_MD_fetch(nullptr, "SHA1", nullptr);
-    return fetched != nullptr ? fetched : EVP_sha1();
-  }();
-  return md;
-}
-
-class Sha1 {
- public:
-  Sha1() : ctx_(EVP_MD_CTX_new()) {}
-  Sha1(const Sha1&) = delete;
-  Sha1& operator=(const Sha1&) = delete;
-  ~Sha1() { EVP_MD_CTX_free(ctx_); }
-
-  // The first 8 bytes of SHA-1(data), big-endian: the key the blocklist is sorted by.
-  std::optional<std::uint64_t> prefix(std::string_view data) {
-    std::array<unsigned char, EVP_MAX_MD_SIZE> md{};
-    unsigned int len = 0;
-    if (ctx_ == nullptr || EVP_DigestInit_ex2(ctx_, sha1_md(), nullptr) != 1 ||
-        EVP_DigestUpdate(ctx_, data.data(), data.size()) != 1 ||
-        EVP_DigestFinal_ex(ctx_, md.data(), &len) != 1 || len < 8) {
-      return std::nullopt;
-    }
-    std::uint64_t v = 0;
-    for (std::size_t i = 0; i < 8; ++i) v = (v << 8) | md[i];
-    return v;
-  }
-
- private:
-  EVP_MD_CTX* ctx_;
-};
-
-int hex_value(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
-
-// "40 hex digits" or HIBP's "40 hex digits:count". Anything else is a plain password.
-std::optional<std::uint64_t> parse_sha1_line(std::string_view line) {
-  if (line.size() < 40) return std::nullopt;
-  if (line.size() > 40) {
-    const std::string_view count = line.substr(41);
-    if (line[40] != ':' || count.empty() ||
-        !std::all_of(count.begin(), count.end(), [](char c) { return c >= '0' && c <= '9'; })) {
-      return std::nullopt;
-    }
-  }
-  std::uint64_t v = 0;
-  for (std::size_t i = 0; i < 40; ++i) {
-    const int h = hex_value(line[i]);
-    if (h < 0) return std::nullopt;
-    if (i < 16) v = (v << 4) | static_cast<std::uint64_t>(h);
-  }
-  return v;
-}
-
-void add_blocklist_entry(std::string_view line, Sha1& sha1, std::vector<std::uint64_t>& out) {
-  if (const auto hashed = parse_sha1_line(line)) {
-    out.push_back(*hashed);
-    return;
-  }
-  // Plain entries get the same normalisation as checked passwords; printable
-  // ASCII is its own NFKC form, which spares utf8proc on most lines.
-  const bool printable_ascii =
-      std::all_of(line.begin(), line.end(), [](char c) { return c >= 0x20 && c < 0x7F; });
-  std::optional<std::uint64_t> key;
-  if (printable_ascii) {
-    key = sha1.prefix(line);
-  } else if (auto normalized = normalize_password(line)) {
-    key = sha1.prefix(normalized->expose());
-  }
-  if (key) out.push_back(*key);
-}
-
-// Calls on_line for each line of the file (without "\n" or "\r"), reading 1 MiB
-// at a time so a 10-million-line breach list loads at disk speed.
-bool for_each_line(const std::string& path, const std::function<void(std::string_view)>& on_line) {
-  std::unique_ptr<std::FILE, int (*)(std::FILE*)> file(std::fopen(path.c_str(), "rb"), &std::fclose);
-  if (!file) return false;
-  std::vector<char> buf(kReadChunk);
-  std::string carry;  // a line split across two reads
-  const auto emit = [&](std::string_view line) {
-    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
-    on_line(line);
-  };
-  for (;;) {
-    const std::size_t n = std::fread(buf.data(), 1, buf.size(), file.get());
-    if (n == 0) {
-      if (std::ferror(file.get())) return false;  // e.g. the path is a directory
-      break;
-    }
-    std::string_view chunk(buf.data(), n);
-    for (std::size_t nl; (nl = chunk.find('\n')) != std::string_view::npos; chunk.remove_prefix(nl + 1)) {
-      if (carry.empty()) {
-        emit(chunk.substr(0, nl));
-      } else {
-        carry.append(chunk.substr(0, nl));
-        emit(carry);
-        carry.clear();
-      }
-    }
-    carry.append(chunk);
-  }
-  if (!carry.empty()) emit(carry);
-  return true;
-}
-
-bool read_common(const std::string& path, std::vector<std::string>& out) {
-  return for_each_line(path, [&](std::string_view line) {
-    if (line.empty() || line.starts_with(kCommentPrefix)) return;
-    out.push_back(to_lower(line));
-  });
-}
-
-bool read_blocklist(const std::string& path, std::vector<std::uint64_t>& out) {
-  std::error_code ec;
-  const auto size = std::filesystem::file_size(path, ec);
-  // A HIBP line is 40 hex digits, ':', a count and "\r\n": about 45 bytes.
-  if (!ec) out.reserve(out.size() + static_cast<std::size_t>(size / 42) + 1);
-  Sha1 sha1;
-  return for_each_line(path, [&](std::string_view line) {
-    while (!line.empty() && (line.back() == ' ' || line.back() == '\t')) line.remove_suffix(1);
-    if (!line.empty()) add_blocklist_entry(line, sha1, out);
-  });
-}
-
-template <class T>
-void sort_unique(std::vector<T>& v) {
-  std::sort(v.begin(), v.end());
-  v.erase(std::unique(v.begin(), v.end()), v.end());
-  v.shrink_to_fit();
-}
-
 PolicyConfig clamped(PolicyConfig c) {
   c.min_length = std::max(c.min_length, kMinAllowedLength);
   c.max_length = std::max(c.max_length, c.min_length);
@@ -341,7 +213,8 @@ PolicyConfig clamped(PolicyConfig c) {
 
 bool cracklib_dict_exists(const PolicyConfig& c) {
   std::error_code ec;
-  return c.use_cracklib && !c.cracklib_dict.empty() && std::filesystem::exists(c.cracklib_dict + ".pwd", ec);
+  return c.use_cracklib && !c.cracklib_dict.empty() &&
+         std::filesystem::exists(c.cracklib_dict + ".pwd", ec);
 }
 
 // cracklib keeps static state and is not thread-safe: one caller at a time.
@@ -353,11 +226,14 @@ std::mutex& cracklib_mutex() {
 }  // namespace
 
 Result<SecretString> normalize_password(std::string_view raw) {
-  if (!is_valid_utf8(raw)) return fail(PolicyError::InvalidEncoding, "the password is not valid UTF-8");
+  if (!is_valid_utf8(raw)) {
+    return fail(PolicyError::InvalidEncoding, "the password is not valid UTF-8");
+  }
   for (std::size_t i = 0; i < raw.size(); ++i) {
     const auto c = static_cast<unsigned char>(raw[i]);
     // C0 controls (NUL included) and DEL; C1 controls are U+0080..U+009F, i.e. C2 80..C2 9F.
-    const bool c1 = c == 0xC2 && i + 1 < raw.size() && static_cast<unsigned char>(raw[i + 1]) <= 0x9F;
+    const bool c1 =
+        c == 0xC2 && i + 1 < raw.size() && static_cast<unsigned char>(raw[i + 1]) <= 0x9F;
     if (c < 0x20 || c == 0x7F || c1) {
       return fail(PolicyError::InvalidEncoding, "the password contains a control character");
     }
@@ -366,14 +242,16 @@ Result<SecretString> normalize_password(std::string_view raw) {
   // utf8proc_map with exactly utf8proc_NFKC's options minus NULLTERM: it takes a
   // length (no NUL-terminated copy of the password) and returns the result's size.
   utf8proc_uint8_t* out = nullptr;
-  const utf8proc_ssize_t n =
-      utf8proc_map(reinterpret_cast<const utf8proc_uint8_t*>(raw.data()), static_cast<utf8proc_ssize_t>(raw.size()),
-                   &out, static_cast<utf8proc_option_t>(UTF8PROC_STABLE | UTF8PROC_COMPOSE | UTF8PROC_COMPAT));
+  const utf8proc_ssize_t n = utf8proc_map(
+      reinterpret_cast<const utf8proc_uint8_t*>(raw.data()),
+      static_cast<utf8proc_ssize_t>(raw.size()), &out,
+      static_cast<utf8proc_option_t>(UTF8PROC_STABLE | UTF8PROC_COMPOSE | UTF8PROC_COMPAT));
   if (n < 0 || out == nullptr) {
     std::free(out);
     return fail(PolicyError::InvalidEncoding, "the password cannot be normalised");
   }
-  SecretString result(std::string_view(reinterpret_cast<const char*>(out), static_cast<std::size_t>(n)));
+  SecretString result(
+      std::string_view(reinterpret_cast<const char*>(out), static_cast<std::size_t>(n)));
   sodium_memzero(out, static_cast<std::size_t>(n));
   std::free(out);
   return result;
@@ -382,27 +260,35 @@ Result<SecretString> normalize_password(std::string_view raw) {
 Result<std::shared_ptr<const PasswordPolicy>> PasswordPolicy::load(const PolicyConfig& config) {
   std::shared_ptr<PasswordPolicy> policy(new PasswordPolicy(clamped(config)));
   const PolicyConfig& c = policy->config_;
-  if (!c.common_list.empty() && !read_common(c.common_list, policy->common_)) {
-    return fail(PolicyError::ListUnreadable, fmt::format("cannot read the common-password list {}", c.common_list));
+  if (!c.common_list.empty() && !detail::read_common_list(c.common_list, policy->common_)) {
+    return fail(PolicyError::ListUnreadable,
+                fmt::format("cannot read the common-password list {}", c.common_list));
   }
-  if (!c.blocklist_file.empty() && !read_blocklist(c.blocklist_file, policy->blocked_sha1_prefixes_)) {
-    return fail(PolicyError::ListUnreadable, fmt::format("cannot read the password blocklist {}", c.blocklist_file));
+  if (!c.blocklist_file.empty() &&
+      !detail::read_blocklist(c.blocklist_file, policy->blocked_sha1_prefixes_)) {
+    return fail(PolicyError::ListUnreadable,
+                fmt::format("cannot read the password blocklist {}", c.blocklist_file));
   }
-  sort_unique(policy->common_);
-  sort_unique(policy->blocked_sha1_prefixes_);
+  detail::sort_unique(policy->common_);
+  detail::sort_unique(policy->blocked_sha1_prefixes_);
   policy->cracklib_ready_ = cracklib_dict_exists(c);
   return std::shared_ptr<const PasswordPolicy>(std::move(policy));
 }
 
-std::shared_ptr<const PasswordPolicy> PasswordPolicy::from_lists_for_test(const PolicyConfig& config,
-                                                                          std::vector<std::string> common,
-                                                                          std::vector<std::string> blocked) {
+// The by-value parameters are the header's signature.
+// NOLINTBEGIN(performance-unnecessary-value-param)
+std::shared_ptr<const PasswordPolicy> PasswordPolicy::from_lists_for_test(
+    const PolicyConfig& config, std::vector<std::string> common, std::vector<std::string> blocked) {
+  // NOLINTEND(performance-unnecessary-value-param)
   std::shared_ptr<PasswordPolicy> policy(new PasswordPolicy(clamped(config)));
-  for (const std::string& entry : common) policy->common_.push_back(to_lower(entry));
-  Sha1 sha1;
-  for (const std::string& entry : blocked) add_blocklist_entry(entry, sha1, policy->blocked_sha1_prefixes_);
-  sort_unique(policy->common_);
-  sort_unique(policy->blocked_sha1_prefixes_);
+  for (std::string& entry : common) entry = lower_case(entry);
+  policy->common_ = std::move(common);
+  detail::Sha1Prefix sha1;
+  for (const std::string& entry : blocked) {
+    detail::add_blocklist_entry(entry, sha1, policy->blocked_sha1_prefixes_);
+  }
+  detail::sort_unique(policy->common_);
+  detail::sort_unique(policy->blocked_sha1_prefixes_);
   policy->cracklib_ready_ = cracklib_dict_exists(policy->config_);
   return policy;
 }
@@ -417,7 +303,8 @@ bool listed(const std::vector<std::string>& common, std::string_view word) {
 
 // NIST SP 800-63B compares the whole value: a passphrase that merely contains
 // a listed word is fine, a listed word with padding, look-alikes or repetition is not.
-std::optional<std::string_view> common_reason(const std::vector<std::string>& common, std::string_view lower) {
+std::optional<std::string_view> common_reason(const std::vector<std::string>& common,
+                                              std::string_view lower) {
   if (listed(common, lower)) return "is on a list of commonly used passwords";
   const std::string_view core = strip_padding(lower);
   if (core.size() >= kMinCommonCore && core.size() < lower.size() && listed(common, core)) {
@@ -445,10 +332,12 @@ std::optional<std::string_view> context_reason(const std::vector<std::string>& p
                                                std::string_view lower, const PolicyContext& ctx) {
   constexpr std::string_view kUserReason = "is based on your email address or name";
   const std::size_t at = ctx.email.rfind('@');
-  const std::string local = to_lower(at == std::string_view::npos ? ctx.email : ctx.email.substr(0, at));
-  const std::string name = to_lower(ctx.name);
+  const std::string local =
+      lower_case(at == std::string_view::npos ? ctx.email : ctx.email.substr(0, at));
+  const std::string name = lower_case(ctx.name);
   for (const std::string& whole : {local, name}) {
-    if (count_code_points(whole) >= kMinContextToken && lower.find(whole) != std::string_view::npos) {
+    if (count_code_points(whole) >= kMinContextToken &&
+        lower.find(whole) != std::string_view::npos) {
       return kUserReason;
     }
   }
@@ -467,7 +356,7 @@ std::optional<std::string_view> context_reason(const std::vector<std::string>& p
     }
     return hit;
   };
-  for (const std::string& w : product_words) any_hit |= remove_all(to_lower(w));
+  for (const std::string& w : product_words) any_hit |= remove_all(lower_case(w));
   for (const std::string& t : user_tokens) {
     const bool hit = remove_all(t);
     user_hit |= hit;
@@ -492,9 +381,13 @@ std::optional<std::string_view> pattern_reason(std::string_view lower) {
   const std::size_t period = smallest_period(cps.v);
   if (period < n && (period <= 4 || period * 3 <= n)) return "repeats a short pattern";
   std::size_t unpredictable = 0;
-  for (std::size_t i = 1; i < n; ++i) unpredictable += predictable_step(cps.v[i - 1], cps.v[i]) ? 0 : 1;
+  for (std::size_t i = 1; i < n; ++i) {
+    unpredictable += predictable_step(cps.v[i - 1], cps.v[i]) ? 0 : 1;
+  }
   // At most one surprise in five steps: "qwertyuiop123", "123456789012345", "abcdefghijklmnop".
-  if (unpredictable * 5 <= n - 1) return "is a sequence of consecutive characters or neighbouring keys";
+  if (unpredictable * 5 <= n - 1) {
+    return "is a sequence of consecutive characters or neighbouring keys";
+  }
   return std::nullopt;
 }
 
@@ -504,39 +397,48 @@ Status PasswordPolicy::check(const SecretString& normalized, const PolicyContext
   const std::string_view pw = normalized.expose();
   const std::size_t length = count_code_points(pw);
   if (length < config_.min_length) {
-    return fail(PolicyError::TooShort, fmt::format("must be at least {} characters", config_.min_length));
+    return fail(PolicyError::TooShort,
+                fmt::format("must be at least {} characters", config_.min_length));
   }
   if (length > config_.max_length) {
-    return fail(PolicyError::TooLong, fmt::format("must be at most {} characters", config_.max_length));
+    return fail(PolicyError::TooLong,
+                fmt::format("must be at most {} characters", config_.max_length));
   }
-  const Scratch lower(to_lower(pw));
-  if (const auto why = common_reason(common_, lower.s)) return fail(PolicyError::Common, std::string(*why));
+  const Scratch lower(lower_case(pw));
+  if (const auto why = common_reason(common_, lower.s)) {
+    return fail(PolicyError::Common, std::string(*why));
+  }
 
   if (!blocked_sha1_prefixes_.empty()) {
-    Sha1 sha1;
+    detail::Sha1Prefix sha1;
     // HIBP hashes the password exactly as typed, so the case is kept here.
-    const auto key = sha1.prefix(pw);
-    if (key && std::binary_search(blocked_sha1_prefixes_.begin(), blocked_sha1_prefixes_.end(), *key)) {
+    const auto key = sha1.of(pw);
+    if (key &&
+        std::binary_search(blocked_sha1_prefixes_.begin(), blocked_sha1_prefixes_.end(), *key)) {
       return fail(PolicyError::Breached, "appears in a list of passwords exposed in data breaches");
     }
   }
   if (const auto why = context_reason(config_.context_words, lower.s, ctx)) {
     return fail(PolicyError::ContextSpecific, std::string(*why));
   }
-  if (const auto why = pattern_reason(lower.s)) return fail(PolicyError::Guessable, std::string(*why));
+  if (const auto why = pattern_reason(lower.s)) {
+    return fail(PolicyError::Guessable, std::string(*why));
+  }
 
   if (cracklib_ready_ && length < kCracklibMaxCodePoints) {
     const Scratch candidate{std::string(pw)};
     const std::size_t at = ctx.email.rfind('@');
     // Without a user, cracklib would look up the server's own Unix account.
     // A control character never matches a (control-free) password.
-    std::string user(at == std::string_view::npos ? ctx.email : ctx.email.substr(0, at));
-    if (user.empty()) user = "\x01";
+    const std::string_view local =
+        at == std::string_view::npos ? ctx.email : ctx.email.substr(0, at);
+    const std::string user(local.empty() ? std::string_view("\x01") : local);
     const std::string gecos(ctx.name);
     const char* msg = nullptr;
     {
       const std::lock_guard<std::mutex> lock(cracklib_mutex());
-      msg = FascistCheckUser(candidate.s.c_str(), config_.cracklib_dict.c_str(), user.c_str(), gecos.c_str());
+      msg = FascistCheckUser(candidate.s.c_str(), config_.cracklib_dict.c_str(), user.c_str(),
+                             gecos.c_str());
     }
     // A dictionary that vanished after load must not reject every short password.
     if (msg != nullptr && std::string_view(msg) != "error loading dictionary") {

@@ -1,5 +1,6 @@
 #include "store/postgres/pg_db.h"
 
+#include <algorithm>
 #include <charconv>
 #include <cstring>
 
@@ -17,7 +18,8 @@ std::int64_t Rows::affected() const {
 }
 
 std::string Rows::text(int row, int col) const {
-  return {PQgetvalue(r_.get(), row, col), static_cast<std::size_t>(PQgetlength(r_.get(), row, col))};
+  return {PQgetvalue(r_.get(), row, col),
+          static_cast<std::size_t>(PQgetlength(r_.get(), row, col))};
 }
 
 std::int64_t Rows::int64(int row, int col) const {
@@ -46,7 +48,8 @@ Error pg_error(PGconn* conn, const PGresult* result, std::string_view what) {
   // Only the primary message is logged: the DETAIL field quotes key values
   // ("Key (email_normalized)=(...) already exists"), and class 22 (data
   // exception) messages quote the offending input, which may be a secret.
-  const char* primary = result != nullptr ? PQresultErrorField(result, PG_DIAG_MESSAGE_PRIMARY) : nullptr;
+  const char* primary =
+      result != nullptr ? PQresultErrorField(result, PG_DIAG_MESSAGE_PRIMARY) : nullptr;
   std::string_view message = primary != nullptr ? primary : PQerrorMessage(conn);
   if (sqlstate.starts_with("22")) message = "(data exception, message withheld)";
   while (message.ends_with('\n')) message.remove_suffix(1);
@@ -89,17 +92,22 @@ Status exec_script(PGconn* conn, const char* sql) {
 
 namespace {
 
-// Defaults the URL may override (later values win in PQconnectdbParams when
-// expand_dbname is set): a dead host fails in seconds, not minutes.
-PGconn* connect(const std::string& url) {
-  const char* keys[] = {"connect_timeout", "application_name", "dbname", nullptr};
-  const char* values[] = {"10", "gatehouse", url.c_str(), nullptr};
+// Defaults the URL may override (with expand_dbname, values from the URL
+// replace earlier keywords): a dead host fails in seconds, not minutes, and a
+// statement waiting longer than busy_timeout_ms for a lock fails with 55P03
+// (-> Busy), as StoreOptions documents.
+PGconn* connect(const std::string& url, int busy_timeout_ms) {
+  // lock_timeout=0 would mean "wait forever"; busy_timeout_ms=0 means "don't wait".
+  const std::string options = "-c lock_timeout=" + std::to_string(std::max(busy_timeout_ms, 1));
+  const char* keys[] = {"connect_timeout", "application_name", "options", "dbname", nullptr};
+  const char* values[] = {"10", "gatehouse", options.c_str(), url.c_str(), nullptr};
   return PQconnectdbParams(keys, values, /*expand_dbname=*/1);
 }
 
 }  // namespace
 
-Result<std::unique_ptr<Pool>> Pool::open(std::string_view url_view, std::size_t size) {
+Result<std::unique_ptr<Pool>> Pool::open(std::string_view url_view, std::size_t size,
+                                         int busy_timeout_ms) {
   const std::string url(url_view);
   char* parse_error = nullptr;
   PQconninfoOption* parsed = PQconninfoParse(url.c_str(), &parse_error);
@@ -113,7 +121,7 @@ Result<std::unique_ptr<Pool>> Pool::open(std::string_view url_view, std::size_t 
 
   auto pool = std::make_unique<Pool>();
   for (std::size_t i = 0; i < std::max<std::size_t>(size, 1); ++i) {
-    PGconn* conn = connect(url);
+    PGconn* conn = connect(url, busy_timeout_ms);
     if (conn == nullptr) return fail(StoreError::Unavailable);
     pool->all_.push_back(conn);  // ~Pool closes it, even if it failed
     if (PQstatus(conn) != CONNECTION_OK) {

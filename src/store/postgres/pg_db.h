@@ -80,8 +80,11 @@ auto transaction(PGconn* conn, F&& f) -> decltype(f()) {
 // `size` connections opened up front; run() blocks until one is free.
 class Pool {
  public:
-  // BadUrl if libpq cannot parse `url`; Unavailable if a connection fails.
-  [[nodiscard]] static Result<std::unique_ptr<Pool>> open(std::string_view url, std::size_t size);
+  // Each connection's lock_timeout is busy_timeout_ms unless the URL sets
+  // `options`. BadUrl if libpq cannot parse `url`; Unavailable if a
+  // connection fails.
+  [[nodiscard]] static Result<std::unique_ptr<Pool>> open(std::string_view url, std::size_t size,
+                                                          int busy_timeout_ms);
   Pool() = default;
   Pool(const Pool&) = delete;
   Pool& operator=(const Pool&) = delete;

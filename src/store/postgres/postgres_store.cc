@@ -39,6 +39,10 @@ static_assert(std::size(kMigrations) == static_cast<std::size_t>(kSchemaVersion)
 // Serialises migrators across processes and hosts; the lock is released
 // with the transaction. The value is arbitrary but fixed: "ghmigr" as a big-endian integer.
 constexpr const char* kLockMigrations = "SELECT pg_advisory_xact_lock(113698209884018)";
+// A migration waits as long as it takes for the lock and for its DDL's table
+// locks, instead of failing after busy_timeout_ms: a second server starting
+// meanwhile must not give up while the first one migrates.
+constexpr const char* kNoLockTimeout = "SET LOCAL lock_timeout = 0";
 constexpr const char* kCreateSchemaVersion =
     "CREATE TABLE IF NOT EXISTS schema_version(version INTEGER NOT NULL)";
 constexpr const char* kHasSchemaVersion = "SELECT to_regclass('schema_version') IS NOT NULL";
@@ -46,7 +50,7 @@ constexpr const char* kReadVersion = "SELECT COALESCE(MAX(version), 0) FROM sche
 constexpr const char* kRecordVersion = "INSERT INTO schema_version(version) VALUES ($1)";
 
 // The column order read_user() expects.
-#define GH_SELECT_USER                                                                    \
+#define GH_SELECT_USER                                                                  \
   "SELECT id, email, email_normalized, name, password_hash, email_verified, disabled, " \
   "created_at, updated_at FROM users "
 
@@ -62,7 +66,8 @@ constexpr const char* kListUsers =
     GH_SELECT_USER "WHERE id > $1 AND email_normalized LIKE $2 ESCAPE '!' ORDER BY id LIMIT $3";
 constexpr const char* kUpdatePasswordHash =
     "UPDATE users SET password_hash = $1, updated_at = $2 WHERE id = $3 AND password_hash = $4";
-constexpr const char* kSetDisabled = "UPDATE users SET disabled = $1, updated_at = $2 WHERE id = $3";
+constexpr const char* kSetDisabled =
+    "UPDATE users SET disabled = $1, updated_at = $2 WHERE id = $3";
 constexpr const char* kDeleteUser = "DELETE FROM users WHERE id = $1";
 constexpr const char* kCountUsers = "SELECT count(*) FROM users";
 constexpr const char* kPing = "SELECT 1";
@@ -114,15 +119,19 @@ Status expect_one_row(Result<Rows> changed) {
 // Applies migration `target` unless the schema is already there. REQUIRES:
 // inside a transaction on `conn`.
 Result<int> apply_migration(PGconn* conn, int target) {
+  if (auto unbounded = exec_script(conn, kNoLockTimeout); !unbounded)
+    return fail(unbounded.error());
   if (auto locked = exec(conn, kLockMigrations); !locked) return fail(locked.error());
   // Under the lock: concurrent CREATE TABLE IF NOT EXISTS can otherwise fail
   // with a unique violation in the catalog.
-  if (auto created = exec_script(conn, kCreateSchemaVersion); !created) return fail(created.error());
+  if (auto created = exec_script(conn, kCreateSchemaVersion); !created)
+    return fail(created.error());
   auto current = exec(conn, kReadVersion);
   if (!current) return fail(current.error());
   const auto version = static_cast<int>(current->int64(0, 0));
   if (version >= target) return version;
-  if (auto applied = exec_script(conn, kMigrations[target - 1]); !applied) return fail(applied.error());
+  if (auto applied = exec_script(conn, kMigrations[target - 1]); !applied)
+    return fail(applied.error());
   if (auto recorded = exec(conn, kRecordVersion, std::int64_t{target}); !recorded) {
     return fail(recorded.error());
   }
@@ -141,8 +150,9 @@ class PostgresUserStore final : public UserStore {
 
   Status create_user(const User& u) override {
     return pool_.run(kWrite, [&](PGconn* conn) -> Status {
-      auto inserted = exec(conn, kInsertUser, u.id, u.email, u.email_normalized, u.name,
-                           u.password_hash, u.email_verified, u.disabled, u.created_at, u.updated_at);
+      auto inserted =
+          exec(conn, kInsertUser, u.id, u.email, u.email_normalized, u.name, u.password_hash,
+               u.email_verified, u.disabled, u.created_at, u.updated_at);
       if (!inserted) return fail(inserted.error());
       return {};
     });
@@ -163,8 +173,8 @@ class PostgresUserStore final : public UserStore {
     const std::string pattern = like_contains(email_contains.value_or(""));
     return pool_.run(kIdempotent, [&](PGconn* conn) -> Result<UserPage> {
       // One row past the page tells whether a next page exists.
-      auto rows = exec(conn, kListUsers, after.value_or(""), pattern,
-                       static_cast<std::int64_t>(limit + 1));
+      auto rows =
+          exec(conn, kListUsers, after.value_or(""), pattern, static_cast<std::int64_t>(limit + 1));
       if (!rows) return fail(rows.error());
       UserPage page;
       const int n = std::min(rows->size(), static_cast<int>(limit));
@@ -256,8 +266,9 @@ class PostgresStore final : public Store {
 
 }  // namespace
 
-Result<std::unique_ptr<Store>> open_postgres_store(std::string_view url, const StoreOptions& options) {
-  auto pool = Pool::open(url, options.pool_size);
+Result<std::unique_ptr<Store>> open_postgres_store(std::string_view url,
+                                                   const StoreOptions& options) {
+  auto pool = Pool::open(url, options.pool_size, options.busy_timeout_ms);
   if (!pool) return fail(pool.error());
   return std::make_unique<PostgresStore>(std::move(*pool));
 }

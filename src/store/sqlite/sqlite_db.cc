@@ -11,10 +11,15 @@ Error sqlite_error(sqlite3* db, int rc, std::string_view what) {
   } else {
     switch (rc & 0xff) {
       case SQLITE_BUSY:
-      case SQLITE_LOCKED: code = StoreError::Busy; break;
+      case SQLITE_LOCKED:
+        code = StoreError::Busy;
+        break;
       case SQLITE_CANTOPEN:
-      case SQLITE_IOERR: code = StoreError::Unavailable; break;
-      default: break;
+      case SQLITE_IOERR:
+        code = StoreError::Unavailable;
+        break;
+      default:
+        break;
     }
   }
   // SQLite's messages name tables and columns, never bound values, so they are
@@ -58,7 +63,9 @@ std::string Statement::column_text(int col) const {
   return {reinterpret_cast<const char*>(text), static_cast<std::size_t>(size)};
 }
 
-Error Statement::error(int rc) const { return sqlite_error(conn_->handle(), rc, sqlite3_sql(stmt_)); }
+Error Statement::error(int rc) const {
+  return sqlite_error(conn_->handle(), rc, sqlite3_sql(stmt_));
+}
 
 // --- Connection ---
 
@@ -67,11 +74,12 @@ Result<std::unique_ptr<Connection>> Connection::open(const std::string& path, in
   sqlite3* db = nullptr;
   // NOMUTEX: Database hands a connection to one thread at a time, so SQLite's
   // own per-connection mutex would only add cost.
-  const int rc = sqlite3_open_v2(path.c_str(), &db, flags | SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_EXRESCODE,
-                                 nullptr);
+  const int rc = sqlite3_open_v2(path.c_str(), &db,
+                                 flags | SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_EXRESCODE, nullptr);
   if (rc != SQLITE_OK) {
     // The path may name a user's file layout but no secret.
-    spdlog::warn("sqlite: cannot open {}: {}", path, db != nullptr ? sqlite3_errmsg(db) : sqlite3_errstr(rc));
+    spdlog::warn("sqlite: cannot open {}: {}", path,
+                 db != nullptr ? sqlite3_errmsg(db) : sqlite3_errstr(rc));
     sqlite3_close_v2(db);
     return fail(StoreError::Unavailable);
   }
@@ -132,7 +140,8 @@ Result<std::unique_ptr<Connection>> open_reader(const Target& target, const Stor
 
 }  // namespace
 
-Result<std::unique_ptr<Database>> Database::open(const Target& target, const StoreOptions& options) {
+Result<std::unique_ptr<Database>> Database::open(const Target& target,
+                                                 const StoreOptions& options) {
   auto db = std::make_unique<Database>();
   auto writer = open_writer(target, options);
   if (!writer) return fail(writer.error());

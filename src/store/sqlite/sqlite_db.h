@@ -63,7 +63,9 @@ class Statement {
   int bind_one(int index, const char* v) { return bind_one(index, std::string_view(v)); }
   int bind_one(int index, std::int64_t v);
   int bind_one(int index, bool v) { return bind_one(index, std::int64_t{v ? 1 : 0}); }
-  int bind_one(int index, Seconds v) { return bind_one(index, std::int64_t{v.time_since_epoch().count()}); }
+  int bind_one(int index, Seconds v) {
+    return bind_one(index, std::int64_t{v.time_since_epoch().count()});
+  }
   [[nodiscard]] Error error(int rc) const;
 
   Connection* conn_;

@@ -35,7 +35,8 @@ CREATE TABLE users (
 ) STRICT;
 )sql",
 };
-static_assert(std::size(kMigrations) == static_cast<std::size_t>(kSchemaVersion), "add the migration to every backend");
+static_assert(std::size(kMigrations) == static_cast<std::size_t>(kSchemaVersion),
+              "add the migration to every backend");
 
 constexpr const char* kCreateSchemaVersion =
     "CREATE TABLE IF NOT EXISTS schema_version(version INTEGER NOT NULL)";
@@ -45,7 +46,7 @@ constexpr std::string_view kReadVersion = "SELECT COALESCE(MAX(version), 0) FROM
 constexpr std::string_view kRecordVersion = "INSERT INTO schema_version(version) VALUES (?1)";
 
 // The column order read_user() expects.
-#define GH_SELECT_USER                                                                    \
+#define GH_SELECT_USER                                                                  \
   "SELECT id, email, email_normalized, name, password_hash, email_verified, disabled, " \
   "created_at, updated_at FROM users "
 
@@ -161,8 +162,9 @@ class SqliteUserStore final : public UserStore {
 
   Status create_user(const User& u) override {
     return db_.write([&](Connection& c) -> Status {
-      auto inserted = run(c, kInsertUser, u.id, u.email, u.email_normalized, u.name,
-                          u.password_hash, u.email_verified, u.disabled, u.created_at, u.updated_at);
+      auto inserted =
+          run(c, kInsertUser, u.id, u.email, u.email_normalized, u.name, u.password_hash,
+              u.email_verified, u.disabled, u.created_at, u.updated_at);
       if (!inserted) return fail(inserted.error());
       return {};
     });
@@ -277,7 +279,8 @@ class SqliteStore final : public Store {
 
 }  // namespace
 
-Result<std::unique_ptr<Store>> open_sqlite_store(std::string_view url, const StoreOptions& options) {
+Result<std::unique_ptr<Store>> open_sqlite_store(std::string_view url,
+                                                 const StoreOptions& options) {
   auto target = parse_url(url);
   if (!target) return fail(target.error());
   if (!target->in_memory) {

@@ -14,7 +14,7 @@ static_assert(!std::is_copy_assignable_v<SecretString>);
 static_assert(std::is_nothrow_move_constructible_v<SecretString>);
 
 TEST(SecretString, MoveLeavesSourceEmpty) {
-  SecretString a("hunter2-but-longer-than-sso-buffer");
+  SecretString a(std::string_view("hunter2-but-longer-than-sso-buffer"));
   SecretString b(std::move(a));
   EXPECT_EQ(b.expose(), "hunter2-but-longer-than-sso-buffer");
   EXPECT_TRUE(a.empty());  // NOLINT(bugprone-use-after-move): the point of the test

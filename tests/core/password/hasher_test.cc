@@ -13,7 +13,7 @@ namespace {
 // Cheap parameters keep the suite fast; the defaults are measured in bench/.
 HashParams fast_argon2() {
   HashParams p;
-  p.argon2_memory_kib = 8 * 1024;
+  p.argon2_memory_kib = 8 * 1024ULL;
   p.argon2_iterations = 1;
   return p;
 }
@@ -34,7 +34,8 @@ PasswordHasher make(const HashParams& p) {
 SecretString secret(std::string_view s) { return SecretString(s); }
 
 // An argon2id string made by libsodium itself with the given cost.
-std::string sodium_argon2id(std::string_view password, unsigned long long ops, std::size_t mem_bytes) {
+std::string sodium_argon2id(std::string_view password, unsigned long long ops,
+                            std::size_t mem_bytes) {
   std::array<char, crypto_pwhash_STRBYTES> out{};
   EXPECT_EQ(crypto_pwhash_str_alg(out.data(), password.data(), password.size(), ops, mem_bytes,
                                   crypto_pwhash_ALG_ARGON2ID13),
@@ -44,11 +45,14 @@ std::string sodium_argon2id(std::string_view password, unsigned long long ops, s
 
 // Known-answer vectors from Solar Designer's crypt_blowfish test suite
 // (also in OpenBSD's regress tests), checked against Debian's libxcrypt.
-constexpr std::string_view kUU = "$2a$05$CCCCCCCCCCCCCCCCCCCCC.E5YPO9kmyuRGyh0XouQYb4YMJKvyOeW";  // "U*U"
-constexpr std::string_view kUUStar = "$2a$05$CCCCCCCCCCCCCCCCCCCCC.VGOzA784oUp/Z0DY336zx7pLYAy0lwK";  // "U*U*"
+constexpr std::string_view kUU =
+    "$2a$05$CCCCCCCCCCCCCCCCCCCCC.E5YPO9kmyuRGyh0XouQYb4YMJKvyOeW";  // "U*U"
+constexpr std::string_view kUUStar =
+    "$2a$05$CCCCCCCCCCCCCCCCCCCCC.VGOzA784oUp/Z0DY336zx7pLYAy0lwK";  // "U*U*"
 // Hash of the first 72 bytes below; crypt_blowfish's vector for "chars after 72 are ignored".
 constexpr std::string_view kLong72 = "$2a$05$abcdefghijklmnopqrstuu5s2v8.iXieOjg/.AySBTTZIIVFJeBui";
-constexpr std::string_view kFirst72 = "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
+constexpr std::string_view kFirst72 =
+    "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
 
 TEST(PasswordHasher, Argon2idRoundTrip) {
   const auto h = make(fast_argon2());
@@ -120,7 +124,8 @@ TEST(PasswordHasher, BcryptKnownAnswer) {
   EXPECT_TRUE(h.verify(kUU, secret("U*U")));
   EXPECT_TRUE(h.verify(kUUStar, secret("U*U*")));
   EXPECT_FALSE(h.verify(kUU, secret("U*U*")));
-  // Made with Debian's libxcrypt: crypt("correct horse battery staple", "$2b$10$abcdefghijklmnopqrstuu").
+  // Made with Debian's libxcrypt: crypt("correct horse battery staple",
+  // "$2b$10$abcdefghijklmnopqrstuu").
   EXPECT_TRUE(h.verify("$2b$10$abcdefghijklmnopqrstuuGGgFFcYeueaAql8Z7U7CnCTRw4DR77W",
                        secret("correct horse battery staple")));
 }
@@ -128,10 +133,13 @@ TEST(PasswordHasher, BcryptKnownAnswer) {
 TEST(PasswordHasher, Bcrypt2yAnd2bVariantsVerify) {
   const auto h = make(fast_bcrypt());
   // For ASCII passwords $2a$, $2b$ and $2y$ compute the same hash.
-  EXPECT_TRUE(h.verify("$2y$05$CCCCCCCCCCCCCCCCCCCCC.E5YPO9kmyuRGyh0XouQYb4YMJKvyOeW", secret("U*U")));
-  EXPECT_TRUE(h.verify("$2b$05$CCCCCCCCCCCCCCCCCCCCC.E5YPO9kmyuRGyh0XouQYb4YMJKvyOeW", secret("U*U")));
+  EXPECT_TRUE(
+      h.verify("$2y$05$CCCCCCCCCCCCCCCCCCCCC.E5YPO9kmyuRGyh0XouQYb4YMJKvyOeW", secret("U*U")));
+  EXPECT_TRUE(
+      h.verify("$2b$05$CCCCCCCCCCCCCCCCCCCCC.E5YPO9kmyuRGyh0XouQYb4YMJKvyOeW", secret("U*U")));
   // $2x$ marks hashes from the pre-2011 sign-extension bug: refused.
-  EXPECT_FALSE(h.verify("$2x$05$CCCCCCCCCCCCCCCCCCCCC.E5YPO9kmyuRGyh0XouQYb4YMJKvyOeW", secret("U*U")));
+  EXPECT_FALSE(
+      h.verify("$2x$05$CCCCCCCCCCCCCCCCCCCCC.E5YPO9kmyuRGyh0XouQYb4YMJKvyOeW", secret("U*U")));
 }
 
 TEST(PasswordHasher, ImportedArgon2idVerifiesAndNeedsRehash) {
@@ -143,13 +151,15 @@ TEST(PasswordHasher, ImportedArgon2idVerifiesAndNeedsRehash) {
   EXPECT_TRUE(h.verify(stored, secret("imported pw")));
   EXPECT_FALSE(h.verify(stored, secret("imported pX")));
   EXPECT_TRUE(h.needs_rehash(stored));
-  EXPECT_FALSE(h.needs_rehash(sodium_argon2id("imported pw", 1, 8 * 1024 * 1024)));
+  EXPECT_FALSE(h.needs_rehash(sodium_argon2id("imported pw", 1, std::size_t{8} << 20)));
 }
 
 TEST(PasswordHasher, Argon2iVerifiesAndNeedsRehash) {
   const auto h = make(fast_argon2());
   std::array<char, crypto_pwhash_STRBYTES> out{};
-  ASSERT_EQ(crypto_pwhash_str_alg(out.data(), "legacy", 6, 3, 8 * 1024 * 1024, crypto_pwhash_ALG_ARGON2I13), 0);
+  ASSERT_EQ(crypto_pwhash_str_alg(out.data(), "legacy", 6, 3, std::size_t{8} << 20,
+                                  crypto_pwhash_ALG_ARGON2I13),
+            0);
   const std::string stored = out.data();
   ASSERT_TRUE(stored.starts_with("$argon2i$"));
   EXPECT_TRUE(h.verify(stored, secret("legacy")));
@@ -183,6 +193,10 @@ TEST(PasswordHasher, MalformedIsFalse) {
   for (const std::string& stored : cases) {
     EXPECT_FALSE(h.verify(stored, secret("pw"))) << stored;
     EXPECT_FALSE(h.verify(stored, secret("U*U"))) << stored;
+  }
+  for (const std::string& stored :
+       {std::string(""), std::string("plaintext"), std::string("$argon2id$"),
+        "$argon2d$" + good.substr(10), std::string(10000, '$')}) {
     EXPECT_TRUE(h.needs_rehash(stored)) << stored;
   }
 }
@@ -206,13 +220,14 @@ TEST(PasswordHasher, NeedsRehashLowerBcryptCost) {
   EXPECT_TRUE(h11.needs_rehash(at10));
   EXPECT_FALSE(h10.needs_rehash(at10));
   EXPECT_FALSE(h10.needs_rehash(*h11.hash(secret("pw"))));  // stronger than configured is fine
-  EXPECT_TRUE(h10.needs_rehash("$2y$10$CCCCCCCCCCCCCCCCCCCCC.E5YPO9kmyuRGyh0XouQYb4YMJKvyOeW"));  // rewritten as $2b$
+  EXPECT_TRUE(h10.needs_rehash(
+      "$2y$10$CCCCCCCCCCCCCCCCCCCCC.E5YPO9kmyuRGyh0XouQYb4YMJKvyOeW"));  // rewritten as $2b$
 }
 
 TEST(PasswordHasher, NeedsRehashArgon2ParamsChange) {
   const auto h = make(fast_argon2());
   HashParams more_memory = fast_argon2();
-  more_memory.argon2_memory_kib = 9 * 1024;
+  more_memory.argon2_memory_kib = 9 * 1024ULL;
   HashParams more_time = fast_argon2();
   more_time.argon2_iterations = 2;
   const std::string stored = *h.hash(secret("pw"));
@@ -245,14 +260,15 @@ TEST(PasswordHasher, BadParameters) {
   p.bcrypt_cost = 32;
   expect_bad(p);
   p = fast_argon2();
-  p.argon2_memory_kib = 8 * 1024 - 1;
+  p.argon2_memory_kib = 8 * 1024ULL - 1;
   expect_bad(p);
   p.argon2_memory_kib = 4ULL * 1024 * 1024 + 1;
   expect_bad(p);
   p = fast_argon2();
   p.argon2_iterations = 0;
   expect_bad(p);
-  EXPECT_EQ(std::error_code(HashError::BadParameters).category().name(), std::string("password.hash"));
+  EXPECT_EQ(std::error_code(HashError::BadParameters).category().name(),
+            std::string("password.hash"));
 }
 
 TEST(PasswordHasher, DummyHashMatchesCurrentParams) {

@@ -14,9 +14,9 @@ std::string normalized(std::string_view raw) {
 }
 
 TEST(NormalizePassword, NfkcFoldsCompatibilityLigature) {
-  EXPECT_EQ(normalized("\xEF\xAC\x81"), "fi");                // U+FB01 LATIN SMALL LIGATURE FI
-  EXPECT_EQ(normalized("\xEF\xBC\xA1\xEF\xBC\xA2"), "AB");    // fullwidth A, B
-  EXPECT_EQ(normalized("x\xC2\xB2"), "x2");                   // superscript two
+  EXPECT_EQ(normalized("\xEF\xAC\x81"), "fi");              // U+FB01 LATIN SMALL LIGATURE FI
+  EXPECT_EQ(normalized("\xEF\xBC\xA1\xEF\xBC\xA2"), "AB");  // fullwidth A, B
+  EXPECT_EQ(normalized("x\xC2\xB2"), "x2");                 // superscript two
 }
 
 TEST(NormalizePassword, ComposedAndDecomposedAreEqual) {
@@ -33,15 +33,16 @@ TEST(NormalizePassword, AsciiUnchanged) {
 
 TEST(NormalizePassword, InvalidEncoding) {
   const std::string cases[] = {
-      std::string("abc\xFF" "def"),             // 0xFF never appears in UTF-8
-      std::string("\xC3"),                      // truncated sequence
-      std::string("\xC0\xAF"),                  // overlong "/"
-      std::string("\xED\xA0\x80"),              // UTF-16 surrogate U+D800
-      std::string("pass\0word", 9),             // NUL
-      std::string("pass\nword"),                // C0 control
-      std::string("pass\tword"),                // tab is a C0 control too
-      std::string("pass\x7Fword"),              // DEL
-      std::string("pass\xC2\x85word"),          // U+0085 NEXT LINE (C1)
+      std::string("abc\xFF"
+                  "def"),               // 0xFF never appears in UTF-8
+      std::string("\xC3"),              // truncated sequence
+      std::string("\xC0\xAF"),          // overlong "/"
+      std::string("\xED\xA0\x80"),      // UTF-16 surrogate U+D800
+      std::string("pass\0word", 9),     // NUL
+      std::string("pass\nword"),        // C0 control
+      std::string("pass\tword"),        // tab is a C0 control too
+      std::string("pass\x7Fword"),      // DEL
+      std::string("pass\xC2\x85word"),  // U+0085 NEXT LINE (C1)
   };
   for (const std::string& raw : cases) {
     const auto r = normalize_password(raw);
@@ -51,7 +52,7 @@ TEST(NormalizePassword, InvalidEncoding) {
 }
 
 TEST(NormalizePassword, NonControlNonAsciiAccepted) {
-  EXPECT_EQ(normalized("\xC2\xA0x").size(), 2u);  // NBSP is NFKC-folded to a space
+  EXPECT_EQ(normalized("\xC2\xA0x").size(), 2u);                  // NBSP is NFKC-folded to a space
   EXPECT_EQ(normalized("\xF0\x9F\x90\xB1"), "\xF0\x9F\x90\xB1");  // emoji stays
 }
 

@@ -45,7 +45,7 @@ std::error_code code_of(const PasswordPolicy& p, std::string_view raw, PolicyCon
 }
 
 std::string temp_file(const std::string& name, const std::string& contents) {
-  const std::string path = testing::TempDir() + "gh_password_" + name;
+  std::string path = testing::TempDir() + "gh_password_" + name;
   std::ofstream(path, std::ios::binary) << contents;
   return path;
 }
@@ -118,10 +118,11 @@ TEST(PasswordPolicy, GuessableOrCommonDigitRun) {
 
 TEST(PasswordPolicy, GuessablePatterns) {
   const auto p = bare_policy();
-  for (const char* pw : {"aaaaaaaaaaaaaaaa", "abcabcabcabcabcabc", "dogdogdogdogdog", "123456789012345",
-                         "abcdefghijklmnop", "zyxwvutsrqponmlk", "qwertyuiop123", "asdfghjkl", "qwertyasdfgzxcvb",
-                         "1qaz1qaz1qaz1qaz", "\xF0\x9F\x98\x80\xF0\x9F\x98\x80\xF0\x9F\x98\x80\xF0\x9F\x98\x80"
-                         "\xF0\x9F\x98\x80\xF0\x9F\x98\x80\xF0\x9F\x98\x80\xF0\x9F\x98\x80"}) {
+  for (const char* pw :
+       {"aaaaaaaaaaaaaaaa", "abcabcabcabcabcabc", "dogdogdogdogdog", "123456789012345",
+        "abcdefghijklmnop", "zyxwvutsrqponmlk", "qwertyuiop123", "asdfghjkl", "qwertyasdfgzxcvb",
+        "1qaz1qaz1qaz1qaz",
+        "\U0001F600\U0001F600\U0001F600\U0001F600\U0001F600\U0001F600\U0001F600\U0001F600"}) {
     EXPECT_EQ(code_of(*p, pw), PolicyError::Guessable) << pw;
   }
 }
@@ -147,7 +148,8 @@ TEST(PasswordPolicy, ContextSpecificEmailLocalPart) {
   const PolicyContext ctx{.email = "alice.smith@example.com", .name = "Alice Smith"};
   EXPECT_EQ(code_of(*p, "alice.smith2025!!", ctx), PolicyError::ContextSpecific);
   EXPECT_EQ(code_of(*p, "i-am-ALICE.SMITH-ok", ctx), PolicyError::ContextSpecific);  // contains it
-  EXPECT_EQ(code_of(*p, "smith!!2025!!2025", ctx), PolicyError::ContextSpecific);    // a piece + padding
+  EXPECT_EQ(code_of(*p, "smith!!2025!!2025", ctx),
+            PolicyError::ContextSpecific);  // a piece + padding
   // Another user may pick the same password.
   EXPECT_EQ(code_of(*p, "alice.smith2025!!", {.email = "bob@example.com"}), std::error_code{});
 }
@@ -175,9 +177,11 @@ TEST(PasswordPolicy, TooShort) {
 
 TEST(PasswordPolicy, TooLong) {
   std::string long_pw;
-  for (int i = 0; long_pw.size() < 128; ++i) long_pw += "w" + std::to_string(i * 7919 % 1000) + "q-";
+  for (int i = 0; long_pw.size() < 128; ++i)
+    long_pw += "w" + std::to_string(i * 7919 % 1000) + "q-";
   long_pw.resize(128);
-  EXPECT_TRUE(check(*debian_policy(), long_pw)) << check(*debian_policy(), long_pw).error().message();
+  EXPECT_TRUE(check(*debian_policy(), long_pw))
+      << check(*debian_policy(), long_pw).error().message();
   const Status s = check(*debian_policy(), long_pw + "z");  // 129
   ASSERT_FALSE(s.has_value());
   EXPECT_EQ(s.error().code, PolicyError::TooLong);
@@ -206,11 +210,12 @@ TEST(PasswordPolicy, LengthLimitsAreClamped) {
 }
 
 TEST(PasswordPolicy, Breached) {
-  const auto p = bare_policy(15, {
-                                     "leaked staple horse battery",                       // plain
-                                     "31992298EBB35E0A327C79F394ACFF66D1F8D5B2",          // SHA-1, upper case
-                                     "f46284d66bdc3112cbcf3d2ed87e9600431c8a12:12345",  // HIBP, lower case
-                                 });
+  const auto p =
+      bare_policy(15, {
+                          "leaked staple horse battery",                     // plain
+                          "31992298EBB35E0A327C79F394ACFF66D1F8D5B2",        // SHA-1, upper case
+                          "f46284d66bdc3112cbcf3d2ed87e9600431c8a12:12345",  // HIBP, lower case
+                      });
   EXPECT_EQ(p->blocklist_count(), 3u);
   EXPECT_EQ(code_of(*p, "leaked staple horse battery"), PolicyError::Breached);
   EXPECT_EQ(code_of(*p, "leaked-otter-marches-south"), PolicyError::Breached);
@@ -240,7 +245,7 @@ TEST(PasswordPolicy, BreachedFromFile) {
 TEST(PasswordPolicy, LargeBlocklistLoads) {
   // 200k HIBP-style lines (the 10M-line case is in bench/); hashes are arbitrary hex.
   std::string contents;
-  contents.reserve(200'000 * 48);
+  contents.reserve(std::size_t{200'000} * 48);
   char line[64];
   for (unsigned i = 0; i < 200'000; ++i) {
     std::snprintf(line, sizeof line, "%08X%032X:%u\r\n", i * 2654435761u, i, i % 97 + 1);
@@ -260,7 +265,7 @@ TEST(PasswordPolicy, GoodPassphrasesAccepted) {
   const PolicyContext ctx{.email = "alice.smith@example.com", .name = "Alice Smith"};
   for (const char* pw : {"correct horse battery staple", "vivid-otter-marches-north",
                          "my password is a long sentence here", "Tr0ub4dor&3-lantern-fjord",
-                         "caf\xC3\xA9 cr\xC3\xA8me br\xC3\xBBl\xC3\xA9e at noon"}) {
+                         "caf\u00e9 cr\u00e8me br\u00fbl\u00e9e at noon"}) {
     const Status s = check(*p, pw, ctx);
     EXPECT_TRUE(s) << pw << ": " << (s ? "" : s.error().message());
   }
@@ -270,6 +275,7 @@ TEST(PasswordPolicy, CheckIsThreadSafe) {
   const auto p = debian_policy(8);
   std::atomic<int> wrong{0};
   std::vector<std::thread> threads;
+  threads.reserve(4);
   for (int t = 0; t < 4; ++t) {
     threads.emplace_back([&] {
       for (int i = 0; i < 50; ++i) {

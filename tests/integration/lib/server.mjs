@@ -31,12 +31,19 @@ export class Server {
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     this.exited = once(this.proc, 'exit');
+    this.proc.on('exit', (code, signal) => {
+      if (signal || code) console.error(`gatehouse exited: code=${code} signal=${signal}\n${this.stderr.slice(-4000)}\n${this.stdout.slice(-4000)}`);
+    });
     this.proc.stderr.on('data', (d) => { this.stderr += d; });
     const addr = await new Promise((resolveAddr, reject) => {
       const onData = (d) => {
         this.stdout += d;
-        const m = this.stdout.match(/\{"msg":"listening","address":"([^"]+)"\}/);
-        if (m) resolveAddr(m[1]);
+        for (const line of this.stdout.split('\n')) {
+          try {
+            const j = JSON.parse(line);
+            if (j.msg === 'listening') { resolveAddr(j.address); return; }
+          } catch { /* partial or non-JSON line */ }
+        }
       };
       this.proc.stdout.on('data', onData);
       this.proc.on('exit', (code) => reject(new Error(`gatehouse exited early (${code}): ${this.stderr}`)));

@@ -1,0 +1,85 @@
+#include "service/config.h"
+
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+
+#include <gtest/gtest.h>
+
+namespace gh::service {
+namespace {
+
+std::vector<char*> env_of(std::vector<std::string>& storage) {
+  std::vector<char*> v;
+  for (auto& s : storage) v.push_back(s.data());
+  v.push_back(nullptr);
+  return v;
+}
+
+TEST(Config, DefaultsFileEnvFlagsInOrder) {
+  const auto dir = std::filesystem::temp_directory_path() / ("ghcfg-" + std::to_string(::getpid()));
+  std::filesystem::create_directories(dir);
+  const auto file = dir / "c.toml";
+  std::ofstream(file) << "[server]\nlisten = \"127.0.0.1:9000\"\nio_threads = 3\n[password]\nmin_length = 12\n";
+  std::vector<std::string> env = {"GATEHOUSE_PASSWORD_MIN_LENGTH=10", "GATEHOUSE_LISTEN=127.0.0.1:9100",
+                                  "GATEHOUSE_UNRELATED_TOOL=x"};
+  auto e = env_of(env);
+  auto c = load_config(file.string(), {{"server.listen", "127.0.0.1:9200"}}, e.data());
+  ASSERT_TRUE(c) << c.error().message();
+  EXPECT_EQ(c->listen, "127.0.0.1:9200");  // flag beats env beats file
+  EXPECT_EQ(c->io_threads, 3);              // file beats default
+  EXPECT_EQ(c->password_min_length, 10U);   // env beats file
+  EXPECT_EQ(c->argon2_iterations, 2U);      // default
+  std::filesystem::remove_all(dir);
+}
+
+TEST(Config, RejectsUnknownKeysAndBadValues) {
+  auto unknown = load_config("", {{"server.nope", "1"}}, nullptr);
+  ASSERT_FALSE(unknown);
+  EXPECT_EQ(unknown.error().code, make_error_code(ConfigError::UnknownKey));
+  auto bad = load_config("", {{"password.min_length", "7"}}, nullptr);
+  ASSERT_FALSE(bad);
+  EXPECT_EQ(bad.error().code, make_error_code(ConfigError::BadValue));
+  auto notnum = load_config("", {{"server.io_threads", "two"}}, nullptr);
+  EXPECT_EQ(notnum.error().code, make_error_code(ConfigError::BadValue));
+  auto file = load_config("/nonexistent/gatehouse.toml", {}, nullptr);
+  EXPECT_EQ(file.error().code, make_error_code(ConfigError::FileUnreadable));
+}
+
+TEST(Config, ProductionRefusesInsecureSettingsAndSaysWhy) {
+  auto c = load_config("", {{"server.mode", "production"}}, nullptr);
+  ASSERT_TRUE(c);
+  auto st = finalize_config(*c);
+  ASSERT_FALSE(st);
+  EXPECT_EQ(st.error().code, make_error_code(ConfigError::Insecure));
+  EXPECT_NE(st.error().detail.find("secrets.kek"), std::string::npos);
+  EXPECT_NE(st.error().detail.find("public_url"), std::string::npos);
+
+  auto ok = load_config("", {{"server.mode", "production"},
+                             {"secrets.kek", "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8"},
+                             {"server.public_url", "https://auth.example.com"}},
+                        nullptr);
+  ASSERT_TRUE(ok);
+  EXPECT_TRUE(finalize_config(*ok));
+}
+
+TEST(Config, DevModeGeneratesAKekOnceAndRedactsIt) {
+  const auto dir = std::filesystem::temp_directory_path() / ("ghdev-" + std::to_string(::getpid()));
+  auto c = load_config("", {{"server.data_dir", dir.string()}}, nullptr);
+  ASSERT_TRUE(c);
+  ASSERT_TRUE(finalize_config(*c));
+  EXPECT_EQ(c->kek.size(), 43U);
+  EXPECT_EQ(std::filesystem::status(dir / "kek").permissions() & std::filesystem::perms::group_read,
+            std::filesystem::perms::none);
+  auto again = load_config("", {{"server.data_dir", dir.string()}}, nullptr);
+  ASSERT_TRUE(finalize_config(*again));
+  EXPECT_EQ(again->kek, c->kek);
+  const std::string text = describe_config(*again);
+  EXPECT_EQ(text.find(c->kek), std::string::npos);
+  EXPECT_NE(text.find("secrets.kek = \"<redacted>\""), std::string::npos);
+  EXPECT_EQ(again->store_url, "sqlite://" + dir.string() + "/gatehouse.db");
+  std::filesystem::remove_all(dir);
+}
+
+}  // namespace
+}  // namespace gh::service
