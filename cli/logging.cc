@@ -22,7 +22,7 @@ class JsonMessage final : public spdlog::custom_flag_formatter {
 
 }  // namespace
 
-void init_logging() {
+void init_logging(bool event_streams_on_stdout) {
   auto main = spdlog::stderr_logger_mt("gatehouse");
   auto fmt = std::make_unique<spdlog::pattern_formatter>(spdlog::pattern_time_type::utc);
   fmt->add_flag<JsonMessage>('j').set_pattern(R"({"ts":"%Y-%m-%dT%H:%M:%S.%eZ","level":"%l","msg":%j})");
@@ -30,7 +30,7 @@ void init_logging() {
   spdlog::set_default_logger(main);
   // Access and audit lines are complete JSON objects already.
   for (const char* name : {"access", "audit"}) {
-    auto l = spdlog::stdout_logger_mt(name);
+    auto l = event_streams_on_stdout ? spdlog::stdout_logger_mt(name) : spdlog::stderr_logger_mt(name);
     l->set_pattern(R"({"ts":"%Y-%m-%dT%H:%M:%S.%eZ","stream":"%n","event":%v})", spdlog::pattern_time_type::utc);
   }
   spdlog::flush_on(spdlog::level::warn);

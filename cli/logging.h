@@ -6,7 +6,8 @@
 
 namespace gh::cli {
 
-void init_logging();
+// `event_streams_on_stdout`: access and audit lines on stdout (server) or stderr (admin commands).
+void init_logging(bool event_streams_on_stdout);
 void set_log_level(const std::string& level);
 
 }  // namespace gh::cli

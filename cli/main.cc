@@ -179,7 +179,6 @@ std::string read_password_stdin() {
 }  // namespace
 
 int main(int argc, char** argv) {
-  cli::init_logging();
   CLI::App app{"Gatehouse: authentication server"};
   app.require_subcommand(1);
   Common common;
@@ -222,10 +221,15 @@ int main(int argc, char** argv) {
   auto* user_delete = user_cmd->add_subcommand("delete", "delete a user and everything they own");
   user_delete->add_option("user", u_id, "user id or email")->required();
 
+  // `gatehouse user create --data-dir D ...`: let leaf commands pass the user-level flags up.
+  for (auto* sub : user_cmd->get_subcommands({})) sub->fallthrough();
+
   auto* hash_cmd = app.add_subcommand("hash-password", "hash a password read from stdin with the configured algorithm");
   auto* version_cmd = app.add_subcommand("version", "print the version");
 
   CLI11_PARSE(app, argc, argv);
+  // The server writes access/audit lines to stdout; admin commands keep stdout for their output.
+  cli::init_logging(/*event_streams_on_stdout=*/serve_cmd->parsed());
 
   if (!listen.empty()) common.flags["server.listen"] = listen;
   if (!data_dir.empty()) common.flags["server.data_dir"] = data_dir;
