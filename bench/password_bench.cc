@@ -4,9 +4,12 @@
 // Also times PasswordPolicy::check and loading a HIBP-style blocklist.
 #include <sodium.h>
 
+#include <algorithm>
 #include <array>
 #include <cstdio>
+#include <cstdlib>
 #include <string>
+#include <thread>
 
 #include <benchmark/benchmark.h>
 
@@ -89,6 +92,30 @@ BENCHMARK(argon2id_verify)->Unit(kMs)->UseRealTime();
 BENCHMARK(sodium_pwhash_str_verify)->Unit(kMs)->UseRealTime();
 BENCHMARK(bcrypt_hash)->Unit(kMs)->UseRealTime();
 BENCHMARK(bcrypt_verify)->Unit(kMs)->UseRealTime();
+
+// Throughput of the hash pool's work on every core: one verify loop per thread,
+// as many threads as the server's default pool (std::thread::hardware_concurrency(),
+// like cli/main.cc), or GH_BENCH_THREADS. With UseRealTime the reported time is
+// wall time per verify across all threads, and items_per_second is the pool's
+// raw rate in verifies/s, the ceiling for POST /v1/login (bench/run.sh compares them).
+int pool_threads() {
+  if (const char* env = std::getenv("GH_BENCH_THREADS")) {
+    const int n = std::atoi(env);
+    if (n > 0) return n;
+  }
+  return static_cast<int>(std::max(1U, std::thread::hardware_concurrency()));
+}
+
+void argon2id_verify_mt(benchmark::State& state) {
+  verify_loop(state, Algorithm::Argon2id);
+  state.SetItemsProcessed(state.iterations());
+}
+void bcrypt_verify_mt(benchmark::State& state) {
+  verify_loop(state, Algorithm::Bcrypt);
+  state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(argon2id_verify_mt)->Unit(kMs)->UseRealTime()->Threads(pool_threads());
+BENCHMARK(bcrypt_verify_mt)->Unit(kMs)->UseRealTime()->Threads(pool_threads());
 
 // Policy check with the Debian lists: a long passphrase skips cracklib, a short one does not.
 void policy_check(benchmark::State& state) {

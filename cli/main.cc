@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <csignal>
+#include <fstream>
 #include <cstdio>
 #include <iostream>
 #include <thread>
@@ -22,6 +23,11 @@
 #include "service/accounts/accounts.h"
 #include "service/common/audit.h"
 #include "service/config.h"
+#include "service/common/background.h"
+#include "service/tokens/key_manager.h"
+#include "service/tokens/token_service.h"
+#include "core/crypto/seal.h"
+#include "store/schema.h"
 #include "store/store.h"
 
 extern char** environ;
@@ -45,6 +51,9 @@ struct Runtime {
   SystemRandom rng;
   service::LogAuditSink audit;
   std::unique_ptr<service::AccountService> accounts;
+  std::optional<crypto::Kek> kek;
+  std::unique_ptr<service::KeyManager> keys;
+  std::unique_ptr<service::TokenService> tokens;
 };
 
 int die(const std::string& what, const Error& e) {
@@ -53,8 +62,37 @@ int die(const std::string& what, const Error& e) {
   return 2;
 }
 
-// Loads config, opens the store; `migrate` applies migrations (dev mode serve, `migrate`).
-std::optional<int> make_runtime(const Common& c, Runtime& rt, bool migrate, bool need_accounts) {
+service::TokenConfig token_config(const service::Config& c) {
+  service::TokenConfig t;
+  t.issuer = c.token_issuer;
+  t.audience = c.token_audience;
+  t.access_ttl = std::chrono::seconds(c.access_ttl_s);
+  t.refresh_ttl = std::chrono::seconds(c.refresh_ttl_s);
+  t.refresh_grace = std::chrono::seconds(c.refresh_grace_s);
+  t.leeway = std::chrono::seconds(c.token_leeway_s);
+  t.cache_entries = c.token_cache_entries;
+  return t;
+}
+
+// Key material and token services; after the listen address is known (issuer).
+std::optional<int> make_token_runtime(Runtime& rt) {
+  auto kek = crypto::Kek::from_base64url(rt.config.kek);
+  if (!kek) return die("secrets.kek", kek.error());
+  rt.kek.emplace(std::move(*kek));
+  // Old keys stay published for a token lifetime plus leeway after rotation.
+  const auto overlap = std::chrono::seconds(rt.config.access_ttl_s + rt.config.token_leeway_s);
+  rt.keys = std::make_unique<service::KeyManager>(rt.store->keys(), *rt.kek, rt.clock, rt.rng, overlap);
+  rt.tokens = std::make_unique<service::TokenService>(*rt.store, *rt.keys, *rt.kek, rt.clock, rt.rng, rt.audit,
+                                                      token_config(rt.config));
+  return std::nullopt;
+}
+
+
+enum class Migrate : std::uint8_t { Always, DevOnly };
+
+// Loads config, opens the store, applies migrations (always for `migrate`, in dev
+// mode otherwise; production requires an explicit `gatehouse migrate`).
+std::optional<int> make_runtime(const Common& c, Runtime& rt, Migrate when, bool need_accounts) {
   auto cfg = service::load_config(c.config_path, c.flags, environ);
   if (!cfg) return die("config", cfg.error());
   rt.config = std::move(*cfg);
@@ -67,15 +105,16 @@ std::optional<int> make_runtime(const Common& c, Runtime& rt, bool migrate, bool
   auto st = store::open_store(rt.config.store_url, so);
   if (!st) return die("store", st.error());
   rt.store = std::move(*st);
-  if (migrate) {
+  if (when == Migrate::Always || !rt.config.production()) {
     auto v = rt.store->migrate();
     if (!v) return die("migrate", v.error());
     spdlog::info("schema at version {}", *v);
   } else {
     auto v = rt.store->schema_version();
     if (!v) return die("store", v.error());
-    if (*v == 0) {
-      std::cerr << "gatehouse: the database has no schema yet: run `gatehouse migrate` first\n";
+    if (*v != store::kSchemaVersion) {
+      std::cerr << "gatehouse: the database schema is at version " << *v << ", this build needs "
+                << store::kSchemaVersion << ": run `gatehouse migrate` first\n";
       return 2;
     }
   }
@@ -104,18 +143,13 @@ int serve(const Common& c, bool print_config) {
       return 0;
     }
   }
-  if (auto rc = make_runtime(c, rt, /*migrate=*/true, true); rc) return *rc;
-  const auto& cfg = rt.config;
-  if (cfg.production()) {
-    // Production migrations are explicit (`gatehouse migrate`); the check above
-    // already refused an empty database, and migrate() is idempotent.
-  }
+  if (auto rc = make_runtime(c, rt, Migrate::DevOnly, true); rc) return *rc;
+  auto& cfg = rt.config;
   const unsigned cores = std::max(1U, std::thread::hardware_concurrency());
   service::WorkerPool hash_pool("gh-hash", cfg.hash_threads > 0 ? static_cast<std::size_t>(cfg.hash_threads) : cores,
                                 cfg.hash_queue_limit);
   service::WorkerPool db_pool("gh-db", std::max<std::size_t>(2, cfg.store_pool_size), 1024);
   http::Metrics metrics;
-  http::App app({cfg, *rt.store, *rt.accounts, hash_pool, db_pool, metrics});
 
   boost::asio::io_context ioc;
   http::ServerOptions so;
@@ -125,12 +159,43 @@ int serve(const Common& c, bool print_config) {
   so.idle_timeout = std::chrono::seconds(cfg.idle_timeout_s);
   so.max_connections = cfg.max_connections;
   so.access_log = cfg.access_log;
-  http::Server server(ioc, so, [&app](http::Request& r, http::RequestContext& x) { return app.dispatch(r, x); },
+  std::unique_ptr<http::App> app;
+  http::Server server(ioc, so, [&app](http::Request& r, http::RequestContext& x) { return app->dispatch(r, x); },
                       metrics);
   auto ep = server.listen(cfg.listen);
   if (!ep) return die("listen " + cfg.listen, ep.error());
   const std::string addr = (ep->address().is_v6() ? "[" + ep->address().to_string() + "]" : ep->address().to_string()) +
                            ":" + std::to_string(ep->port());
+  if (cfg.public_url_defaulted) {
+    // Port 0 picked a port: the issuer and discovery URLs follow the real address.
+    const bool issuer_followed = cfg.token_issuer == cfg.public_url;
+    cfg.public_url = "http://" + addr;
+    if (issuer_followed) cfg.token_issuer = cfg.public_url;
+  }
+  if (auto rc = make_token_runtime(rt); rc) return *rc;
+  if (cfg.production()) {
+    if (auto ok = rt.keys->reload(); !ok) return die("signing keys", ok.error());
+    if (!rt.keys->snapshot()->active) return die("signing keys", Error{make_error_code(service::KeyError::NoActiveKey), ""});
+  } else if (auto ok = rt.keys->ensure_active(*jwt::parse_alg(cfg.token_signing_alg)); !ok) {
+    return die("signing keys", ok.error());
+  }
+  if (auto ok = rt.tokens->sync_revocations(); !ok) return die("revocations", ok.error());
+  rt.accounts = std::make_unique<service::AccountService>(
+      service::AccountDeps{*rt.store, *rt.hasher, *rt.policy, rt.clock, rt.rng, rt.audit, rt.tokens.get()});
+  app = std::make_unique<http::App>(http::AppDeps{cfg, *rt.store, *rt.accounts, *rt.tokens, *rt.keys, hash_pool, db_pool, metrics});
+
+  service::Background background;
+  background.every("revocation-sync", std::chrono::milliseconds(cfg.revocation_poll_ms), [&] {
+    if (auto ok = rt.tokens->sync_revocations(); !ok) spdlog::warn("revocation sync failed: {}", ok.error().message());
+  });
+  background.every("key-reload", std::chrono::seconds(cfg.key_reload_s), [&] {
+    if (auto ok = rt.keys->reload(); !ok) spdlog::warn("key reload failed: {}", ok.error().message());
+  });
+  background.every("purge", std::chrono::minutes(10), [&] {
+    if (auto n = rt.tokens->purge(); n && *n > 0) spdlog::info("purged {} expired token rows", *n);
+  });
+  background.start();
+
   spdlog::info("listening on {} (mode {}, store {})", addr, cfg.mode, rt.store->backend());
   std::cout << nlohmann::json{{"msg", "listening"}, {"address", addr}}.dump() << std::endl;
   server.start();
@@ -164,6 +229,7 @@ int serve(const Common& c, bool print_config) {
   for (std::size_t i = 1; i < n; ++i) threads.emplace_back([&ioc] { ioc.run(); });
   ioc.run();
   for (auto& t : threads) t.join();
+  background.stop();
   hash_pool.stop();
   db_pool.stop();
   spdlog::info("stopped");
@@ -221,6 +287,22 @@ int main(int argc, char** argv) {
   auto* user_delete = user_cmd->add_subcommand("delete", "delete a user and everything they own");
   user_delete->add_option("user", u_id, "user id or email")->required();
 
+  auto* keys_cmd = app.add_subcommand("keys", "manage token signing keys");
+  keys_cmd->require_subcommand(1);
+  add_overrides(keys_cmd);
+  auto* keys_list = keys_cmd->add_subcommand("list", "list keys as JSON lines");
+  auto* keys_rotate = keys_cmd->add_subcommand("rotate", "make a new key active (the old one stays published)");
+  std::string k_alg;
+  keys_rotate->add_option("--alg", k_alg, "EdDSA, ES256, RS256 or HS256 (default: tokens.signing_alg)");
+  auto* keys_import = keys_cmd->add_subcommand("import", "activate an existing private key (PKCS#8 PEM file)");
+  std::string k_pem_file;
+  keys_import->add_option("--alg", k_alg, "EdDSA, ES256, RS256 or HS256")->required();
+  keys_import->add_option("--pem-file", k_pem_file, "the private key (HS256: a file holding the secret)")->required();
+  auto* keys_retire = keys_cmd->add_subcommand("retire", "stop publishing a key now");
+  std::string k_kid;
+  keys_retire->add_option("kid", k_kid, "key id")->required();
+  for (auto* sub : keys_cmd->get_subcommands({})) sub->fallthrough();
+
   // `gatehouse user create --data-dir D ...`: let leaf commands pass the user-level flags up.
   for (auto* sub : user_cmd->get_subcommands({})) sub->fallthrough();
 
@@ -256,9 +338,50 @@ int main(int argc, char** argv) {
   }
   Runtime rt;
   const bool is_migrate = migrate_cmd->parsed();
-  if (auto rc = make_runtime(common, rt, is_migrate, !is_migrate); rc) return *rc;
+  if (auto rc = make_runtime(common, rt, is_migrate ? Migrate::Always : Migrate::DevOnly, !is_migrate); rc) return *rc;
   if (is_migrate) {
     std::cout << "schema version " << *rt.store->schema_version() << "\n";
+    return 0;
+  }
+  if (keys_cmd->parsed()) {
+    if (auto rc = make_token_runtime(rt); rc) return *rc;
+    if (keys_rotate->parsed()) {
+      const auto alg = jwt::parse_alg(k_alg.empty() ? rt.config.token_signing_alg : k_alg);
+      if (!alg) {
+        std::cerr << "gatehouse: --alg must be EdDSA, ES256, RS256 or HS256\n";
+        return 2;
+      }
+      auto kid = rt.keys->rotate(*alg);
+      if (!kid) return die("keys rotate", kid.error());
+      std::cout << nlohmann::json{{"kid", *kid}, {"alg", jwt::alg_name(*alg)}, {"status", "active"}}.dump() << "\n";
+      return 0;
+    }
+    if (keys_import->parsed()) {
+      const auto alg = jwt::parse_alg(k_alg);
+      std::ifstream in(k_pem_file, std::ios::binary);
+      std::string pem((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+      if (!alg || !in) {
+        std::cerr << "gatehouse: keys import needs --alg EdDSA|ES256|RS256|HS256 and a readable --pem-file\n";
+        return 2;
+      }
+      auto kid = rt.keys->import(*alg, SecretString(std::move(pem)));
+      if (!kid) return die("keys import", kid.error());
+      std::cout << nlohmann::json{{"kid", *kid}, {"alg", jwt::alg_name(*alg)}, {"status", "active"}}.dump() << "\n";
+      return 0;
+    }
+    if (keys_retire->parsed()) {
+      if (auto ok = rt.keys->retire(k_kid); !ok) return die("keys retire", ok.error());
+      std::cout << "ok\n";
+      return 0;
+    }
+    auto list = rt.keys->list();
+    if (!list) return die("keys list", list.error());
+    for (const auto& k : *list) {
+      nlohmann::json j = {{"kid", k.kid}, {"alg", k.alg}, {"status", k.status}, {"created_at", to_rfc3339(k.created_at)}};
+      if (k.not_after) j["not_after"] = to_rfc3339(*k.not_after);
+      std::cout << j.dump() << "\n";
+    }
+    (void)keys_list;
     return 0;
   }
   const service::RequestMeta meta{"cli", "local", "gatehouse-cli"};

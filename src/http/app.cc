@@ -5,52 +5,16 @@
 
 #include "core/json/json.h"
 #include "http/offload.h"
+#include "http/handler_util.h"
 #include "http/problem.h"
 
 namespace gh::http {
-namespace {
-
-constexpr std::size_t kMaxEmailBytes = 320;
-constexpr std::size_t kMaxPasswordBytes = 4096;  // the policy counts code points; this bounds the work
-constexpr std::size_t kMaxNameBytes = 400;
-
-nlohmann::json user_json(const store::User& u) {
-  return {{"id", u.id},
-          {"email", u.email},
-          {"name", u.name},
-          {"email_verified", u.email_verified},
-          {"created_at", to_rfc3339(u.created_at)}};
-}
-
-service::RequestMeta meta_of(const Request& req, const RequestContext& ctx) {
-  std::string ua(req[bhttp::field::user_agent].substr(0, 256));
-  return {ctx.request_id, ctx.peer_ip, std::move(ua)};
-}
-
-// The body as a JSON object, or the problem to answer with.
-Result<json::Json> json_body(const Request& req) {
-  const auto ct = req[bhttp::field::content_type];
-  const auto media = ct.substr(0, ct.find(';'));
-  if (!(media == "application/json" || media == "application/json ")) {
-    return tl::unexpected(Error{std::error_code{}, "Content-Type must be application/json"});
-  }
-  return json::parse_object(req.body());
-}
-
-Response error_response(const Request& req, const RequestContext& ctx, const Error& e) {
-  if (!e.code) return problem_response(req, ctx, kUnsupportedMediaType, e.detail);
-  const Problem p = problem_for(e);
-  if (p.status >= 500) spdlog::error("request {}: {} ({})", ctx.request_id, e.message(), e.code.category().name());
-  return problem_response(req, ctx, e);
-}
-
-Response overloaded(const Request& req, const RequestContext& ctx) {
-  return problem_response(req, ctx, kOverloaded, "The server is busy; retry shortly.");
-}
-
-}  // namespace
 
 App::App(AppDeps deps) : d_(deps) {
+  // scheme://host[:port] of the public URL: the only Origin cookie-authenticated calls may come from.
+  const auto scheme_end = d_.config.public_url.find("://");
+  const auto path_start = d_.config.public_url.find('/', scheme_end == std::string::npos ? 0 : scheme_end + 3);
+  public_origin_ = d_.config.public_url.substr(0, path_start);
   using bhttp::verb;
   auto bind = [this](Awaitable (App::*fn)(Request&, RequestContext&)) {
     return [this, fn](Request& r, RequestContext& c) { return (this->*fn)(r, c); };
@@ -60,6 +24,13 @@ App::App(AppDeps deps) : d_(deps) {
   router_.add(verb::get, "/metrics", bind(&App::metrics));
   router_.add(verb::post, "/v1/register", bind(&App::register_user));
   router_.add(verb::post, "/v1/login", bind(&App::login));
+  router_.add(verb::post, "/v1/token/refresh", bind(&App::refresh));
+  router_.add(verb::get, "/v1/me", bind(&App::me));
+  router_.add(verb::post, "/v1/logout", bind(&App::logout));
+  router_.add(verb::post, "/v1/logout/all", bind(&App::logout_all));
+  router_.add(verb::post, "/v1/password/change", bind(&App::change_password));
+  router_.add(verb::get, "/.well-known/jwks.json", bind(&App::jwks));
+  router_.add(verb::get, "/.well-known/openid-configuration", bind(&App::openid_configuration));
 
   d_.metrics.add_gauge("gatehouse_hash_pool_queue_depth", "Password-hash jobs waiting for a worker.",
                        [p = &d_.hash_pool] { return static_cast<double>(p->queue_depth()); });
@@ -126,7 +97,7 @@ Awaitable App::register_user(Request& req, RequestContext& ctx) {
   auto r = co_await offload(d_.hash_pool, [&] { return d_.accounts.register_user(std::move(in), meta); });
   if (!r) co_return overloaded(req, ctx);
   if (!*r) co_return error_response(req, ctx, r->error());
-  co_return json_response(req, ctx, 201, nlohmann::json{{"user", user_json(**r)}}.dump());
+  co_return co_await signed_in(req, ctx, **r, 201);
 }
 
 Awaitable App::login(Request& req, RequestContext& ctx) {
@@ -155,7 +126,7 @@ Awaitable App::login(Request& req, RequestContext& ctx) {
     case service::LoginOutcome::Error: d_.metrics.inc("gatehouse_logins_total", "outcome=\"error\""); break;
   }
   if (!*r) co_return error_response(req, ctx, r->error());
-  co_return json_response(req, ctx, 200, nlohmann::json{{"user", user_json(**r)}}.dump());
+  co_return co_await signed_in(req, ctx, **r, 200);
 }
 
 }  // namespace gh::http

@@ -12,6 +12,8 @@
 #include "service/accounts/accounts.h"
 #include "service/common/worker_pool.h"
 #include "service/config.h"
+#include "service/tokens/key_manager.h"
+#include "service/tokens/token_service.h"
 #include "store/store.h"
 
 namespace gh::http {
@@ -20,6 +22,8 @@ struct AppDeps {
   const service::Config& config;
   store::Store& store;
   service::AccountService& accounts;
+  service::TokenService& tokens;
+  service::KeyManager& keys;
   service::WorkerPool& hash_pool;  // password hashing (bounded; full -> 503)
   service::WorkerPool& db_pool;    // other blocking store calls
   Metrics& metrics;
@@ -32,14 +36,41 @@ class App {
   Awaitable dispatch(Request& req, RequestContext& ctx);
 
  private:
+  // Ops (app.cc).
   Awaitable healthz(Request& req, RequestContext& ctx);
   Awaitable readyz(Request& req, RequestContext& ctx);
   Awaitable metrics(Request& req, RequestContext& ctx);
+  // Accounts (app.cc).
   Awaitable register_user(Request& req, RequestContext& ctx);
   Awaitable login(Request& req, RequestContext& ctx);
+  // Tokens (token_handlers.cc).
+  Awaitable refresh(Request& req, RequestContext& ctx);
+  Awaitable me(Request& req, RequestContext& ctx);
+  Awaitable logout(Request& req, RequestContext& ctx);
+  Awaitable logout_all(Request& req, RequestContext& ctx);
+  Awaitable change_password(Request& req, RequestContext& ctx);
+  Awaitable jwks(Request& req, RequestContext& ctx);
+  Awaitable openid_configuration(Request& req, RequestContext& ctx);
+
+  // Issues a fresh token family for `user` and answers `status` with tokens + user.
+  Awaitable signed_in(Request& req, RequestContext& ctx, const store::User& user, unsigned status);
+  // The response for issued tokens: access token in the body; the refresh token
+  // in the body (Token-Transport: body) or in HttpOnly cookies.
+  Response token_response(const Request& req, const RequestContext& ctx, unsigned status,
+                          const service::IssuedTokens& t, const store::User* user);
+  // The verified bearer token, or the 401 to send.
+  Result<service::AccessClaims> bearer(const Request& req);
+  Response bearer_problem(const Request& req, const RequestContext& ctx, const Error& e);
+  // False if the request carries an Origin that is not ours (cookie-authenticated calls).
+  bool origin_ok(const Request& req) const;
+  std::string refresh_cookie_name() const;
 
   AppDeps d_;
   Router router_;
+  std::string public_origin_;
 };
+
+// True if the client asked for tokens in the body (native/API clients).
+[[nodiscard]] bool wants_body_transport(const Request& req);
 
 }  // namespace gh::http

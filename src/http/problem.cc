@@ -10,6 +10,7 @@
 #include "core/password/hasher.h"
 #include "core/password/policy.h"
 #include "service/accounts/accounts.h"
+#include "service/tokens/token_service.h"
 #include "store/store.h"
 
 namespace gh::http {
@@ -54,6 +55,14 @@ const std::vector<Row>& table() {
       {make_error_code(service::AccountError::EmailTaken), {409, "email_taken", "Email already registered"}},
       {make_error_code(service::AccountError::InvalidCredentials), {401, "invalid_credentials", "Invalid credentials"}},
       {make_error_code(service::AccountError::Disabled), {403, "account_disabled", "Account disabled"}},
+      // Tokens.
+      {make_error_code(service::TokenError::InvalidToken), {401, "invalid_token", "Invalid token"}},
+      {make_error_code(service::TokenError::TokenRevoked), {401, "invalid_token", "Invalid token"}},
+      {make_error_code(service::TokenError::TokenExpired), {401, "token_expired", "Token expired"}},
+      {make_error_code(service::TokenError::InvalidRefresh), {401, "invalid_refresh_token", "Invalid refresh token"}},
+      {make_error_code(service::TokenError::RefreshExpired), {401, "refresh_token_expired", "Refresh token expired"}},
+      {make_error_code(service::TokenError::RefreshReused), {401, "refresh_token_reused", "Refresh token reused"}},
+      {make_error_code(service::KeyError::NoActiveKey), {503, "no_signing_key", "Service Unavailable"}},
       // Store.
       {make_error_code(store::StoreError::NotFound), {404, "not_found", "Not Found"}},
       {make_error_code(store::StoreError::Unavailable), {503, "store_unavailable", "Service Unavailable"}},

@@ -18,8 +18,8 @@ std::vector<std::string_view> split_path(std::string_view path) {
 }
 
 void Router::add(bhttp::verb method, std::string pattern, Handler handler) {
-  Route r{method, pattern, {}, std::move(handler)};
-  for (auto seg : split_path(pattern)) r.segments.emplace_back(seg);
+  Route r{method, std::move(pattern), {}, std::move(handler)};
+  for (auto seg : split_path(r.pattern)) r.segments.emplace_back(seg);
   routes_.push_back(std::move(r));
 }
 

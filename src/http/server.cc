@@ -130,7 +130,8 @@ void Server::shutdown() {
     acceptor_.close(ec);
   });
   std::lock_guard lock(mu_);
-  for (auto& [id, conn] : conns_) {
+  for (auto& entry : conns_) {
+    std::shared_ptr<Conn> conn = entry.second;
     asio::post(conn->stream.get_executor(), [conn] {
       // A connection waiting for its next request is closed now; one in the
       // middle of a request finishes it and then closes (see session()).

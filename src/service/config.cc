@@ -102,6 +102,17 @@ const std::vector<Entry>& entries() {
       GH_STR("password.blocklist_file", password_blocklist_file, false),
       GH_NUM("hash_pool.threads", hash_threads, 0, 256),
       GH_NUM("hash_pool.queue_limit", hash_queue_limit, 0, 100000),
+      GH_STR("tokens.issuer", token_issuer, false),
+      GH_STR("tokens.audience", token_audience, false),
+      GH_STR("tokens.signing_alg", token_signing_alg, false),
+      GH_NUM("tokens.access_ttl_s", access_ttl_s, 60, 24 * 3600),
+      GH_NUM("tokens.refresh_ttl_s", refresh_ttl_s, 300, 365 * 24 * 3600),
+      GH_NUM("tokens.refresh_grace_s", refresh_grace_s, 0, 300),
+      GH_NUM("tokens.leeway_s", token_leeway_s, 0, 300),
+      GH_NUM("tokens.cache_entries", token_cache_entries, 0, 10000000),
+      GH_NUM("tokens.revocation_poll_ms", revocation_poll_ms, 50, 60000),
+      GH_NUM("tokens.key_reload_s", key_reload_s, 1, 3600),
+      GH_BOOL("tokens.refresh_cookie_secure", refresh_cookie_secure),
       GH_STR("secrets.kek", kek, true),
   };
   return table;
@@ -213,7 +224,15 @@ Status finalize_config(Config& c) {
   if (c.password_max_length < c.password_min_length)
     return fail(ConfigError::BadValue, "password.max_length must be >= password.min_length");
   if (c.store_url.empty()) c.store_url = "sqlite://" + c.data_dir + "/gatehouse.db";
-  if (c.public_url.empty()) c.public_url = "http://" + c.listen;
+  if (c.public_url.empty()) {
+    c.public_url = "http://" + c.listen;
+    c.public_url_defaulted = true;
+  }
+  while (c.public_url.size() > 1 && c.public_url.back() == '/') c.public_url.pop_back();
+  if (c.token_issuer.empty()) c.token_issuer = c.public_url;
+  if (c.token_signing_alg != "EdDSA" && c.token_signing_alg != "ES256" && c.token_signing_alg != "RS256" &&
+      c.token_signing_alg != "HS256")
+    return fail(ConfigError::BadValue, "tokens.signing_alg must be EdDSA, ES256, RS256 or HS256");
 
   if (c.production()) {
     std::vector<std::string> problems;

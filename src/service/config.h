@@ -62,8 +62,23 @@ struct Config {
   int hash_threads = 0;               // 0 = number of cores
   std::size_t hash_queue_limit = 64;  // waiting hash jobs beyond the running ones; then 503
 
+  // [tokens]
+  std::string token_issuer;                       // iss; default: public_url
+  std::string token_audience = "gatehouse";       // aud of access tokens (RFC 9068)
+  std::string token_signing_alg = "EdDSA";        // EdDSA, ES256, RS256 or HS256 for new keys
+  int access_ttl_s = 900;                         // access-token lifetime (15 min)
+  int refresh_ttl_s = 7 * 24 * 3600;              // refresh-token lifetime (7 days), renewed on rotation
+  int refresh_grace_s = 10;                       // replay of the immediate parent within this returns the same child
+  int token_leeway_s = 30;                        // accepted clock skew for exp/nbf/iat
+  std::size_t token_cache_entries = 10000;        // verified access tokens kept in memory
+  int revocation_poll_ms = 1000;                  // how often revocations are read from the store
+  int key_reload_s = 5;                           // how often signing keys are re-read (rotation on another instance)
+  bool refresh_cookie_secure = true;              // Secure attribute on the refresh cookie
+
   // [secrets]
   std::string kek;  // key-encryption key, base64url/hex of 32 bytes; dev mode generates one
+
+  bool public_url_defaulted = false;  // set by finalize_config: public_url follows the bound address
 
   [[nodiscard]] bool production() const { return mode == "production"; }
   [[nodiscard]] password::HashParams hash_params() const;

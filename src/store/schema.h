@@ -2,7 +2,7 @@
 //
 // Adding a migration: append its SQL to kMigrations in BOTH
 // sqlite/sqlite_store.cc and postgres/postgres_store.cc, teach
-// memory/memory_store.cc the new data, then bump kSchemaVersion. Each
+// the memory backend (memory/) the new data, then bump kSchemaVersion. Each
 // backend static_asserts that its migration list has exactly this many
 // entries, so a migration written for one database only fails to compile.
 #pragma once
@@ -10,6 +10,7 @@
 namespace gh::store {
 
 // 1: users.
-inline constexpr int kSchemaVersion = 1;
+// 2: refresh_families, refresh_tokens, denied_jtis, denied_subjects, signing_keys.
+inline constexpr int kSchemaVersion = 2;
 
 }  // namespace gh::store

@@ -17,11 +17,12 @@
 
 #include "core/base/clock.h"
 #include "core/base/result.h"
+#include "store/token_store.h"
 
 namespace gh::store {
 
 enum class StoreError : std::uint8_t {
-  NotFound = 1,   // no row matched
+  NotFound = 1,   // no row matched, or a row it refers to is missing (e.g. a token's user)
   Conflict,       // a unique constraint was violated (e.g. email taken)
   Unavailable,    // the database cannot be reached or answered with an I/O error
   Busy,           // the database stayed locked past the busy timeout
@@ -69,7 +70,8 @@ class UserStore {
                                                     std::string_view new_hash, Seconds now) = 0;
   // NotFound if no user has this id.
   [[nodiscard]] virtual Status set_disabled(std::string_view id, bool disabled, Seconds now) = 0;
-  // Deletes the user and every row that belongs to it (one transaction). NotFound if absent.
+  // Deletes the user and every row that belongs to it (one transaction): its
+  // refresh-token families and tokens. NotFound if absent.
   [[nodiscard]] virtual Status delete_user(std::string_view id) = 0;
   // Number of users (for metrics and the CLI).
   [[nodiscard]] virtual Result<std::int64_t> count_users() = 0;
@@ -91,6 +93,8 @@ class Store {
   [[nodiscard]] virtual std::string_view backend() const = 0;
 
   virtual UserStore& users() = 0;
+  virtual TokenStore& tokens() = 0;
+  virtual KeyStore& keys() = 0;
 };
 
 struct StoreOptions {

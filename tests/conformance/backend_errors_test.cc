@@ -1,6 +1,6 @@
 // Backend-specific failure handling that the shared suites cannot express:
-// lock waits past busy_timeout_ms (Busy) and PostgreSQL connections dropped
-// by the server (reconnect).
+// lock waits past busy_timeout_ms (Busy), including a rotation's, and
+// PostgreSQL connections dropped by the server (reconnect).
 #include "store/store.h"
 
 #include <libpq-fe.h>
@@ -88,6 +88,77 @@ TEST(PostgresErrors, WriteLockedPastBusyTimeoutIsBusy) {
   PQclear(PQexec(other, "ROLLBACK"));
   PQfinish(other);
   EXPECT_TRUE(store->users().set_disabled("u1", true, Seconds{}));
+}
+
+// A family "f1" of user "u1" whose first token is "a1", and the child that would replace it.
+RefreshToken start_family(Store& store) {
+  const Seconds t0{std::chrono::seconds{1'900'000'000}};
+  EXPECT_TRUE(store.users().create_user(make_user("u1")));
+  RefreshToken first;
+  first.hash = "a1";
+  first.family_id = "f1";
+  first.user_id = "u1";
+  first.created_at = t0;
+  first.expires_at = t0 + std::chrono::hours{1};
+  EXPECT_TRUE(store.tokens().create_family({"f1", "u1", t0}, first));
+  RefreshToken child = first;
+  child.hash = "a2";
+  child.parent_hash = "a1";
+  return child;
+}
+
+TEST(SqliteErrors, RotateLockedPastBusyTimeoutIsBusyAndChangesNothing) {
+  auto harness = make_harness("sqlite");
+  ASSERT_NE(harness, nullptr);
+  StoreOptions quick;
+  quick.busy_timeout_ms = 100;
+  auto store = open_migrated(*harness, quick);
+  ASSERT_NE(store, nullptr);
+  const RefreshToken child = start_family(*store);
+
+  const std::string path = harness->url().substr(std::string_view("sqlite://").size());
+  sqlite3* other = nullptr;
+  ASSERT_EQ(sqlite3_open_v2(path.c_str(), &other, SQLITE_OPEN_READWRITE, nullptr), SQLITE_OK);
+  ASSERT_EQ(sqlite3_exec(other, "BEGIN IMMEDIATE", nullptr, nullptr, nullptr), SQLITE_OK);
+  auto blocked = store->tokens().rotate("a1", child, child.created_at);
+  ASSERT_FALSE(blocked);
+  EXPECT_EQ(blocked.error().code, make_error_code(StoreError::Busy));
+  ASSERT_EQ(sqlite3_exec(other, "ROLLBACK", nullptr, nullptr, nullptr), SQLITE_OK);
+  sqlite3_close(other);
+
+  EXPECT_EQ(store->tokens().find_refresh("a1")->status, RefreshStatus::Active);
+  auto r = store->tokens().rotate("a1", child, child.created_at);
+  ASSERT_TRUE(r) << r.error().message();
+  EXPECT_EQ(r->outcome, RotateOutcome::Rotated);
+}
+
+TEST(PostgresErrors, RotateOfALockedTokenPastBusyTimeoutIsBusyAndChangesNothing) {
+  auto harness = make_harness("postgres");
+  ASSERT_NE(harness, nullptr);
+  StoreOptions quick;
+  quick.busy_timeout_ms = 200;
+  auto store = open_migrated(*harness, quick);
+  ASSERT_NE(store, nullptr);
+  const RefreshToken child = start_family(*store);
+
+  // Another server is in the middle of rotating (or revoking) this token.
+  PGconn* other = PQconnectdb(harness->url().c_str());
+  ASSERT_EQ(PQstatus(other), CONNECTION_OK) << PQerrorMessage(other);
+  PQclear(PQexec(other, "BEGIN"));
+  PGresult* locked = PQexec(other, "SELECT hash FROM refresh_tokens WHERE hash = 'a1' FOR UPDATE");
+  ASSERT_EQ(PQresultStatus(locked), PGRES_TUPLES_OK) << PQerrorMessage(other);
+  PQclear(locked);
+  auto blocked = store->tokens().rotate("a1", child, child.created_at);
+  ASSERT_FALSE(blocked);
+  EXPECT_EQ(blocked.error().code, make_error_code(StoreError::Busy));
+  PQclear(PQexec(other, "ROLLBACK"));
+  PQfinish(other);
+
+  EXPECT_EQ(store->tokens().find_refresh("a1")->status, RefreshStatus::Active);
+  EXPECT_FALSE(store->tokens().find_refresh("a2"));
+  auto r = store->tokens().rotate("a1", child, child.created_at);
+  ASSERT_TRUE(r) << r.error().message();
+  EXPECT_EQ(r->outcome, RotateOutcome::Rotated);
 }
 
 // Terminates every session on the harness's database and waits until they are gone.

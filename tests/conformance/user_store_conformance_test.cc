@@ -311,6 +311,39 @@ TEST_P(UserStoreConformance, DeleteUser) {
   EXPECT_TRUE(users().create_user(make_user("u1", "a@x.com")));
 }
 
+TEST_P(UserStoreConformance, DeleteUserRemovesTheirFamiliesAndTokens) {
+  create_all({make_user("u1", "a@x.com"), make_user("u2", "b@x.com")});
+  TokenStore& tokens = store_->tokens();
+  const auto token = [](std::string hash, std::string family, std::string user) {
+    RefreshToken t;
+    t.hash = std::move(hash);
+    t.family_id = std::move(family);
+    t.user_id = std::move(user);
+    t.created_at = kT0;
+    t.expires_at = kT0 + seconds{3600};
+    t.auth_time = kT0;
+    return t;
+  };
+  ASSERT_TRUE(tokens.create_family({"f1", "u1", kT0}, token("a1", "f1", "u1")));
+  RefreshToken a2 = token("a2", "f1", "u1");
+  a2.parent_hash = "a1";
+  ASSERT_EQ(tokens.rotate("a1", a2, kT0 + seconds{1})->outcome, RotateOutcome::Rotated);
+  ASSERT_TRUE(tokens.create_family({"f2", "u1", kT0}, token("b1", "f2", "u1")));
+  ASSERT_TRUE(tokens.revoke_family("f2", "logout", kT0 + seconds{2}));
+  ASSERT_TRUE(tokens.create_family({"f3", "u2", kT0}, token("c1", "f3", "u2")));
+
+  ASSERT_TRUE(users().delete_user("u1"));
+  for (const char* f : {"f1", "f2"}) EXPECT_ERROR(tokens.find_family(f), StoreError::NotFound);
+  for (const char* t : {"a1", "a2", "b1"}) {
+    EXPECT_ERROR(tokens.find_refresh(t), StoreError::NotFound);
+  }
+  EXPECT_TRUE(tokens.find_family("f3"));
+  EXPECT_TRUE(tokens.find_refresh("c1"));
+  // Nothing is left to collide with when the id is used again.
+  ASSERT_TRUE(users().create_user(make_user("u1", "a@x.com")));
+  ASSERT_TRUE(tokens.create_family({"f1", "u1", kT0}, token("a1", "f1", "u1")));
+}
+
 TEST_P(UserStoreConformance, DeleteUnknownUserIsNotFound) {
   EXPECT_ERROR(users().delete_user("ghost"), StoreError::NotFound);
 }

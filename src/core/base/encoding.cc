@@ -11,10 +11,10 @@ namespace {
 constexpr char kHex[] = "0123456789abcdef";
 constexpr char kB64u[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
 
-constexpr std::array<std::int8_t, 256> make_b64u_table() {
-  std::array<std::int8_t, 256> t{};
+constexpr std::array<std::int16_t, 256> make_b64u_table() {
+  std::array<std::int16_t, 256> t{};
   for (auto& v : t) v = -1;
-  for (int i = 0; i < 64; ++i) t[static_cast<unsigned char>(kB64u[i])] = static_cast<std::int8_t>(i);
+  for (int i = 0; i < 64; ++i) t[static_cast<unsigned char>(kB64u[i])] = static_cast<std::int16_t>(i);
   return t;
 }
 constexpr auto kB64uTable = make_b64u_table();

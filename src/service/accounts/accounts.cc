@@ -1,6 +1,7 @@
 #include "service/accounts/accounts.h"
 
 #include "core/account/email.h"
+#include "service/tokens/token_service.h"
 
 namespace gh::service {
 
@@ -103,6 +104,39 @@ Result<store::User> AccountService::login(LoginInput in, const RequestMeta& meta
   }
   audit("user.login", "success", user->id, user->id, meta);
   return user;
+}
+
+Result<PasswordChanged> AccountService::change_password(PasswordChangeInput in, const RequestMeta& meta) {
+  auto user = d_.store.users().find_user_by_id(in.user_id);
+  if (!user) return fail(is(user.error(), store::StoreError::NotFound) ? Error{make_error_code(AccountError::InvalidCredentials), ""} : user.error());
+  auto current = password::normalize_password(in.current_password.expose());
+  const bool ok = current && !user->password_hash.empty() && d_.hasher.verify(user->password_hash, *current);
+  if (!ok) {
+    audit("user.password_change", "wrong_password", user->id, user->id, meta);
+    return fail(AccountError::InvalidCredentials);
+  }
+  auto next = password::normalize_password(in.new_password.expose());
+  if (!next) return fail(next.error());
+  if (auto good = d_.policy.check(*next, {user->email, user->name}); !good) {
+    audit("user.password_change", "weak_password", user->id, user->id, meta);
+    return fail(good.error());
+  }
+  auto hash = d_.hasher.hash(*next);
+  if (!hash) return fail(hash.error());
+  if (auto st = d_.store.users().update_password_hash(user->id, user->password_hash, *hash, d_.clock.now()); !st)
+    return fail(st.error());
+  user->password_hash = std::move(*hash);
+  PasswordChanged out{*user, ""};
+  if (d_.tokens) {
+    if (auto st = d_.tokens->revoke_others(user->id, in.keep_family, "password_change", meta); !st) return fail(st.error());
+    if (!in.keep_family.empty()) {
+      auto access = d_.tokens->mint_access(*user, in.keep_family, in.auth_time, in.client_id);
+      if (!access) return fail(access.error());
+      out.access_token = std::move(*access);
+    }
+  }
+  audit("user.password_change", "success", user->id, user->id, meta);
+  return out;
 }
 
 Result<store::UserPage> AccountService::list_users(std::optional<std::string> after, std::size_t limit,

@@ -30,6 +30,8 @@ enum class AccountError : std::uint8_t {
 };
 GH_DECLARE_ERROR_CATEGORY(AccountError)
 
+class TokenService;
+
 struct AccountDeps {
   store::Store& store;
   const password::PasswordHasher& hasher;
@@ -37,6 +39,21 @@ struct AccountDeps {
   Clock& clock;
   Random& rng;
   AuditSink& audit;
+  TokenService* tokens = nullptr;  // when set, a password change revokes the user's other sessions
+};
+
+struct PasswordChangeInput {
+  std::string user_id;
+  SecretString current_password;  // raw, as sent
+  SecretString new_password;       // raw, as sent
+  std::string keep_family;         // the caller's own refresh family: it stays signed in
+  Seconds auth_time{};
+  std::string client_id;
+};
+
+struct PasswordChanged {
+  store::User user;
+  std::string access_token;  // a fresh one for the caller (older access tokens are revoked); empty without tokens
 };
 
 struct RegisterInput {
@@ -66,6 +83,12 @@ class AccountService {
   // Errors: AccountError::InvalidCredentials, AccountError::Disabled (only after
   // the password verified), StoreError.
   [[nodiscard]] Result<store::User> login(LoginInput in, const RequestMeta& meta);
+
+  // Requires the current password (a wrong one is InvalidCredentials and audited
+  // as a failed authentication), applies the policy to the new one, stores it
+  // (compare-and-swap on the old hash), and revokes every other session.
+  // Errors: InvalidCredentials, PolicyError, HashError, StoreError.
+  [[nodiscard]] Result<PasswordChanged> change_password(PasswordChangeInput in, const RequestMeta& meta);
 
   // Admin operations (CLI, later the admin API). Errors: StoreError::NotFound, StoreError.
   [[nodiscard]] Result<store::UserPage> list_users(std::optional<std::string> after, std::size_t limit,

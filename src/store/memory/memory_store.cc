@@ -1,49 +1,55 @@
 #include "store/memory/memory_store.h"
 
 #include <algorithm>
-#include <map>
-#include <mutex>
 #include <string>
-#include <unordered_map>
 
+#include "store/memory/memory_state.h"
 #include "store/schema.h"
 
 namespace gh::store::memory {
+
+void MemoryState::erase_user_rows(std::string_view user_id) {
+  std::erase_if(tokens, [&](const auto& entry) { return entry.second.user_id == user_id; });
+  std::erase_if(families, [&](const auto& entry) { return entry.second.user_id == user_id; });
+}
+
 namespace {
 
 class MemoryUserStore final : public UserStore {
  public:
+  explicit MemoryUserStore(MemoryState& state) : s_(state) {}
+
   Status create_user(const User& user) override {
-    std::lock_guard lock(mu_);
-    if (by_id_.contains(user.id) || id_by_email_.contains(user.email_normalized)) {
+    std::lock_guard lock(s_.mu);
+    if (s_.users.contains(user.id) || s_.user_id_by_email.contains(user.email_normalized)) {
       return fail(StoreError::Conflict);
     }
-    by_id_.emplace(user.id, user);
-    id_by_email_.emplace(user.email_normalized, user.id);
+    s_.users.emplace(user.id, user);
+    s_.user_id_by_email.emplace(user.email_normalized, user.id);
     return {};
   }
 
   Result<User> find_user_by_email(std::string_view email_normalized) override {
-    std::lock_guard lock(mu_);
-    const auto it = id_by_email_.find(std::string(email_normalized));
-    if (it == id_by_email_.end()) return fail(StoreError::NotFound);
-    return by_id_.at(it->second);
+    std::lock_guard lock(s_.mu);
+    const auto it = s_.user_id_by_email.find(std::string(email_normalized));
+    if (it == s_.user_id_by_email.end()) return fail(StoreError::NotFound);
+    return s_.users.at(it->second);
   }
 
   Result<User> find_user_by_id(std::string_view id) override {
-    std::lock_guard lock(mu_);
-    const auto it = by_id_.find(id);
-    if (it == by_id_.end()) return fail(StoreError::NotFound);
+    std::lock_guard lock(s_.mu);
+    const auto it = s_.users.find(id);
+    if (it == s_.users.end()) return fail(StoreError::NotFound);
     return it->second;
   }
 
   Result<UserPage> list_users(std::optional<std::string_view> after, std::size_t limit,
                               std::optional<std::string_view> email_contains) override {
     limit = std::clamp<std::size_t>(limit, 1, 1000);
-    std::lock_guard lock(mu_);
+    std::lock_guard lock(s_.mu);
     UserPage page;
-    auto it = after ? by_id_.upper_bound(*after) : by_id_.begin();
-    for (; it != by_id_.end(); ++it) {
+    auto it = after ? s_.users.upper_bound(*after) : s_.users.begin();
+    for (; it != s_.users.end(); ++it) {
       const User& u = it->second;
       if (email_contains && u.email_normalized.find(*email_contains) == std::string::npos) continue;
       if (page.users.size() == limit) {
@@ -58,9 +64,9 @@ class MemoryUserStore final : public UserStore {
 
   Status update_password_hash(std::string_view id, std::string_view expected_old,
                               std::string_view new_hash, Seconds now) override {
-    std::lock_guard lock(mu_);
-    const auto it = by_id_.find(id);
-    if (it == by_id_.end() || it->second.password_hash != expected_old) {
+    std::lock_guard lock(s_.mu);
+    const auto it = s_.users.find(id);
+    if (it == s_.users.end() || it->second.password_hash != expected_old) {
       return fail(StoreError::NotFound);
     }
     it->second.password_hash = new_hash;
@@ -69,55 +75,58 @@ class MemoryUserStore final : public UserStore {
   }
 
   Status set_disabled(std::string_view id, bool disabled, Seconds now) override {
-    std::lock_guard lock(mu_);
-    const auto it = by_id_.find(id);
-    if (it == by_id_.end()) return fail(StoreError::NotFound);
+    std::lock_guard lock(s_.mu);
+    const auto it = s_.users.find(id);
+    if (it == s_.users.end()) return fail(StoreError::NotFound);
     it->second.disabled = disabled;
     it->second.updated_at = now;
     return {};
   }
 
   Status delete_user(std::string_view id) override {
-    std::lock_guard lock(mu_);
-    const auto it = by_id_.find(id);
-    if (it == by_id_.end()) return fail(StoreError::NotFound);
-    id_by_email_.erase(it->second.email_normalized);
-    by_id_.erase(it);
+    std::lock_guard lock(s_.mu);
+    const auto it = s_.users.find(id);
+    if (it == s_.users.end()) return fail(StoreError::NotFound);
+    s_.user_id_by_email.erase(it->second.email_normalized);
+    s_.users.erase(it);
+    s_.erase_user_rows(id);
     return {};
   }
 
   Result<std::int64_t> count_users() override {
-    std::lock_guard lock(mu_);
-    return static_cast<std::int64_t>(by_id_.size());
+    std::lock_guard lock(s_.mu);
+    return static_cast<std::int64_t>(s_.users.size());
   }
 
  private:
-  std::mutex mu_;
-  // Ordered by id with std::less<> so list_users pages like `ORDER BY id` in SQL
-  // (byte order) and lookups take a string_view.
-  std::map<std::string, User, std::less<>> by_id_;
-  std::unordered_map<std::string, std::string> id_by_email_;
+  MemoryState& s_;
 };
 
 class MemoryStore final : public Store {
  public:
+  MemoryStore()
+      : users_(state_), tokens_(make_token_store(state_)), keys_(make_key_store(state_)) {}
+
   Result<int> migrate() override {
-    std::lock_guard lock(mu_);
-    version_ = kSchemaVersion;
-    return version_;
+    std::lock_guard lock(state_.mu);
+    state_.version = kSchemaVersion;
+    return state_.version;
   }
   Result<int> schema_version() override {
-    std::lock_guard lock(mu_);
-    return version_;
+    std::lock_guard lock(state_.mu);
+    return state_.version;
   }
   Status ping() override { return {}; }
   std::string_view backend() const override { return "memory"; }
   UserStore& users() override { return users_; }
+  TokenStore& tokens() override { return *tokens_; }
+  KeyStore& keys() override { return *keys_; }
 
  private:
-  std::mutex mu_;
-  int version_ = 0;
+  MemoryState state_;
   MemoryUserStore users_;
+  std::unique_ptr<TokenStore> tokens_;
+  std::unique_ptr<KeyStore> keys_;
 };
 
 }  // namespace

@@ -39,6 +39,8 @@ Error pg_error(PGconn* conn, const PGresult* result, std::string_view what) {
   StoreError code = StoreError::Internal;
   if (sqlstate == "23505") {
     code = StoreError::Conflict;
+  } else if (sqlstate == "23503") {
+    code = StoreError::NotFound;  // the row refers to one that does not exist (any more)
   } else if (PQstatus(conn) != CONNECTION_OK || sqlstate.starts_with("08") ||
              sqlstate.starts_with("57P")) {
     code = StoreError::Unavailable;  // connection lost, or the server is shutting down
@@ -53,7 +55,7 @@ Error pg_error(PGconn* conn, const PGresult* result, std::string_view what) {
   std::string_view message = primary != nullptr ? primary : PQerrorMessage(conn);
   if (sqlstate.starts_with("22")) message = "(data exception, message withheld)";
   while (message.ends_with('\n')) message.remove_suffix(1);
-  if (code == StoreError::Conflict) {
+  if (code == StoreError::Conflict || code == StoreError::NotFound) {
     spdlog::debug("postgres: {}: SQLSTATE {}: {}", what, sqlstate, message);
   } else {
     spdlog::warn("postgres: {}: SQLSTATE {}: {}", what, sqlstate.empty() ? "-" : sqlstate, message);
@@ -73,10 +75,10 @@ Result<Rows> check(PGconn* conn, PGresult* r, const char* sql) {
 
 }  // namespace
 
-Result<Rows> exec_params(PGconn* conn, const char* sql, const std::vector<std::string>& params) {
+Result<Rows> exec_params(PGconn* conn, const char* sql, const std::vector<Param>& params) {
   std::vector<const char*> values;
   values.reserve(params.size());
-  for (const auto& p : params) values.push_back(p.c_str());
+  for (const auto& p : params) values.push_back(p ? p->c_str() : nullptr);
   PGresult* r = PQexecParams(conn, sql, static_cast<int>(params.size()), nullptr, values.data(),
                              nullptr, nullptr, /*resultFormat=text*/ 0);
   return check(conn, r, sql);

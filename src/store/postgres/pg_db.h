@@ -12,6 +12,7 @@
 #include <cstdint>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -30,6 +31,9 @@ class Rows {
   [[nodiscard]] std::string text(int row, int col) const;
   [[nodiscard]] std::int64_t int64(int row, int col) const;
   [[nodiscard]] bool boolean(int row, int col) const;
+  [[nodiscard]] bool is_null(int row, int col) const {
+    return PQgetisnull(r_.get(), row, col) != 0;
+  }
 
  private:
   struct Clear {
@@ -38,28 +42,43 @@ class Rows {
   std::unique_ptr<PGresult, Clear> r_;
 };
 
-// Parameters travel separately from the SQL text (PQexecParams), in text form.
+// Parameters travel separately from the SQL text (PQexecParams), in text
+// form; nullopt is SQL NULL.
+using Param = std::optional<std::string>;
 inline std::string to_param(std::string_view v) { return std::string(v); }
 inline std::string to_param(const char* v) { return std::string(v); }  // not bool
 inline std::string to_param(std::int64_t v) { return std::to_string(v); }
 inline std::string to_param(bool v) { return v ? "true" : "false"; }
 inline std::string to_param(Seconds v) { return std::to_string(v.time_since_epoch().count()); }
+inline Param to_param(const std::optional<Seconds>& v) {
+  return v ? Param(to_param(*v)) : std::nullopt;
+}
+
+[[nodiscard]] inline Seconds to_seconds(std::int64_t v) { return Seconds{std::chrono::seconds{v}}; }
 
 // Runs one statement with $1..$N bound to `params`. Logs the failure and maps
 // it: see pg_error().
 [[nodiscard]] Result<Rows> exec_params(PGconn* conn, const char* sql,
-                                       const std::vector<std::string>& params);
+                                       const std::vector<Param>& params);
 
 template <class... Args>
 [[nodiscard]] Result<Rows> exec(PGconn* conn, const char* sql, const Args&... args) {
-  return exec_params(conn, sql, std::vector<std::string>{to_param(args)...});
+  return exec_params(conn, sql, std::vector<Param>{to_param(args)...});
+}
+
+// NotFound if the statement `changed` no row.
+[[nodiscard]] inline Status expect_one_row(Result<Rows> changed) {
+  if (!changed) return fail(changed.error());
+  if (changed->affected() == 0) return fail(StoreError::NotFound);
+  return {};
 }
 
 // Runs SQL text without parameters (may hold several statements: migrations,
 // BEGIN/COMMIT). Never put values into `sql`.
 [[nodiscard]] Status exec_script(PGconn* conn, const char* sql);
 
-// SQLSTATE 23505 (unique_violation) -> Conflict; a lost connection or class 08
+// SQLSTATE 23505 (unique_violation) -> Conflict; 23503 (foreign_key_violation)
+// -> NotFound; a lost connection or class 08
 // -> Unavailable; 40001/40P01/55P03 (serialization, deadlock, lock timeout) ->
 // Busy; anything else -> Internal. `result` may be null.
 [[nodiscard]] Error pg_error(PGconn* conn, const PGresult* result, std::string_view what);
@@ -76,6 +95,11 @@ auto transaction(PGconn* conn, F&& f) -> decltype(f()) {
   if (auto committed = exec_script(conn, "COMMIT"); !committed) return fail(committed.error());
   return result;
 }
+
+// Pool::run's `idempotent` argument: a read may be retried once on a dropped
+// connection; a write may not (the server may have committed it).
+inline constexpr bool kIdempotent = true;
+inline constexpr bool kWrite = false;
 
 // `size` connections opened up front; run() blocks until one is free.
 class Pool {

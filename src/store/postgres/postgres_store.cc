@@ -6,6 +6,7 @@
 #include <spdlog/spdlog.h>
 
 #include "store/postgres/pg_db.h"
+#include "store/postgres/postgres_token_store.h"
 #include "store/schema.h"
 
 namespace gh::store::postgres {
@@ -31,6 +32,57 @@ CREATE TABLE users (
   created_at       BIGINT NOT NULL,
   updated_at       BIGINT NOT NULL
 );
+)sql",
+    // 2: refresh-token families and tokens, the access-token denylist, signing
+    // keys. Statuses are the enum values of token_store.h. Every foreign key
+    // is indexed: ON DELETE CASCADE and revoke_user_families look rows up by it.
+    R"sql(
+CREATE TABLE refresh_families (
+  id             TEXT COLLATE "C" PRIMARY KEY,
+  user_id        TEXT COLLATE "C" NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+  created_at     BIGINT NOT NULL,
+  revoked_at     BIGINT,
+  revoked_reason TEXT NOT NULL DEFAULT ''
+);
+CREATE INDEX refresh_families_user_id ON refresh_families(user_id);
+CREATE TABLE refresh_tokens (
+  hash        TEXT COLLATE "C" PRIMARY KEY,
+  family_id   TEXT COLLATE "C" NOT NULL REFERENCES refresh_families(id) ON DELETE CASCADE,
+  user_id     TEXT COLLATE "C" NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+  parent_hash TEXT NOT NULL DEFAULT '',
+  child_hash  TEXT NOT NULL DEFAULT '',
+  status      SMALLINT NOT NULL CHECK (status IN (1, 2, 3)),
+  created_at  BIGINT NOT NULL,
+  expires_at  BIGINT NOT NULL,
+  rotated_at  BIGINT,
+  auth_time   BIGINT NOT NULL,
+  client_id   TEXT NOT NULL DEFAULT ''
+);
+CREATE INDEX refresh_tokens_family_id ON refresh_tokens(family_id);
+CREATE INDEX refresh_tokens_user_id ON refresh_tokens(user_id);
+CREATE INDEX refresh_tokens_expires_at ON refresh_tokens(expires_at);
+CREATE TABLE denied_jtis (
+  jti        TEXT COLLATE "C" PRIMARY KEY,
+  expires_at BIGINT NOT NULL
+);
+CREATE INDEX denied_jtis_expires_at ON denied_jtis(expires_at);
+CREATE TABLE denied_subjects (
+  user_id    TEXT COLLATE "C" PRIMARY KEY,
+  not_before BIGINT NOT NULL,
+  expires_at BIGINT NOT NULL
+);
+CREATE INDEX denied_subjects_expires_at ON denied_subjects(expires_at);
+CREATE TABLE signing_keys (
+  kid            TEXT COLLATE "C" PRIMARY KEY,
+  alg            TEXT NOT NULL,
+  private_sealed TEXT NOT NULL,
+  public_jwk     TEXT NOT NULL DEFAULT '',
+  status         SMALLINT NOT NULL CHECK (status IN (1, 2, 3)),
+  created_at     BIGINT NOT NULL,
+  not_after      BIGINT
+);
+-- At most one Active key, whatever the callers do.
+CREATE UNIQUE INDEX signing_keys_one_active ON signing_keys(status) WHERE status = 1;
 )sql",
 };
 static_assert(std::size(kMigrations) == static_cast<std::size_t>(kSchemaVersion),
@@ -87,8 +139,6 @@ std::string like_contains(std::string_view needle) {
   return pattern;
 }
 
-Seconds to_seconds(std::int64_t v) { return Seconds{std::chrono::seconds{v}}; }
-
 User read_user(const Rows& rows, int row) {
   User u;
   u.id = rows.text(row, 0);
@@ -108,12 +158,6 @@ Result<User> find_one(PGconn* conn, const char* sql, std::string_view key) {
   if (!rows) return fail(rows.error());
   if (rows->size() == 0) return fail(StoreError::NotFound);
   return read_user(*rows, 0);
-}
-
-Status expect_one_row(Result<Rows> changed) {
-  if (!changed) return fail(changed.error());
-  if (changed->affected() == 0) return fail(StoreError::NotFound);
-  return {};
 }
 
 // Applies migration `target` unless the schema is already there. REQUIRES:
@@ -140,9 +184,6 @@ Result<int> apply_migration(PGconn* conn, int target) {
 }
 
 // ---- The stores -------------------------------------------------------------
-
-constexpr bool kIdempotent = true;  // Pool::run may retry once on a dropped connection
-constexpr bool kWrite = false;
 
 class PostgresUserStore final : public UserStore {
  public:
@@ -217,7 +258,11 @@ class PostgresUserStore final : public UserStore {
 
 class PostgresStore final : public Store {
  public:
-  explicit PostgresStore(std::unique_ptr<Pool> pool) : pool_(std::move(pool)), users_(*pool_) {}
+  explicit PostgresStore(std::unique_ptr<Pool> pool)
+      : pool_(std::move(pool)),
+        users_(*pool_),
+        tokens_(make_token_store(*pool_)),
+        keys_(make_key_store(*pool_)) {}
 
   // Each migration runs in its own transaction holding the advisory lock and
   // re-reads the version under it, so concurrent migrators apply each step
@@ -258,10 +303,14 @@ class PostgresStore final : public Store {
 
   std::string_view backend() const override { return "postgres"; }
   UserStore& users() override { return users_; }
+  TokenStore& tokens() override { return *tokens_; }
+  KeyStore& keys() override { return *keys_; }
 
  private:
   std::unique_ptr<Pool> pool_;
   PostgresUserStore users_;
+  std::unique_ptr<TokenStore> tokens_;
+  std::unique_ptr<KeyStore> keys_;
 };
 
 }  // namespace

@@ -8,6 +8,8 @@ Error sqlite_error(sqlite3* db, int rc, std::string_view what) {
   StoreError code = StoreError::Internal;
   if (rc == SQLITE_CONSTRAINT_UNIQUE || rc == SQLITE_CONSTRAINT_PRIMARYKEY) {
     code = StoreError::Conflict;
+  } else if (rc == SQLITE_CONSTRAINT_FOREIGNKEY) {
+    code = StoreError::NotFound;  // the row refers to one that does not exist (any more)
   } else {
     switch (rc & 0xff) {
       case SQLITE_BUSY:
@@ -23,9 +25,10 @@ Error sqlite_error(sqlite3* db, int rc, std::string_view what) {
     }
   }
   // SQLite's messages name tables and columns, never bound values, so they are
-  // safe to log; a duplicate is routine (an email already taken), hence debug.
+  // safe to log; a duplicate is routine (an email already taken), and so is a
+  // missing parent (a user deleted during a login), hence debug.
   const char* msg = db != nullptr ? sqlite3_errmsg(db) : sqlite3_errstr(rc);
-  if (code == StoreError::Conflict) {
+  if (code == StoreError::Conflict || code == StoreError::NotFound) {
     spdlog::debug("sqlite: {}: {} (code {})", what, msg, rc);
   } else {
     spdlog::warn("sqlite: {}: {} (code {})", what, msg, rc);

@@ -14,6 +14,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -42,7 +43,8 @@ class Statement {
   Statement& operator=(Statement&&) = delete;
   ~Statement();
 
-  // Binds args to ?1..?N. Accepts string_view, std::int64_t, bool and Seconds.
+  // Binds args to ?1..?N. Accepts string_view, std::int64_t, bool, Seconds and
+  // std::optional<Seconds> (nullopt binds NULL).
   template <class... Args>
   [[nodiscard]] Status bind(const Args&... args) {
     int index = 0;
@@ -56,6 +58,9 @@ class Statement {
 
   [[nodiscard]] std::int64_t column_int(int col) const { return sqlite3_column_int64(stmt_, col); }
   [[nodiscard]] std::string column_text(int col) const;
+  [[nodiscard]] bool column_is_null(int col) const {
+    return sqlite3_column_type(stmt_, col) == SQLITE_NULL;
+  }
 
  private:
   int bind_one(int index, std::string_view v);
@@ -65,6 +70,9 @@ class Statement {
   int bind_one(int index, bool v) { return bind_one(index, std::int64_t{v ? 1 : 0}); }
   int bind_one(int index, Seconds v) {
     return bind_one(index, std::int64_t{v.time_since_epoch().count()});
+  }
+  int bind_one(int index, const std::optional<Seconds>& v) {
+    return v ? bind_one(index, *v) : sqlite3_bind_null(stmt_, index);
   }
   [[nodiscard]] Error error(int rc) const;
 
@@ -103,6 +111,70 @@ class Connection {
   sqlite3* db_;
   std::unordered_map<std::string, sqlite3_stmt*, Hash, std::equal_to<>> cache_;
 };
+
+// ---- Statement helpers shared by the stores of this backend ----
+
+[[nodiscard]] inline Seconds to_seconds(std::int64_t v) { return Seconds{std::chrono::seconds{v}}; }
+
+// Runs a statement that returns no rows; the number of rows it changed.
+template <class... Args>
+[[nodiscard]] Result<std::int64_t> run(Connection& c, std::string_view sql, const Args&... args) {
+  auto st = c.prepare(sql);
+  if (!st) return fail(st.error());
+  if (auto bound = st->bind(args...); !bound) return fail(bound.error());
+  if (auto done = st->step(); !done) return fail(done.error());
+  return c.changes();
+}
+
+// Runs a query whose first row holds one integer.
+template <class... Args>
+[[nodiscard]] Result<std::int64_t> query_int(Connection& c, std::string_view sql,
+                                             const Args&... args) {
+  auto st = c.prepare(sql);
+  if (!st) return fail(st.error());
+  if (auto bound = st->bind(args...); !bound) return fail(bound.error());
+  auto row = st->step();
+  if (!row) return fail(row.error());
+  if (!*row) return fail(StoreError::Internal, "query returned no row");
+  return st->column_int(0);
+}
+
+// Runs a query and converts its first row with read(const Statement&).
+// NotFound if there is no row.
+template <class Read, class... Args>
+[[nodiscard]] auto query_one(Connection& c, std::string_view sql, Read read, const Args&... args)
+    -> Result<decltype(read(std::declval<const Statement&>()))> {
+  auto st = c.prepare(sql);
+  if (!st) return fail(st.error());
+  if (auto bound = st->bind(args...); !bound) return fail(bound.error());
+  auto row = st->step();
+  if (!row) return fail(row.error());
+  if (!*row) return fail(StoreError::NotFound);
+  return read(*st);
+}
+
+// Runs a query and converts every row with read(const Statement&).
+template <class Read, class... Args>
+[[nodiscard]] auto query_all(Connection& c, std::string_view sql, Read read, const Args&... args)
+    -> Result<std::vector<decltype(read(std::declval<const Statement&>()))>> {
+  auto st = c.prepare(sql);
+  if (!st) return fail(st.error());
+  if (auto bound = st->bind(args...); !bound) return fail(bound.error());
+  std::vector<decltype(read(std::declval<const Statement&>()))> out;
+  while (true) {
+    auto row = st->step();
+    if (!row) return fail(row.error());
+    if (!*row) return out;
+    out.push_back(read(*st));
+  }
+}
+
+// NotFound if the statement `changed` no row.
+[[nodiscard]] inline Status expect_one_row(Result<std::int64_t> changed) {
+  if (!changed) return fail(changed.error());
+  if (*changed == 0) return fail(StoreError::NotFound);
+  return {};
+}
 
 // Runs f() inside BEGIN IMMEDIATE ... COMMIT on `conn`; rolls back if f or the
 // commit fails. IMMEDIATE takes the write lock up front, so a second process

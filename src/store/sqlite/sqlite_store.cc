@@ -9,6 +9,7 @@
 
 #include "store/schema.h"
 #include "store/sqlite/sqlite_db.h"
+#include "store/sqlite/sqlite_token_store.h"
 
 namespace gh::store::sqlite {
 namespace {
@@ -33,6 +34,57 @@ CREATE TABLE users (
   created_at       INTEGER NOT NULL,
   updated_at       INTEGER NOT NULL
 ) STRICT;
+)sql",
+    // 2: refresh-token families and tokens, the access-token denylist, signing
+    // keys. Statuses are the enum values of token_store.h. Every foreign key
+    // is indexed: ON DELETE CASCADE looks the children up by it.
+    R"sql(
+CREATE TABLE refresh_families (
+  id             TEXT NOT NULL PRIMARY KEY,
+  user_id        TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+  created_at     INTEGER NOT NULL,
+  revoked_at     INTEGER,
+  revoked_reason TEXT NOT NULL DEFAULT ''
+) STRICT;
+CREATE INDEX refresh_families_user_id ON refresh_families(user_id);
+CREATE TABLE refresh_tokens (
+  hash        TEXT NOT NULL PRIMARY KEY,
+  family_id   TEXT NOT NULL REFERENCES refresh_families(id) ON DELETE CASCADE,
+  user_id     TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+  parent_hash TEXT NOT NULL DEFAULT '',
+  child_hash  TEXT NOT NULL DEFAULT '',
+  status      INTEGER NOT NULL CHECK (status IN (1, 2, 3)),
+  created_at  INTEGER NOT NULL,
+  expires_at  INTEGER NOT NULL,
+  rotated_at  INTEGER,
+  auth_time   INTEGER NOT NULL,
+  client_id   TEXT NOT NULL DEFAULT ''
+) STRICT;
+CREATE INDEX refresh_tokens_family_id ON refresh_tokens(family_id);
+CREATE INDEX refresh_tokens_user_id ON refresh_tokens(user_id);
+CREATE INDEX refresh_tokens_expires_at ON refresh_tokens(expires_at);
+CREATE TABLE denied_jtis (
+  jti        TEXT NOT NULL PRIMARY KEY,
+  expires_at INTEGER NOT NULL
+) STRICT;
+CREATE INDEX denied_jtis_expires_at ON denied_jtis(expires_at);
+CREATE TABLE denied_subjects (
+  user_id    TEXT NOT NULL PRIMARY KEY,
+  not_before INTEGER NOT NULL,
+  expires_at INTEGER NOT NULL
+) STRICT;
+CREATE INDEX denied_subjects_expires_at ON denied_subjects(expires_at);
+CREATE TABLE signing_keys (
+  kid            TEXT NOT NULL PRIMARY KEY,
+  alg            TEXT NOT NULL,
+  private_sealed TEXT NOT NULL,
+  public_jwk     TEXT NOT NULL DEFAULT '',
+  status         INTEGER NOT NULL CHECK (status IN (1, 2, 3)),
+  created_at     INTEGER NOT NULL,
+  not_after      INTEGER
+) STRICT;
+-- At most one Active key, whatever the callers do.
+CREATE UNIQUE INDEX signing_keys_one_active ON signing_keys(status) WHERE status = 1;
 )sql",
 };
 static_assert(std::size(kMigrations) == static_cast<std::size_t>(kSchemaVersion),
@@ -72,8 +124,6 @@ constexpr std::string_view kPing = "SELECT 1";
 
 // ---- Helpers ----------------------------------------------------------------
 
-Seconds to_seconds(std::int64_t v) { return Seconds{std::chrono::seconds{v}}; }
-
 User read_user(const Statement& st) {
   User u;
   u.id = st.column_text(0);
@@ -88,42 +138,8 @@ User read_user(const Statement& st) {
   return u;
 }
 
-// Runs a statement that returns no rows; the number of rows it changed.
-template <class... Args>
-Result<std::int64_t> run(Connection& c, std::string_view sql, const Args&... args) {
-  auto st = c.prepare(sql);
-  if (!st) return fail(st.error());
-  if (auto bound = st->bind(args...); !bound) return fail(bound.error());
-  if (auto done = st->step(); !done) return fail(done.error());
-  return c.changes();
-}
-
-// Runs a query whose first row holds one integer.
-template <class... Args>
-Result<std::int64_t> query_int(Connection& c, std::string_view sql, const Args&... args) {
-  auto st = c.prepare(sql);
-  if (!st) return fail(st.error());
-  if (auto bound = st->bind(args...); !bound) return fail(bound.error());
-  auto row = st->step();
-  if (!row) return fail(row.error());
-  if (!*row) return fail(StoreError::Internal, "query returned no row");
-  return st->column_int(0);
-}
-
 Result<User> find_one(Connection& c, std::string_view sql, std::string_view key) {
-  auto st = c.prepare(sql);
-  if (!st) return fail(st.error());
-  if (auto bound = st->bind(key); !bound) return fail(bound.error());
-  auto row = st->step();
-  if (!row) return fail(row.error());
-  if (!*row) return fail(StoreError::NotFound);
-  return read_user(*st);
-}
-
-Status expect_one_row(Result<std::int64_t> changed) {
-  if (!changed) return fail(changed.error());
-  if (*changed == 0) return fail(StoreError::NotFound);
-  return {};
+  return query_one(c, sql, read_user, key);
 }
 
 // Applies migration `target` unless the schema is already there. REQUIRES:
@@ -231,7 +247,11 @@ class SqliteUserStore final : public UserStore {
 
 class SqliteStore final : public Store {
  public:
-  explicit SqliteStore(std::unique_ptr<Database> db) : db_(std::move(db)), users_(*db_) {}
+  explicit SqliteStore(std::unique_ptr<Database> db)
+      : db_(std::move(db)),
+        users_(*db_),
+        tokens_(make_token_store(*db_)),
+        keys_(make_key_store(*db_)) {}
 
   Result<int> migrate() override {
     return db_->write([&](Connection& c) -> Result<int> {
@@ -271,10 +291,14 @@ class SqliteStore final : public Store {
 
   std::string_view backend() const override { return "sqlite"; }
   UserStore& users() override { return users_; }
+  TokenStore& tokens() override { return *tokens_; }
+  KeyStore& keys() override { return *keys_; }
 
  private:
   std::unique_ptr<Database> db_;
   SqliteUserStore users_;
+  std::unique_ptr<TokenStore> tokens_;
+  std::unique_ptr<KeyStore> keys_;
 };
 
 }  // namespace

@@ -103,3 +103,19 @@ export function uniqueEmail(tag = 'user') {
 export function goodPassword(seed = '') {
   return `violet-harbor-tangerine-${seed}${Math.random().toString(36).slice(2, 8)}`;
 }
+
+// Runs the gatehouse CLI synchronously (admin commands against a data dir).
+import { spawnSync } from 'node:child_process';
+export function cli(args, { input = '', env = {} } = {}) {
+  const r = spawnSync(BIN, args, { input, env: { PATH: process.env.PATH, ...FAST_HASH_ENV, ...env }, encoding: 'utf8', timeout: 60000 });
+  return { code: r.status, out: r.stdout, err: r.stderr };
+}
+
+// Registers a fresh user; returns { email, password, res } (res = the 201 response).
+export async function signUp(server, { body = true } = {}) {
+  const email = uniqueEmail('tok');
+  const password = goodPassword();
+  const res = await server.json('POST', '/v1/register', { email, password }, body ? { 'token-transport': 'body' } : {});
+  if (res.status !== 201) throw new Error(`register failed: ${res.status} ${res.text}`);
+  return { email, password, res };
+}

@@ -1,0 +1,28 @@
+// Small helpers shared by the handler files: body parsing, error responses,
+// request metadata for audit events, and the public JSON shape of a user.
+#pragma once
+
+#include <nlohmann/json.hpp>
+
+#include "core/base/result.h"
+#include "core/json/json.h"
+#include "http/types.h"
+#include "service/common/audit.h"
+#include "store/store.h"
+
+namespace gh::http {
+
+inline constexpr std::size_t kMaxEmailBytes = 320;
+inline constexpr std::size_t kMaxPasswordBytes = 4096;  // the policy counts code points; this bounds the work
+inline constexpr std::size_t kMaxNameBytes = 400;
+inline constexpr std::size_t kMaxTokenBytes = 8192;
+
+// The body as a JSON object. A wrong Content-Type is an Error with an empty code (-> 415).
+[[nodiscard]] Result<json::Json> json_body(const Request& req);
+// An error from a service or parser as problem+json (5xx are logged, details withheld).
+[[nodiscard]] Response error_response(const Request& req, const RequestContext& ctx, const Error& e);
+[[nodiscard]] Response overloaded(const Request& req, const RequestContext& ctx);
+[[nodiscard]] service::RequestMeta meta_of(const Request& req, const RequestContext& ctx);
+[[nodiscard]] nlohmann::json user_json(const store::User& u);
+
+}  // namespace gh::http

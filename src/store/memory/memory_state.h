@@ -1,0 +1,39 @@
+// The data of one memory backend, shared by its UserStore, TokenStore and
+// KeyStore. One mutex guards all of it, so an operation that spans tables
+// (delete_user removing a user's tokens, rotate) is as atomic as a SQL
+// transaction, and the foreign keys of the SQL schema can be checked without
+// a lock order to get wrong. Internal to memory/.
+#pragma once
+
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <unordered_map>
+
+#include "store/store.h"
+
+namespace gh::store::memory {
+
+struct MemoryState {
+  std::mutex mu;
+  int version = 0;  // GUARDED_BY(mu)
+  // Ordered maps with std::less<> so listings page like `ORDER BY` in SQL
+  // (byte order) and lookups take a string_view. All GUARDED_BY(mu).
+  std::map<std::string, User, std::less<>> users;
+  std::unordered_map<std::string, std::string> user_id_by_email;
+  std::map<std::string, RefreshFamily, std::less<>> families;
+  std::map<std::string, RefreshToken, std::less<>> tokens;  // by hash
+  std::map<std::string, DeniedJti, std::less<>> denied_jtis;
+  std::map<std::string, DeniedSubject, std::less<>> denied_subjects;
+  std::map<std::string, StoredKey, std::less<>> keys;  // by kid
+
+  // What ON DELETE CASCADE does in SQL. REQUIRES: mu held.
+  void erase_user_rows(std::string_view user_id);
+};
+
+// Views of `state`, which must outlive them.
+[[nodiscard]] std::unique_ptr<TokenStore> make_token_store(MemoryState& state);
+[[nodiscard]] std::unique_ptr<KeyStore> make_key_store(MemoryState& state);
+
+}  // namespace gh::store::memory
