@@ -110,7 +110,11 @@ Awaitable App::refresh(Request& req, RequestContext& ctx) {
 Awaitable App::me(Request& req, RequestContext& ctx) {
   auto claims = bearer(req);
   if (!claims) co_return bearer_problem(req, ctx, claims.error());
-  auto user = co_await offload(d_.db_pool, [&] { return d_.store.users().find_user_by_id(claims->sub); });
+  // Hot path: a recently read user answers without leaving the I/O thread.
+  if (auto cached = d_.accounts.cached_user(claims->sub)) {
+    co_return json_response(req, ctx, 200, nlohmann::json{{"user", user_json(*cached)}}.dump());
+  }
+  auto user = co_await offload(d_.db_pool, [&] { return d_.accounts.load_user(claims->sub); });
   if (!user) co_return overloaded(req, ctx);
   if (!*user) {
     if ((*user).error().code == make_error_code(store::StoreError::NotFound))

@@ -126,6 +126,7 @@ Result<PasswordChanged> AccountService::change_password(PasswordChangeInput in, 
   if (auto st = d_.store.users().update_password_hash(user->id, user->password_hash, *hash, d_.clock.now()); !st)
     return fail(st.error());
   user->password_hash = std::move(*hash);
+  forget(user->id);
   PasswordChanged out{*user, ""};
   if (d_.tokens) {
     if (auto st = d_.tokens->revoke_others(user->id, in.keep_family, "password_change", meta); !st) return fail(st.error());
@@ -137,6 +138,30 @@ Result<PasswordChanged> AccountService::change_password(PasswordChangeInput in, 
   }
   audit("user.password_change", "success", user->id, user->id, meta);
   return out;
+}
+
+std::optional<store::User> AccountService::cached_user(std::string_view id) const {
+  std::shared_lock lock(cache_mu_);
+  const auto it = cache_.find(std::string(id));
+  if (it == cache_.end() || d_.clock.now() - it->second.loaded >= kCacheTtl) return std::nullopt;
+  return it->second.user;
+}
+
+Result<store::User> AccountService::load_user(std::string_view id) {
+  auto u = d_.store.users().find_user_by_id(id);
+  if (!u) {
+    forget(id);
+    return u;
+  }
+  std::unique_lock lock(cache_mu_);
+  if (cache_.size() >= kCacheMax) cache_.erase(cache_.begin());  // bounded; it is only a cache
+  cache_.insert_or_assign(u->id, Cached{*u, d_.clock.now()});
+  return u;
+}
+
+void AccountService::forget(std::string_view id) {
+  std::unique_lock lock(cache_mu_);
+  cache_.erase(std::string(id));
 }
 
 Result<store::UserPage> AccountService::list_users(std::optional<std::string> after, std::size_t limit,
@@ -158,12 +183,14 @@ Result<store::User> AccountService::find_user(std::string_view id_or_email) {
 
 Status AccountService::set_disabled(std::string_view id, bool disabled, const RequestMeta& meta) {
   auto r = d_.store.users().set_disabled(id, disabled, d_.clock.now());
+  forget(id);
   audit(disabled ? "user.disable" : "user.enable", r ? "success" : "not_found", "admin", std::string(id), meta);
   return r;
 }
 
 Status AccountService::delete_user(std::string_view id, const RequestMeta& meta) {
   auto r = d_.store.users().delete_user(id);
+  forget(id);
   audit("user.delete", r ? "success" : "not_found", "admin", std::string(id), meta);
   return r;
 }

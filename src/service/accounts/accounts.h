@@ -7,7 +7,9 @@
 
 #include <cstdint>
 #include <optional>
+#include <shared_mutex>
 #include <string>
+#include <unordered_map>
 
 #include "core/base/clock.h"
 #include "core/base/random.h"
@@ -90,6 +92,12 @@ class AccountService {
   // Errors: InvalidCredentials, PolicyError, HashError, StoreError.
   [[nodiscard]] Result<PasswordChanged> change_password(PasswordChangeInput in, const RequestMeta& meta);
 
+  // The user by id for read-mostly paths (GET /v1/me): from a small in-process
+  // cache when fresh (non-blocking, safe on an I/O thread), else nullopt.
+  [[nodiscard]] std::optional<store::User> cached_user(std::string_view id) const;
+  // The user by id from the store (blocking); refreshes the cache.
+  [[nodiscard]] Result<store::User> load_user(std::string_view id);
+
   // Admin operations (CLI, later the admin API). Errors: StoreError::NotFound, StoreError.
   [[nodiscard]] Result<store::UserPage> list_users(std::optional<std::string> after, std::size_t limit,
                                                    std::optional<std::string> email_contains);
@@ -100,7 +108,18 @@ class AccountService {
  private:
   void audit(std::string action, std::string result, std::string actor, std::string subject,
              const RequestMeta& meta);
+  void forget(std::string_view id);
+
   AccountDeps d_;
+  // Users read recently, for at most kCacheTtl; local changes evict at once.
+  static constexpr std::chrono::seconds kCacheTtl{2};
+  static constexpr std::size_t kCacheMax = 10000;
+  struct Cached {
+    store::User user;
+    Seconds loaded;
+  };
+  mutable std::shared_mutex cache_mu_;
+  std::unordered_map<std::string, Cached> cache_;  // GUARDED_BY(cache_mu_)
 };
 
 // The login outcome for metrics, from a login() result.
