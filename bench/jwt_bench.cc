@@ -27,14 +27,10 @@ constexpr std::string_view kAudience = "https://api.example.test";
 
 // A typical RFC 9068 access token's signing input (~300 bytes).
 const Json& claims() {
-  static const Json c = {{"iss", kIssuer},
-                         {"sub", "7c9e6679-7425-40de-944b-e07fc1f90ae7"},
-                         {"aud", kAudience},
-                         {"iat", kNow},
-                         {"exp", kNow + 300},
-                         {"jti", "k3v9pQ2xL8mN4rT7wY1zB6cF0hJ5sD"},
-                         {"client_id", "web"},
-                         {"scope", "openid profile api:read"}};
+  static const Json c = {{"iss", kIssuer},     {"sub", "7c9e6679-7425-40de-944b-e07fc1f90ae7"},
+                         {"aud", kAudience},   {"iat", kNow},
+                         {"exp", kNow + 300},  {"jti", "k3v9pQ2xL8mN4rT7wY1zB6cF0hJ5sD"},
+                         {"client_id", "web"}, {"scope", "openid profile api:read"}};
   return c;
 }
 
@@ -42,7 +38,8 @@ const gh::jwt::SigningKey& key(Alg alg) {
   static std::array<std::optional<gh::jwt::SigningKey>, 4> keys;
   auto& slot = keys[static_cast<std::size_t>(alg)];
   if (!slot) {
-    auto k = gh::jwt::SigningKey::generate(alg, std::string(gh::jwt::alg_name(alg)));  // RSA 3072, the default
+    auto k = gh::jwt::SigningKey::generate(
+        alg, std::string(gh::jwt::alg_name(alg)));  // RSA 3072, the default
     if (!k) std::abort();
     slot.emplace(std::move(*k));
   }
@@ -54,7 +51,9 @@ std::string signing_input(Alg alg) {
   return t.substr(0, t.rfind('.'));
 }
 
-const unsigned char* u8(std::string_view s) { return reinterpret_cast<const unsigned char*>(s.data()); }
+const unsigned char* u8(std::string_view s) {
+  return reinterpret_cast<const unsigned char*>(s.data());
+}
 
 // An EVP_PKEY holding the same key pair, for the raw baseline.
 EVP_PKEY* raw_pkey(Alg alg) {
@@ -127,8 +126,8 @@ void raw_hmac(benchmark::State& state) {
   std::array<unsigned char, 32> mac{};
   unsigned int len = 0;
   for ([[maybe_unused]] auto _ : state) {
-    HMAC(EVP_sha256(), secret->expose().data(), static_cast<int>(secret->size()), u8(input), input.size(), mac.data(),
-         &len);
+    HMAC(EVP_sha256(), secret->expose().data(), static_cast<int>(secret->size()), u8(input),
+         input.size(), mac.data(), &len);
     benchmark::DoNotOptimize(mac);
   }
 }
@@ -160,10 +159,10 @@ void verify_jwt_e2e(benchmark::State& state, Alg alg) {
 
 }  // namespace
 
-#define GH_JWT_BENCH(ALG)                                             \
-  BENCHMARK_CAPTURE(ours_sign, ALG, Alg::ALG)->Unit(benchmark::kMicrosecond);      \
-  BENCHMARK_CAPTURE(ours_verify, ALG, Alg::ALG)->Unit(benchmark::kMicrosecond);    \
-  BENCHMARK_CAPTURE(sign_jwt_e2e, ALG, Alg::ALG)->Unit(benchmark::kMicrosecond);   \
+#define GH_JWT_BENCH(ALG)                                                        \
+  BENCHMARK_CAPTURE(ours_sign, ALG, Alg::ALG)->Unit(benchmark::kMicrosecond);    \
+  BENCHMARK_CAPTURE(ours_verify, ALG, Alg::ALG)->Unit(benchmark::kMicrosecond);  \
+  BENCHMARK_CAPTURE(sign_jwt_e2e, ALG, Alg::ALG)->Unit(benchmark::kMicrosecond); \
   BENCHMARK_CAPTURE(verify_jwt_e2e, ALG, Alg::ALG)->Unit(benchmark::kMicrosecond)
 
 GH_JWT_BENCH(EdDSA);

@@ -30,7 +30,8 @@ struct Fixture {
 
   Fixture() {
     for (std::size_t i = 0; i < kAlgs.size(); ++i) {
-      auto k = gh::jwt::SigningKey::generate(kAlgs[i], std::string(gh::jwt::alg_name(kAlgs[i])), 2048);
+      auto k =
+          gh::jwt::SigningKey::generate(kAlgs[i], std::string(gh::jwt::alg_name(kAlgs[i])), 2048);
       if (!k) __builtin_trap();
       if (!keys.add(gh::jwt::VerifyKey::from_signing_key(*k))) __builtin_trap();
       signers[i].emplace(std::move(*k));
@@ -53,7 +54,8 @@ void fuzz_signed(const Fixture& f, std::string_view in) {
   in.remove_prefix(1);
   const auto nul = in.find('\0');
   const std::string_view header = in.substr(0, nul);
-  const std::string_view payload = nul == std::string_view::npos ? std::string_view{} : in.substr(nul + 1);
+  const std::string_view payload =
+      nul == std::string_view::npos ? std::string_view{} : in.substr(nul + 1);
   std::string token = gh::base64url_encode(header) + "." + gh::base64url_encode(payload);
   auto sig = signer.sign(token);
   if (!sig) __builtin_trap();
@@ -96,9 +98,15 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
       if (r) __builtin_trap();  // nobody can forge a signature by chance
       break;
     }
-    case 1: fuzz_signed(f, in); break;
-    case 2: fuzz_jwk(in); break;
-    default: fuzz_ecdsa(in); break;
+    case 1:
+      fuzz_signed(f, in);
+      break;
+    case 2:
+      fuzz_jwk(in);
+      break;
+    default:
+      fuzz_ecdsa(in);
+      break;
   }
   return 0;
 }

@@ -11,10 +11,14 @@ constexpr std::array<Alg, 4> kAll{Alg::EdDSA, Alg::ES256, Alg::RS256, Alg::HS256
 
 std::string_view alg_name(Alg alg) {
   switch (alg) {
-    case Alg::EdDSA: return "EdDSA";
-    case Alg::ES256: return "ES256";
-    case Alg::RS256: return "RS256";
-    case Alg::HS256: return "HS256";
+    case Alg::EdDSA:
+      return "EdDSA";
+    case Alg::ES256:
+      return "ES256";
+    case Alg::RS256:
+      return "RS256";
+    case Alg::HS256:
+      return "HS256";
   }
   return "";
 }

@@ -15,25 +15,25 @@ namespace gh::jwt {
 
 enum class JwtError : std::uint8_t {
   Malformed = 1,    // not exactly three '.'-separated segments, or an empty segment
-  TooLarge,         // the token is longer than VerifyOptions::max_token_bytes
+  TooLarge,         // longer than VerifyOptions::max_token_bytes
   BadEncoding,      // a segment is not canonical unpadded base64url (RFC 7515 §2)
-  BadHeader,        // header not a JSON object, duplicate member, bad UTF-8, alg/kid/typ not strings
-  BadPayload,       // payload not a JSON object, duplicate member or bad UTF-8
-  AlgMismatch,      // header alg differs from the alg pinned on the key (covers "none", HS/RS confusion)
+  BadHeader,        // not a strict JSON object; alg missing; alg/kid/typ not strings
+  BadPayload,       // not a strict JSON object (duplicate member, bad UTF-8, ...)
+  AlgMismatch,      // header alg is not the key's pinned alg ("none", HS/RS confusion)
   UnknownKid,       // no key in the set has the header's kid
   MissingKid,       // the header has no kid (we never guess a key)
-  ForbiddenHeader,  // jku, x5u, jwk, x5c, x5t, x5t#S256 or cty present (RFC 8725 §3.10, §3.11)
+  ForbiddenHeader,  // jku, x5u, jwk, x5c, x5t, x5t#S256 or cty (RFC 8725 §3.10, §3.11)
   UnsupportedCrit,  // crit present: we implement no JWS extensions (RFC 7515 §4.1.11)
-  WrongType,        // typ absent or not the expected media type (RFC 8725 §3.11, RFC 9068 §4)
-  BadSignature,     // the key pinned by kid did not verify the signature
+  WrongType,        // typ absent or not the expected type (RFC 8725 §3.11, RFC 9068 §4)
+  BadSignature,     // the key named by kid did not verify the signature
   Expired,          // now > exp + leeway
   NotYetValid,      // now + leeway < nbf
   IssuedInFuture,   // iat > now + leeway
-  WrongIssuer,      // iss differs from the configured issuer (or none is configured)
-  WrongAudience,    // aud does not contain the configured audience (or none is configured)
+  WrongIssuer,      // iss is not the configured issuer (or none is configured)
+  WrongAudience,    // aud lacks the configured audience (or none is configured)
   MissingClaim,     // exp, iat, iss, aud or (if required) sub is absent
-  BadClaimType,     // exp/nbf/iat not an integer, iss/sub not a string, aud not string/array of strings
-  KeyError,         // unusable key material: wrong type/curve/size, private JWK members, OpenSSL failure
+  BadClaimType,     // exp/nbf/iat not int64, iss/sub not strings, aud not string(s)
+  KeyError,         // unusable key: wrong type/curve/size, private JWK member, OpenSSL failure
   DuplicateKid,     // KeySet::add with a kid already in the set
 };
 GH_DECLARE_ERROR_CATEGORY(JwtError)

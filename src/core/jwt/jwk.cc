@@ -30,9 +30,12 @@ constexpr std::size_t kCoordinateBytes = 32;  // Ed25519 x, P-256 x and y (RFC 7
 // Members that make a JWK a private or symmetric key (RFC 7518 §6.2.2, §6.3.2,
 // §6.4.1; RFC 8037 §2). A verifier that silently ignored them would invite
 // publishing a private key by mistake, so their presence is an error.
-constexpr std::array<std::string_view, 8> kPrivateMembers = {"d", "p", "q", "dp", "dq", "qi", "oth", "k"};
+constexpr std::array<std::string_view, 8> kPrivateMembers = {"d",  "p",  "q",   "dp",
+                                                             "dq", "qi", "oth", "k"};
 
-tl::unexpected<Error> key_error(std::string detail) { return fail(JwtError::KeyError, std::move(detail)); }
+tl::unexpected<Error> key_error(std::string detail) {
+  return fail(JwtError::KeyError, std::move(detail));
+}
 
 std::string bn_bytes(const EVP_PKEY* pkey, const char* name, int pad_to) {
   BIGNUM* raw = nullptr;
@@ -61,9 +64,10 @@ std::optional<std::string> string_member(const Json& jwk, const char* name) {
 Result<PkeyPtr> import_okp(const Json& jwk) {
   if (string_member(jwk, "crv") != "Ed25519") return key_error("OKP keys must have crv Ed25519");
   const auto x = b64_member(jwk, "x");
-  if (!x || x->size() != kCoordinateBytes) return key_error("Ed25519 x must be 32 bytes of base64url");
-  PkeyPtr pkey(EVP_PKEY_new_raw_public_key(EVP_PKEY_ED25519, nullptr,
-                                           reinterpret_cast<const unsigned char*>(x->data()), x->size()));
+  if (!x || x->size() != kCoordinateBytes)
+    return key_error("Ed25519 x must be 32 bytes of base64url");
+  PkeyPtr pkey(EVP_PKEY_new_raw_public_key(
+      EVP_PKEY_ED25519, nullptr, reinterpret_cast<const unsigned char*>(x->data()), x->size()));
   if (!pkey) return key_error("Ed25519 public key rejected");
   return pkey;
 }
@@ -95,8 +99,10 @@ Result<PkeyPtr> import_ec(const Json& jwk) {
   }
   std::string point = "\x04" + *x + *y;  // SEC 1 §2.3.3 uncompressed point
   std::unique_ptr<OSSL_PARAM_BLD, ParamBldFree> bld(OSSL_PARAM_BLD_new());
-  if (!bld || OSSL_PARAM_BLD_push_utf8_string(bld.get(), OSSL_PKEY_PARAM_GROUP_NAME, "prime256v1", 0) != 1 ||
-      OSSL_PARAM_BLD_push_octet_string(bld.get(), OSSL_PKEY_PARAM_PUB_KEY, point.data(), point.size()) != 1) {
+  const char* group = OSSL_PKEY_PARAM_GROUP_NAME;
+  const char* pub = OSSL_PKEY_PARAM_PUB_KEY;
+  if (!bld || OSSL_PARAM_BLD_push_utf8_string(bld.get(), group, "prime256v1", 0) != 1 ||
+      OSSL_PARAM_BLD_push_octet_string(bld.get(), pub, point.data(), point.size()) != 1) {
     return key_error("out of memory");
   }
   return from_params("EC", bld.get());
@@ -113,7 +119,8 @@ Result<PkeyPtr> import_rsa(const Json& jwk) {
   const auto n = uint_member(jwk, "n");
   const auto e = uint_member(jwk, "e");
   if (!n || !e) return key_error("RSA n and e must be minimal base64url unsigned integers");
-  if (n->size() < 256 || n->size() > 1024) return key_error("RSA modulus must be 2048 to 8192 bits");
+  if (n->size() < 256 || n->size() > 1024)
+    return key_error("RSA modulus must be 2048 to 8192 bits");
   // FIPS 186-5 §5.4 / SP 800-56B: e odd and 65537 <= e < 2^256 (OpenSSL's
   // default provider does not check the floor). As e is minimal big-endian,
   // comparing length, then bytes, compares values.
@@ -126,12 +133,14 @@ Result<PkeyPtr> import_rsa(const Json& jwk) {
   BnPtr bn_n(BN_bin2bn(nb, static_cast<int>(n->size()), nullptr));
   BnPtr bn_e(BN_bin2bn(eb, static_cast<int>(e->size()), nullptr));
   std::unique_ptr<OSSL_PARAM_BLD, ParamBldFree> bld(OSSL_PARAM_BLD_new());
-  if (!bn_n || !bn_e || !bld || OSSL_PARAM_BLD_push_BN(bld.get(), OSSL_PKEY_PARAM_RSA_N, bn_n.get()) != 1 ||
+  if (!bn_n || !bn_e || !bld ||
+      OSSL_PARAM_BLD_push_BN(bld.get(), OSSL_PKEY_PARAM_RSA_N, bn_n.get()) != 1 ||
       OSSL_PARAM_BLD_push_BN(bld.get(), OSSL_PKEY_PARAM_RSA_E, bn_e.get()) != 1) {
     return key_error("out of memory");
   }
   auto pkey = from_params("RSA", bld.get());
-  if (pkey && !pkey_fits(pkey->get(), Alg::RS256)) return key_error("RSA modulus must be 2048 to 8192 bits");
+  if (pkey && !pkey_fits(pkey->get(), Alg::RS256))
+    return key_error("RSA modulus must be 2048 to 8192 bits");
   return pkey;
 }
 
@@ -143,8 +152,8 @@ Json public_jwk_of(const EVP_PKEY* pkey, Alg alg, std::string_view kid) {
     case Alg::EdDSA: {
       std::string x(kCoordinateBytes, '\0');
       std::size_t len = x.size();
-      if (EVP_PKEY_get_raw_public_key(pkey, reinterpret_cast<unsigned char*>(x.data()), &len) != 1 ||
-          len != x.size()) {
+      auto* out = reinterpret_cast<unsigned char*>(x.data());
+      if (EVP_PKEY_get_raw_public_key(pkey, out, &len) != 1 || len != x.size()) {
         clear_openssl_errors();
         return nullptr;
       }
@@ -159,7 +168,8 @@ Json public_jwk_of(const EVP_PKEY* pkey, Alg alg, std::string_view kid) {
         clear_openssl_errors();
         return nullptr;
       }
-      jwk = {{"kty", "EC"}, {"crv", "P-256"}, {"x", base64url_encode(x)}, {"y", base64url_encode(y)}};
+      jwk = {
+          {"kty", "EC"}, {"crv", "P-256"}, {"x", base64url_encode(x)}, {"y", base64url_encode(y)}};
       break;
     }
     case Alg::RS256: {
@@ -172,7 +182,8 @@ Json public_jwk_of(const EVP_PKEY* pkey, Alg alg, std::string_view kid) {
       jwk = {{"kty", "RSA"}, {"n", base64url_encode(n)}, {"e", base64url_encode(e)}};
       break;
     }
-    case Alg::HS256: return nullptr;
+    case Alg::HS256:
+      return nullptr;
   }
   jwk["kid"] = std::string(kid);
   jwk["alg"] = std::string(alg_name(alg));
@@ -183,9 +194,12 @@ Json public_jwk_of(const EVP_PKEY* pkey, Alg alg, std::string_view kid) {
 Result<ImportedKey> import_public_jwk(const Json& jwk) {
   if (!jwk.is_object()) return key_error("a JWK must be a JSON object");
   for (std::string_view m : kPrivateMembers) {
-    if (jwk.contains(m)) return key_error("the JWK holds private or symmetric key material ('" + std::string(m) + "')");
+    if (jwk.contains(m)) {
+      return key_error("the JWK holds private or symmetric key material: " + std::string(m));
+    }
   }
-  if (const auto it = jwk.find("use"); it != jwk.end() && !(it->is_string() && it->get_ref<const std::string&>() == "sig")) {
+  if (const auto it = jwk.find("use");
+      it != jwk.end() && !(it->is_string() && it->get_ref<const std::string&>() == "sig")) {
     return key_error("JWK use must be \"sig\"");
   }
   if (const auto it = jwk.find("key_ops"); it != jwk.end()) {
@@ -205,14 +219,15 @@ Result<ImportedKey> import_public_jwk(const Json& jwk) {
   } else if (*kty == "RSA") {
     alg = Alg::RS256;
   } else {
-    return key_error("JWK kty must be OKP, EC or RSA");  // "oct" included: a published secret is no secret
+    // "oct" included: a secret that arrives in a key set is no secret.
+    return key_error("JWK kty must be OKP, EC or RSA");
   }
   if (const auto it = jwk.find("alg"); it != jwk.end()) {
     if (!it->is_string() || parse_alg(it->get_ref<const std::string&>()) != alg) {
       return key_error("JWK alg is unsupported or does not match its kty/crv");
     }
   }
-  Result<PkeyPtr> pkey = alg == Alg::EdDSA  ? import_okp(jwk)
+  Result<PkeyPtr> pkey = alg == Alg::EdDSA   ? import_okp(jwk)
                          : alg == Alg::ES256 ? import_ec(jwk)
                                              : import_rsa(jwk);
   if (!pkey) {

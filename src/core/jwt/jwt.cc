@@ -27,7 +27,8 @@ struct Segments {
 // never fetch jku/x5u or trust an embedded jwk/x5c; x5t only makes sense with
 // certificates we do not use; cty announces a nested JWT (RFC 7519 §5.2), which
 // we do not process, so its inner claims must not be read as ours.
-constexpr std::array<std::string_view, 7> kForbiddenHeaders = {"jku", "x5u", "jwk", "x5c", "x5t", "x5t#S256", "cty"};
+constexpr std::array<std::string_view, 7> kForbiddenHeaders = {"jku", "x5u",      "jwk", "x5c",
+                                                               "x5t", "x5t#S256", "cty"};
 
 constexpr std::string_view kApplicationPrefix = "application/";
 
@@ -38,7 +39,8 @@ Result<Segments> split(std::string_view token) {
   if (d2 == std::string_view::npos || token.find('.', d2 + 1) != std::string_view::npos) {
     return fail(JwtError::Malformed, "a JWT has three segments");  // JWE has five
   }
-  Segments s{token.substr(0, d1), token.substr(d1 + 1, d2 - d1 - 1), token.substr(d2 + 1), token.substr(0, d2)};
+  Segments s{token.substr(0, d1), token.substr(d1 + 1, d2 - d1 - 1), token.substr(d2 + 1),
+             token.substr(0, d2)};
   if (s.header.empty() || s.payload.empty() || s.signature.empty()) {
     return fail(JwtError::Malformed, "a JWT segment is empty");
   }
@@ -75,25 +77,35 @@ Result<Json> parse_header(std::string_view b64) {
   const auto text = base64url_decode(b64);
   if (!text) return fail(JwtError::BadEncoding, "the header is not canonical base64url");
   auto header = gh::json::parse_object(*text);
-  if (!header) return fail(JwtError::BadHeader, "the header is not a JSON object: " + header.error().message());
+  if (!header) {
+    return fail(JwtError::BadHeader,
+                "the header is not a JSON object: " + header.error().message());
+  }
   const Json* alg = member(*header, "alg");
-  if (alg == nullptr || !alg->is_string()) return fail(JwtError::BadHeader, "the header alg must be a string");
+  if (alg == nullptr || !alg->is_string()) {
+    return fail(JwtError::BadHeader, "the header alg must be a string");
+  }
   for (const char* name : {"kid", "typ"}) {
     if (const Json* m = member(*header, name); m != nullptr && !m->is_string()) {
       return fail(JwtError::BadHeader, std::string("the header ") + name + " must be a string");
     }
   }
   for (std::string_view name : kForbiddenHeaders) {
-    if (header->contains(name)) return fail(JwtError::ForbiddenHeader, "the header must not carry " + std::string(name));
+    if (header->contains(name)) {
+      return fail(JwtError::ForbiddenHeader, "the header must not carry " + std::string(name));
+    }
   }
-  if (header->contains("crit")) return fail(JwtError::UnsupportedCrit, "no critical header extensions are supported");
+  if (header->contains("crit")) {
+    return fail(JwtError::UnsupportedCrit, "no critical header extensions are supported");
+  }
   return std::move(*header);
 }
 
 // The header alg must be exactly the key's: the key, never the token, picks
 // the algorithm (RFC 8725 §3.1). Then the signature, over the bytes as received.
 Status check_signature(const Segments& s, const Json& header, const VerifyKey& key) {
-  if (member(header, "alg")->get_ref<const std::string&>() != alg_name(key.alg())) {  // parse_header checked it
+  const auto& alg = member(header, "alg")->get_ref<const std::string&>();  // parse_header checked
+  if (alg != alg_name(key.alg())) {
     return fail(JwtError::AlgMismatch, "the token alg does not match the key");
   }
   const auto sig = base64url_decode(s.signature);
@@ -103,9 +115,9 @@ Status check_signature(const Segments& s, const Json& header, const VerifyKey& k
 }
 
 std::int64_t saturating_add(std::int64_t a, std::int64_t b) {
+  using Limits = std::numeric_limits<std::int64_t>;
   std::int64_t r = 0;
-  if (__builtin_add_overflow(a, b, &r)) return b > 0 ? std::numeric_limits<std::int64_t>::max()
-                                                     : std::numeric_limits<std::int64_t>::min();
+  if (__builtin_add_overflow(a, b, &r)) return b > 0 ? Limits::max() : Limits::min();
   return r;
 }
 
@@ -153,7 +165,8 @@ Status check_times(const Json& claims, const VerifyOptions& options, Seconds now
 Result<const std::string*> string_claim(const Json& claims, const char* name) {
   const Json* v = member(claims, name);
   if (v == nullptr) return static_cast<const std::string*>(nullptr);
-  if (!v->is_string()) return fail(JwtError::BadClaimType, std::string("'") + name + "' must be a string");
+  if (!v->is_string())
+    return fail(JwtError::BadClaimType, std::string("'") + name + "' must be a string");
   return &v->get_ref<const std::string&>();
 }
 
@@ -170,7 +183,8 @@ Status check_identity(const Json& claims, const VerifyOptions& options) {
     found = aud->get_ref<const std::string&>() == options.audience;
   } else if (aud->is_array()) {
     for (const Json& a : *aud) {
-      if (!a.is_string()) return fail(JwtError::BadClaimType, "'aud' must be a string or an array of strings");
+      if (!a.is_string())
+        return fail(JwtError::BadClaimType, "'aud' must be a string or an array of strings");
       found = found || a.get_ref<const std::string&>() == options.audience;
     }
   } else {
@@ -209,8 +223,8 @@ Result<std::string> sign_jwt(const SigningKey& key, const Json& claims, std::str
   return token;
 }
 
-Result<VerifiedJwt> verify_jwt(std::string_view token, const KeySet& keys, const VerifyOptions& options,
-                               Seconds now) {
+Result<VerifiedJwt> verify_jwt(std::string_view token, const KeySet& keys,
+                               const VerifyOptions& options, Seconds now) {
   if (token.size() > options.max_token_bytes) return fail(JwtError::TooLarge);
   const auto segments = split(token);
   if (!segments) return fail(segments.error());
@@ -233,7 +247,9 @@ Result<VerifiedJwt> verify_jwt(std::string_view token, const KeySet& keys, const
   const auto text = base64url_decode(segments->payload);
   if (!text) return fail(JwtError::BadEncoding, "the payload is not canonical base64url");
   auto claims = gh::json::parse_object(*text);
-  if (!claims) return fail(JwtError::BadPayload, "the payload is not a JSON object: " + claims.error().message());
+  if (!claims)
+    return fail(JwtError::BadPayload,
+                "the payload is not a JSON object: " + claims.error().message());
   if (auto ok = check_times(*claims, options, now); !ok) return fail(ok.error());
   if (auto ok = check_identity(*claims, options); !ok) return fail(ok.error());
   return VerifiedJwt{std::move(*header), std::move(*claims), key->kid()};

@@ -3,7 +3,8 @@
 namespace gh::jwt {
 
 Status KeySet::add(VerifyKey key) {
-  if (keys_.contains(key.kid())) return fail(JwtError::DuplicateKid, "duplicate kid '" + key.kid() + "'");
+  if (keys_.contains(key.kid()))
+    return fail(JwtError::DuplicateKid, "duplicate kid '" + key.kid() + "'");
   std::string kid = key.kid();
   keys_.emplace(std::move(kid), std::move(key));
   return {};

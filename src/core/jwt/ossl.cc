@@ -32,7 +32,9 @@ constexpr std::array<unsigned char, kP256ScalarBytes> kP256Order = {
     0xFF, 0xFF, 0xFF, 0xFF, 0x00, 0x00, 0x00, 0x00, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF,
     0xBC, 0xE6, 0xFA, 0xAD, 0xA7, 0x17, 0x9E, 0x84, 0xF3, 0xB9, 0xCA, 0xC2, 0xFC, 0x63, 0x25, 0x51};
 
-const unsigned char* bytes(std::string_view s) { return reinterpret_cast<const unsigned char*>(s.data()); }
+const unsigned char* bytes(std::string_view s) {
+  return reinterpret_cast<const unsigned char*>(s.data());
+}
 
 // 1 <= v <= n-1 for a 32-byte big-endian v. Public values: no constant time needed.
 bool in_scalar_range(std::string_view v) {
@@ -62,7 +64,8 @@ bool get_der_integer(std::string_view& in, char* out) {
   const auto first = static_cast<unsigned char>(v[0]);
   if (first & 0x80) return false;  // negative
   if (first == 0) {
-    if (v.size() == 1 || (static_cast<unsigned char>(v[1]) & 0x80) == 0) return false;  // not minimal
+    if (v.size() == 1 || (static_cast<unsigned char>(v[1]) & 0x80) == 0)
+      return false;  // not minimal
     v.remove_prefix(1);
   }
   if (v.size() > kP256ScalarBytes) return false;
@@ -75,7 +78,8 @@ bool get_der_integer(std::string_view& in, char* out) {
 bool is_p256(const EVP_PKEY* pkey) {
   char name[64] = {};
   std::size_t len = 0;
-  if (EVP_PKEY_get_utf8_string_param(pkey, OSSL_PKEY_PARAM_GROUP_NAME, name, sizeof name, &len) != 1) {
+  const char* param = OSSL_PKEY_PARAM_GROUP_NAME;
+  if (EVP_PKEY_get_utf8_string_param(pkey, param, name, sizeof name, &len) != 1) {
     return false;  // explicit curve parameters have no name: refused
   }
   const std::string_view n(name, len);
@@ -123,29 +127,34 @@ std::optional<std::string> ecdsa_raw_to_der(std::string_view raw) {
 bool pkey_fits(const EVP_PKEY* pkey, Alg alg) {
   if (pkey == nullptr) return false;
   switch (alg) {
-    case Alg::EdDSA: return EVP_PKEY_is_a(pkey, "ED25519") == 1;
-    case Alg::ES256: return EVP_PKEY_is_a(pkey, "EC") == 1 && is_p256(pkey);
+    case Alg::EdDSA:
+      return EVP_PKEY_is_a(pkey, "ED25519") == 1;
+    case Alg::ES256:
+      return EVP_PKEY_is_a(pkey, "EC") == 1 && is_p256(pkey);
     case Alg::RS256: {
       // 2048 is the NIST SP 800-131A floor; above 8192 a public key becomes a
       // verification-cost DoS rather than more security.
       const int bits = EVP_PKEY_get_bits(pkey);
       return EVP_PKEY_is_a(pkey, "RSA") == 1 && bits >= 2048 && bits <= 8192;
     }
-    case Alg::HS256: return false;
+    case Alg::HS256:
+      return false;
   }
   return false;
 }
 
 std::optional<std::string> pkey_sign(EVP_PKEY* pkey, Alg alg, std::string_view input) {
   MdCtxPtr ctx(EVP_MD_CTX_new());
+  const char* md = digest_for(alg);
   std::size_t len = 0;
-  if (!ctx || EVP_DigestSignInit_ex(ctx.get(), nullptr, digest_for(alg), nullptr, nullptr, pkey, nullptr) != 1 ||
+  if (!ctx || EVP_DigestSignInit_ex(ctx.get(), nullptr, md, nullptr, nullptr, pkey, nullptr) != 1 ||
       EVP_DigestSign(ctx.get(), nullptr, &len, bytes(input), input.size()) != 1) {
     clear_openssl_errors();
     return std::nullopt;
   }
   std::string sig(len, '\0');
-  if (EVP_DigestSign(ctx.get(), reinterpret_cast<unsigned char*>(sig.data()), &len, bytes(input), input.size()) != 1) {
+  auto* out = reinterpret_cast<unsigned char*>(sig.data());
+  if (EVP_DigestSign(ctx.get(), out, &len, bytes(input), input.size()) != 1) {
     clear_openssl_errors();
     return std::nullopt;
   }
@@ -171,11 +180,14 @@ bool pkey_verify(EVP_PKEY* pkey, Alg alg, std::string_view input, std::string_vi
       // RFC 8017 §8.2.2 step 1: the signature is exactly k = |n| octets.
       if (sig.size() != static_cast<std::size_t>(EVP_PKEY_get_size(pkey))) return false;
       break;
-    case Alg::HS256: return false;
+    case Alg::HS256:
+      return false;
   }
   MdCtxPtr ctx(EVP_MD_CTX_new());
+  const char* md = digest_for(alg);
   const bool ok =
-      ctx && EVP_DigestVerifyInit_ex(ctx.get(), nullptr, digest_for(alg), nullptr, nullptr, pkey, nullptr) == 1 &&
+      ctx &&
+      EVP_DigestVerifyInit_ex(ctx.get(), nullptr, md, nullptr, nullptr, pkey, nullptr) == 1 &&
       EVP_DigestVerify(ctx.get(), bytes(sig), sig.size(), bytes(input), input.size()) == 1;
   if (!ok) clear_openssl_errors();
   return ok;

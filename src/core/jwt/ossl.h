@@ -55,7 +55,8 @@ inline constexpr std::size_t kHs256Bytes = 32;
 
 // True iff `sig` is a valid JWS signature of `input` under `pkey` for `alg`.
 // Length and range checks come first, so OpenSSL never sees a malformed value.
-[[nodiscard]] bool pkey_verify(EVP_PKEY* pkey, Alg alg, std::string_view input, std::string_view sig);
+[[nodiscard]] bool pkey_verify(EVP_PKEY* pkey, Alg alg, std::string_view input,
+                               std::string_view sig);
 
 // HMAC-SHA-256 with the key schedule (inner and outer pads) computed once;
 // each mac() copies the keyed state, so it costs two SHA-256 compressions

@@ -29,9 +29,10 @@ tl::unexpected<Error> key_error(std::string detail) {
 }
 
 bool valid_kid(std::string_view kid) {
-  return !kid.empty() && kid.size() <= kMaxKidBytes && std::all_of(kid.begin(), kid.end(), [](char c) {
-           return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' ||
-                  c == '_' || c == '.' || c == '~';
+  return !kid.empty() && kid.size() <= kMaxKidBytes &&
+         std::all_of(kid.begin(), kid.end(), [](char c) {
+           return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+                  c == '-' || c == '_' || c == '.' || c == '~';
          });
 }
 
@@ -48,20 +49,27 @@ Result<SigningKey> SigningKey::generate(Alg alg, std::string kid, int rsa_bits) 
   if (!valid_kid(kid)) return key_error("kid must be 1-128 characters of A-Z a-z 0-9 - _ . ~");
   if (alg == Alg::HS256) {
     std::string secret(kGeneratedHmacBytes, '\0');
-    if (RAND_bytes(reinterpret_cast<unsigned char*>(secret.data()), static_cast<int>(secret.size())) != 1) {
+    if (RAND_bytes(reinterpret_cast<unsigned char*>(secret.data()),
+                   static_cast<int>(secret.size())) != 1) {
       return key_error("the random generator failed");
     }
     return from_secret(std::move(kid), SecretString(std::move(secret)));
   }
   EVP_PKEY* raw = nullptr;
   switch (alg) {
-    case Alg::EdDSA: raw = EVP_PKEY_Q_keygen(nullptr, nullptr, "ED25519"); break;
-    case Alg::ES256: raw = EVP_PKEY_Q_keygen(nullptr, nullptr, "EC", "P-256"); break;
+    case Alg::EdDSA:
+      raw = EVP_PKEY_Q_keygen(nullptr, nullptr, "ED25519");
+      break;
+    case Alg::ES256:
+      raw = EVP_PKEY_Q_keygen(nullptr, nullptr, "EC", "P-256");
+      break;
     case Alg::RS256:
-      if (rsa_bits < 2048 || rsa_bits > 8192) return key_error("RSA keys must have 2048 to 8192 bits");
+      if (rsa_bits < 2048 || rsa_bits > 8192)
+        return key_error("RSA keys must have 2048 to 8192 bits");
       raw = EVP_PKEY_Q_keygen(nullptr, nullptr, "RSA", static_cast<std::size_t>(rsa_bits));
       break;
-    case Alg::HS256: break;
+    case Alg::HS256:
+      break;
   }
   SigningKey key(alg, std::move(kid));
   key.pkey_.reset(raw);
@@ -87,7 +95,8 @@ Result<SigningKey> SigningKey::from_private_pem(Alg alg, std::string kid, const 
 
 Result<SigningKey> SigningKey::from_secret(std::string kid, SecretString secret) {
   if (!valid_kid(kid)) return key_error("kid must be 1-128 characters of A-Z a-z 0-9 - _ . ~");
-  if (secret.size() < kMinHmacSecretBytes) return key_error("HS256 secrets must be at least 32 bytes");
+  if (secret.size() < kMinHmacSecretBytes)
+    return key_error("HS256 secrets must be at least 32 bytes");
   if (secret.expose().find("-----BEGIN") != std::string_view::npos) {
     return key_error("a PEM document is not an HMAC secret");
   }
@@ -103,7 +112,8 @@ Result<SecretString> SigningKey::private_pem() const {
   // BIO_s_secmem uses OpenSSL's secure heap when one is configured; its buffer
   // is cleansed when freed either way (BUF_MEM_free).
   BioPtr bio(BIO_new(BIO_s_secmem()));
-  if (!bio || PEM_write_bio_PrivateKey(bio.get(), pkey_.get(), nullptr, nullptr, 0, nullptr, nullptr) != 1) {
+  if (!bio || PEM_write_bio_PrivateKey(bio.get(), pkey_.get(), nullptr, nullptr, 0, nullptr,
+                                       nullptr) != 1) {
     return key_error("could not encode the private key");
   }
   char* data = nullptr;

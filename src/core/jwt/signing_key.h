@@ -33,7 +33,8 @@ class SigningKey {
   // type must fit `alg` as generate() would make it. For HS256, `pem` is the raw
   // secret as private_pem() returned it (see from_secret). Never prompts for a
   // passphrase. Errors: KeyError (unparsable, encrypted, wrong type, curve or size, bad kid).
-  [[nodiscard]] static Result<SigningKey> from_private_pem(Alg alg, std::string kid, const SecretString& pem);
+  [[nodiscard]] static Result<SigningKey> from_private_pem(Alg alg, std::string kid,
+                                                           const SecretString& pem);
 
   // An HS256 key. The secret must be >= 32 bytes (RFC 7518 §3.2) and must not
   // look like a PEM document (a PEM public key used as an HMAC secret is the

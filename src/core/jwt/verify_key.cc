@@ -25,8 +25,10 @@ Result<VerifyKey> VerifyKey::from_jwk(const nlohmann::json& jwk) {
   if (!jwk.is_object()) return fail(JwtError::KeyError, "a JWK must be a JSON object");
   const auto kid = jwk.find("kid");
   if (kid == jwk.end() || !kid->is_string() || kid->get_ref<const std::string&>().empty() ||
-      kid->get_ref<const std::string&>().size() > kMaxJwkKidBytes || !is_valid_utf8(kid->get_ref<const std::string&>())) {
-    return fail(JwtError::KeyError, "JWK kid must be a non-empty UTF-8 string of at most 256 bytes");
+      kid->get_ref<const std::string&>().size() > kMaxJwkKidBytes ||
+      !is_valid_utf8(kid->get_ref<const std::string&>())) {
+    return fail(JwtError::KeyError,
+                "JWK kid must be a non-empty UTF-8 string of at most 256 bytes");
   }
   auto imported = detail::import_public_jwk(jwk);
   if (!imported) return fail(imported.error());
@@ -58,7 +60,8 @@ bool VerifyKey::verify(std::string_view signing_input, std::string_view signatur
   if (alg_ == Alg::HS256) {
     std::array<unsigned char, detail::kHs256Bytes> mac{};
     if (signature.size() != mac.size() || !hmac_->mac(signing_input, mac)) return false;
-    return constant_time_equal(std::string_view(reinterpret_cast<const char*>(mac.data()), mac.size()), signature);
+    return constant_time_equal(
+        std::string_view(reinterpret_cast<const char*>(mac.data()), mac.size()), signature);
   }
   return detail::pkey_verify(pkey_.get(), alg_, signing_input, signature);
 }

@@ -13,42 +13,51 @@ namespace {
 // Payload {"iss":"https://auth.example.test","sub":"admin","aud":"https://api.example.test",
 //          "iat":1900000000,"exp":1900000300}
 constexpr std::string_view kAdminPayload =
-    "eyJpc3MiOiJodHRwczovL2F1dGguZXhhbXBsZS50ZXN0Iiwic3ViIjoiYWRtaW4iLCJhdWQiOiJodHRwczovL2FwaS5leGFtcGxl"
+    "eyJpc3MiOiJodHRwczovL2F1dGguZXhhbXBsZS50ZXN0Iiwic3ViIjoiYWRtaW4iLCJhdWQiOiJodHRwczovL2FwaS5leG"
+    "FtcGxl"
     "LnRlc3QiLCJpYXQiOjE5MDAwMDAwMDAsImV4cCI6MTkwMDAwMDMwMH0";
 
 TEST(JwtAttacks, AlgNoneWithEmptySignatureIsMalformed) {
   // Header {"alg":"none","typ":"at+jwt","kid":"ed"}, payload kAdminPayload, no signature.
-  const std::string token = "eyJhbGciOiJub25lIiwidHlwIjoiYXQrand0Iiwia2lkIjoiZWQifQ." + std::string(kAdminPayload) + ".";
+  const std::string token =
+      "eyJhbGciOiJub25lIiwidHlwIjoiYXQrand0Iiwia2lkIjoiZWQifQ." + std::string(kAdminPayload) + ".";
   EXPECT_TRUE(fails_with(check(token), JwtError::Malformed));
   // Header {"alg":"none"}: the bare RFC 7519 §6.1 unsecured form.
-  EXPECT_TRUE(fails_with(check("eyJhbGciOiJub25lIn0." + std::string(kAdminPayload) + "."), JwtError::Malformed));
+  EXPECT_TRUE(fails_with(check("eyJhbGciOiJub25lIn0." + std::string(kAdminPayload) + "."),
+                         JwtError::Malformed));
 }
 
 TEST(JwtAttacks, AlgNoneWithSomeSignatureIsAlgMismatch) {
-  // Header {"alg":"none","typ":"at+jwt","kid":"ed"}, payload kAdminPayload, signature bytes 00 00 00.
-  const std::string token =
-      "eyJhbGciOiJub25lIiwidHlwIjoiYXQrand0Iiwia2lkIjoiZWQifQ." + std::string(kAdminPayload) + ".AAAA";
+  // Header {"alg":"none","typ":"at+jwt","kid":"ed"}, payload kAdminPayload, signature bytes 00 00
+  // 00.
+  const std::string token = "eyJhbGciOiJub25lIiwidHlwIjoiYXQrand0Iiwia2lkIjoiZWQifQ." +
+                            std::string(kAdminPayload) + ".AAAA";
   EXPECT_TRUE(fails_with(check(token), JwtError::AlgMismatch));
 }
 
 TEST(JwtAttacks, AlgNoneWithoutKidIsMissingKid) {
-  // Header {"alg":"none"}, payload kAdminPayload, signature 00 00 00: no kid, so no key, so no check at all.
+  // Header {"alg":"none"}, payload kAdminPayload, signature 00 00 00: no kid, so no key, so no
+  // check at all.
   VerifyOptions o = options();
   o.typ.clear();
-  EXPECT_TRUE(fails_with(check("eyJhbGciOiJub25lIn0." + std::string(kAdminPayload) + ".AAAA", o), JwtError::MissingKid));
+  EXPECT_TRUE(fails_with(check("eyJhbGciOiJub25lIn0." + std::string(kAdminPayload) + ".AAAA", o),
+                         JwtError::MissingKid));
 }
 
 TEST(JwtAttacks, KeyOfOneAlgorithmCannotVerifyAnother) {
   // A valid EdDSA token re-labelled with each other key's kid and alg.
   const std::string payload = claims().dump();
   for (Alg target : {Alg::ES256, Alg::RS256, Alg::HS256}) {
-    const std::string header = R"({"alg":")" + std::string(alg_name(target)) + R"(","typ":"at+jwt","kid":")" +
-                               kid_for(target) + R"("})";
-    EXPECT_TRUE(fails_with(check(forge(signing_key(Alg::EdDSA), header, payload)), JwtError::BadSignature))
+    const std::string header = R"({"alg":")" + std::string(alg_name(target)) +
+                               R"(","typ":"at+jwt","kid":")" + kid_for(target) + R"("})";
+    EXPECT_TRUE(
+        fails_with(check(forge(signing_key(Alg::EdDSA), header, payload)), JwtError::BadSignature))
         << alg_name(target);
     // Same, keeping alg EdDSA but pointing at the other key.
-    const std::string mixed = R"({"alg":"EdDSA","typ":"at+jwt","kid":")" + kid_for(target) + R"("})";
-    EXPECT_TRUE(fails_with(check(forge(signing_key(Alg::EdDSA), mixed, payload)), JwtError::AlgMismatch))
+    const std::string mixed =
+        R"({"alg":"EdDSA","typ":"at+jwt","kid":")" + kid_for(target) + R"("})";
+    EXPECT_TRUE(
+        fails_with(check(forge(signing_key(Alg::EdDSA), mixed, payload)), JwtError::AlgMismatch))
         << alg_name(target);
   }
 }
@@ -59,17 +68,20 @@ TEST(JwtAttacks, EmbeddedJwkIsNotTrusted) {
   ASSERT_TRUE(succeeds(attacker));
   const std::string header =
       R"({"alg":"EdDSA","typ":"at+jwt","kid":"ed","jwk":)" + attacker->public_jwk().dump() + "}";
-  EXPECT_TRUE(fails_with(check(forge(*attacker, header, claims().dump())), JwtError::ForbiddenHeader));
+  EXPECT_TRUE(
+      fails_with(check(forge(*attacker, header, claims().dump())), JwtError::ForbiddenHeader));
   // Without the jwk header, the attacker's key is simply the wrong key for kid "ed".
-  EXPECT_TRUE(fails_with(check(forge(*attacker, header_for(Alg::EdDSA), claims().dump())), JwtError::BadSignature));
+  EXPECT_TRUE(fails_with(check(forge(*attacker, header_for(Alg::EdDSA), claims().dump())),
+                         JwtError::BadSignature));
 }
 
 TEST(JwtAttacks, JsonSerializationIsRefused) {
   // rfc8725bis §2.13: a JWS JSON object where a compact token is expected.
   const std::string token = token_for(Alg::EdDSA);
-  const Json general = {{"payload", token.substr(token.find('.') + 1, token.rfind('.') - token.find('.') - 1)},
-                        {"protected", token.substr(0, token.find('.'))},
-                        {"signature", token.substr(token.rfind('.') + 1)}};
+  const Json general = {
+      {"payload", token.substr(token.find('.') + 1, token.rfind('.') - token.find('.') - 1)},
+      {"protected", token.substr(0, token.find('.'))},
+      {"signature", token.substr(token.rfind('.') + 1)}};
   EXPECT_TRUE(fails_with(check(general.dump()), JwtError::Malformed));
 }
 
@@ -85,22 +97,26 @@ TEST(JwtAttacks, WhitespaceAndControlCharactersAreRefused) {
 
 TEST(JwtAttacks, Utf16HeaderIsBadHeader) {
   // Header {"alg":"EdDSA","typ":"at+jwt","kid":"ed"} encoded as UTF-16LE (RFC 8725 §3.7).
-  const std::string header = "ewAiAGEAbABnACIAOgAiAEUAZABEAFMAQQAiACwAIgB0AHkAcAAiADoAIgBhAHQAKwBqAHcAdAAiACwAIgBr"
-                             "AGkAZAAiADoAIgBlAGQAIgB9AA";
+  const std::string header =
+      "ewAiAGEAbABnACIAOgAiAEUAZABEAFMAQQAiACwAIgB0AHkAcAAiADoAIgBhAHQAKwBqAHcAdAAiACwAIgBr"
+      "AGkAZAAiADoAIgBlAGQAIgB9AA";
   const std::string token = token_for(Alg::EdDSA);
   EXPECT_TRUE(fails_with(check(header + token.substr(token.find('.'))), JwtError::BadHeader));
 }
 
 TEST(JwtAttacks, DeeplyNestedHeaderIsBadHeader) {
-  const std::string deep = R"({"alg":"EdDSA","typ":"at+jwt","kid":"ed","x":)" + std::string(200, '[') +
-                           std::string(200, ']') + "}";
-  EXPECT_TRUE(fails_with(check(forge(signing_key(Alg::EdDSA), deep, claims().dump())), JwtError::BadHeader));
+  const std::string deep = R"({"alg":"EdDSA","typ":"at+jwt","kid":"ed","x":)" +
+                           std::string(200, '[') + std::string(200, ']') + "}";
+  EXPECT_TRUE(fails_with(check(forge(signing_key(Alg::EdDSA), deep, claims().dump())),
+                         JwtError::BadHeader));
 }
 
 TEST(JwtAttacks, CritWithB64FalseIsRefused) {
   // RFC 7797 unencoded payload: would change what the signature covers.
-  const std::string header = R"({"alg":"EdDSA","typ":"at+jwt","kid":"ed","b64":false,"crit":["b64"]})";
-  EXPECT_TRUE(fails_with(check(forge(signing_key(Alg::EdDSA), header, claims().dump())), JwtError::UnsupportedCrit));
+  const std::string header =
+      R"({"alg":"EdDSA","typ":"at+jwt","kid":"ed","b64":false,"crit":["b64"]})";
+  EXPECT_TRUE(fails_with(check(forge(signing_key(Alg::EdDSA), header, claims().dump())),
+                         JwtError::UnsupportedCrit));
 }
 
 TEST(JwtAttacks, SignatureIsCheckedBeforeThePayloadIsParsed) {

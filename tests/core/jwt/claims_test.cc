@@ -60,22 +60,26 @@ TEST(JwtClaims, ExtremeIntegersDoNotOverflow) {
   EXPECT_TRUE(fails_with(with_claim("nbf", kMax), JwtError::NotYetValid));
   EXPECT_TRUE(fails_with(with_claim("iat", kMax), JwtError::IssuedInFuture));
   EXPECT_TRUE(succeeds(with_claim("iat", kMin)));
-  EXPECT_TRUE(fails_with(with_claim("exp", static_cast<std::uint64_t>(kMax) + 1), JwtError::BadClaimType));
+  EXPECT_TRUE(
+      fails_with(with_claim("exp", static_cast<std::uint64_t>(kMax) + 1), JwtError::BadClaimType));
   // now itself at the extremes.
-  EXPECT_TRUE(succeeds(check(token_for(Alg::EdDSA, [] {
-                               Json c = claims();
-                               c["exp"] = kMax;
-                               c["iat"] = 0;
-                               return c;
-                             }()),
+  EXPECT_TRUE(succeeds(check(token_for(Alg::EdDSA,
+                                       [] {
+                                         Json c = claims();
+                                         c["exp"] = kMax;
+                                         c["iat"] = 0;
+                                         return c;
+                                       }()),
                              options(), Seconds{std::chrono::seconds{kMax}})));
-  EXPECT_TRUE(fails_with(check(token_for(Alg::EdDSA), options(), Seconds{std::chrono::seconds{kMin}}),
-                         JwtError::IssuedInFuture));
+  EXPECT_TRUE(
+      fails_with(check(token_for(Alg::EdDSA), options(), Seconds{std::chrono::seconds{kMin}}),
+                 JwtError::IssuedInFuture));
 }
 
 TEST(JwtClaims, FractionalNumericDateIsRefused) {
   // RFC 7519 permits fractions; RFC 9068 issuers send integers and so do we.
-  EXPECT_TRUE(fails_with(with_claim("exp", static_cast<double>(kNowSeconds + 300)), JwtError::BadClaimType));
+  EXPECT_TRUE(fails_with(with_claim("exp", static_cast<double>(kNowSeconds + 300)),
+                         JwtError::BadClaimType));
   EXPECT_TRUE(fails_with(with_claim("iat", 1.9e9), JwtError::BadClaimType));
 }
 
@@ -85,7 +89,8 @@ TEST(JwtClaims, AudienceArray) {
   // No prefix, suffix or case games.
   EXPECT_TRUE(fails_with(with_claim("aud", std::string(kAudience) + "/"), JwtError::WrongAudience));
   EXPECT_TRUE(fails_with(with_claim("aud", "HTTPS://api.example.test"), JwtError::WrongAudience));
-  EXPECT_TRUE(fails_with(with_claim("aud", Json::array({Json::array({kAudience})})), JwtError::BadClaimType));
+  EXPECT_TRUE(fails_with(with_claim("aud", Json::array({Json::array({kAudience})})),
+                         JwtError::BadClaimType));
 }
 
 TEST(JwtClaims, VerifiedJwtCarriesEverything) {
@@ -110,7 +115,8 @@ TEST(JwtClaims, CustomTypIsWrittenAndChecked) {
   // typ "" leaves the member out.
   const auto untyped = sign_jwt(signing_key(Alg::EdDSA), claims(), "");
   ASSERT_TRUE(succeeds(untyped));
-  EXPECT_EQ(base64url_decode(untyped->substr(0, untyped->find('.'))).value(), R"({"alg":"EdDSA","kid":"ed"})");
+  EXPECT_EQ(base64url_decode(untyped->substr(0, untyped->find('.'))).value(),
+            R"({"alg":"EdDSA","kid":"ed"})");
 }
 
 }  // namespace

@@ -19,8 +19,8 @@ constexpr std::string_view kRfc8037X = "11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcH
 // The RFC's raw private key as the PKCS#8 PEM that from_private_pem takes.
 SecretString rfc8037_pem() {
   const std::string d = base64url_decode(kRfc8037D).value();
-  EVP_PKEY* pkey =
-      EVP_PKEY_new_raw_private_key(EVP_PKEY_ED25519, nullptr, reinterpret_cast<const unsigned char*>(d.data()), d.size());
+  EVP_PKEY* pkey = EVP_PKEY_new_raw_private_key(
+      EVP_PKEY_ED25519, nullptr, reinterpret_cast<const unsigned char*>(d.data()), d.size());
   BIO* bio = BIO_new(BIO_s_mem());
   PEM_write_bio_PrivateKey(bio, pkey, nullptr, nullptr, 0, nullptr, nullptr);
   char* data = nullptr;
@@ -62,11 +62,13 @@ TEST(JwtEdDsa, Rfc8037A4KnownAnswer) {
   EXPECT_EQ(b64(*sig), kSignature);
 
   // And the public JWK from RFC 8037 A.2 verifies it.
-  const auto vk = VerifyKey::from_jwk({{"kty", "OKP"}, {"crv", "Ed25519"}, {"x", kRfc8037X}, {"kid", "rfc8037"}});
+  const auto vk = VerifyKey::from_jwk(
+      {{"kty", "OKP"}, {"crv", "Ed25519"}, {"x", kRfc8037X}, {"kid", "rfc8037"}});
   ASSERT_TRUE(succeeds(vk));
   EXPECT_EQ(vk->alg(), Alg::EdDSA);  // inferred: OKP/Ed25519 has one algorithm
   EXPECT_TRUE(vk->verify(kInput, base64url_decode(kSignature).value()));
-  EXPECT_TRUE(succeeds(verify_signature_for_test(std::string(kInput) + "." + std::string(kSignature), *vk)));
+  EXPECT_TRUE(succeeds(
+      verify_signature_for_test(std::string(kInput) + "." + std::string(kSignature), *vk)));
 }
 
 TEST(JwtEdDsa, PublicJwkShape) {
@@ -89,16 +91,18 @@ TEST(JwtEdDsa, SignatureLengthMustBe64) {
   const std::string sig = signature_of(token);
   EXPECT_TRUE(fails_with(check(with_signature(token, sig.substr(0, 63))), JwtError::BadSignature));
   EXPECT_TRUE(fails_with(check(with_signature(token, sig + '\0')), JwtError::BadSignature));
-  EXPECT_TRUE(fails_with(check(with_signature(token, std::string(64, '\0'))), JwtError::BadSignature));
+  EXPECT_TRUE(
+      fails_with(check(with_signature(token, std::string(64, '\0'))), JwtError::BadSignature));
 }
 
 // S + L (the group order) is the same scalar mod L; RFC 8032 §5.1.7 requires
 // S < L, so the malleated signature must not verify.
 TEST(JwtEdDsa, NonCanonicalSIsBadSignature) {
   // L = 2^252 + 27742317777372353535851937790883648493, little-endian.
-  constexpr unsigned char kL[32] = {0xed, 0xd3, 0xf5, 0x5c, 0x1a, 0x63, 0x12, 0x58, 0xd6, 0x9c, 0xf7,
-                                    0xa2, 0xde, 0xf9, 0xde, 0x14, 0,    0,    0,    0,    0,    0,
-                                    0,    0,    0,    0,    0,    0,    0,    0,    0,    0x10};
+  constexpr unsigned char kL[32] = {0xed, 0xd3, 0xf5, 0x5c, 0x1a, 0x63, 0x12, 0x58,
+                                    0xd6, 0x9c, 0xf7, 0xa2, 0xde, 0xf9, 0xde, 0x14,
+                                    0,    0,    0,    0,    0,    0,    0,    0,
+                                    0,    0,    0,    0,    0,    0,    0,    0x10};
   const std::string token = token_for(Alg::EdDSA);
   std::string sig = signature_of(token);
   unsigned carry = 0;
@@ -120,10 +124,12 @@ TEST(JwtEdDsa, JwkImportRefusals) {
   };
   EXPECT_TRUE(fails_with(with("crv", "Ed448"), JwtError::KeyError));
   EXPECT_TRUE(fails_with(with("crv", "X25519"), JwtError::KeyError));
-  EXPECT_TRUE(fails_with(with("x", good["x"].get<std::string>().substr(0, 42)), JwtError::KeyError));
+  EXPECT_TRUE(
+      fails_with(with("x", good["x"].get<std::string>().substr(0, 42)), JwtError::KeyError));
   EXPECT_TRUE(fails_with(with("x", good["x"].get<std::string>() + "="), JwtError::KeyError));
   EXPECT_TRUE(fails_with(with("alg", "ES256"), JwtError::KeyError));
-  EXPECT_TRUE(fails_with(with("alg", "Ed25519"), JwtError::KeyError));  // RFC 9864 name: not (yet) supported
+  EXPECT_TRUE(fails_with(with("alg", "Ed25519"),
+                         JwtError::KeyError));  // RFC 9864 name: not (yet) supported
   EXPECT_TRUE(fails_with(with("d", kRfc8037D), JwtError::KeyError));
   EXPECT_TRUE(fails_with(with("use", "enc"), JwtError::KeyError));
   EXPECT_TRUE(fails_with(with("key_ops", Json::array({"sign"})), JwtError::KeyError));

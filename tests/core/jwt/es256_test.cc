@@ -46,8 +46,12 @@ TEST(JwtEs256, OutOfRangeScalarsAreBadSignature) {
   const std::string r = sig.substr(0, 32);
   const std::string s = sig.substr(32);
   const std::vector<std::pair<const char*, std::string>> cases = {
-      {"r=0,s=0", kZero + kZero},           {"r=0", kZero + s},          {"s=0", r + kZero},
-      {"r=n", kOrder + s},                  {"s=n", r + kOrder},         {"r=n,s=n", kOrder + kOrder},
+      {"r=0,s=0", kZero + kZero},
+      {"r=0", kZero + s},
+      {"s=0", r + kZero},
+      {"r=n", kOrder + s},
+      {"s=n", r + kOrder},
+      {"r=n,s=n", kOrder + kOrder},
       {"r=s=ff..ff", std::string(64, '\xFF')},
   };
   for (const auto& [name, bad] : cases) {
@@ -74,24 +78,27 @@ TEST(JwtEs256, RawToDerEncodesMinimalPositiveIntegers) {
 }
 
 TEST(JwtEs256, DerToRawIsStrict) {
-  const auto bad = [](const char* hex) { return !ecdsa_der_to_raw(hex_decode(hex).value()).has_value(); };
+  const auto bad = [](const char* hex) {
+    return !ecdsa_der_to_raw(hex_decode(hex).value()).has_value();
+  };
   EXPECT_TRUE(bad(""));
-  EXPECT_TRUE(bad("3007020101020101ff"));        // a byte after the second INTEGER
-  EXPECT_TRUE(bad("3007020101020101"));          // sequence length says 7, 6 follow
-  EXPECT_TRUE(bad("300702010102020001"));        // non-minimal: 0x00 before a small value
-  EXPECT_TRUE(bad("3006020101020201"));          // INTEGER length runs past the end
-  EXPECT_TRUE(bad("30060201010201ff"));          // negative s
-  EXPECT_TRUE(bad("3003020101"));                // one INTEGER
-  EXPECT_TRUE(bad("3106020101020101"));          // SET, not SEQUENCE
-  EXPECT_TRUE(bad("3006020101040101"));          // OCTET STRING, not INTEGER
-  EXPECT_FALSE(bad("3006020101020101"));         // r = s = 1 is well-formed DER
+  EXPECT_TRUE(bad("3007020101020101ff"));  // a byte after the second INTEGER
+  EXPECT_TRUE(bad("3007020101020101"));    // sequence length says 7, 6 follow
+  EXPECT_TRUE(bad("300702010102020001"));  // non-minimal: 0x00 before a small value
+  EXPECT_TRUE(bad("3006020101020201"));    // INTEGER length runs past the end
+  EXPECT_TRUE(bad("30060201010201ff"));    // negative s
+  EXPECT_TRUE(bad("3003020101"));          // one INTEGER
+  EXPECT_TRUE(bad("3106020101020101"));    // SET, not SEQUENCE
+  EXPECT_TRUE(bad("3006020101040101"));    // OCTET STRING, not INTEGER
+  EXPECT_FALSE(bad("3006020101020101"));   // r = s = 1 is well-formed DER
 }
 
 TEST(JwtEs256, PublicJwkShape) {
   const Json jwk = signing_key(Alg::ES256).public_jwk();
   EXPECT_EQ(jwk["kty"], "EC");
   EXPECT_EQ(jwk["crv"], "P-256");
-  EXPECT_EQ(jwk["x"].get<std::string>().size(), 43U);  // 32 bytes, never trimmed (RFC 7518 §6.2.1.2)
+  EXPECT_EQ(jwk["x"].get<std::string>().size(),
+            43U);  // 32 bytes, never trimmed (RFC 7518 §6.2.1.2)
   EXPECT_EQ(jwk["y"].get<std::string>().size(), 43U);
   EXPECT_EQ(jwk["alg"], "ES256");
   EXPECT_EQ(jwk["use"], "sig");

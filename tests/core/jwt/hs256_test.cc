@@ -17,7 +17,8 @@ constexpr std::string_view kRfc7515Key =
 // Payload {"iss":"joe",\r\n "exp":1300819380,\r\n "http://example.com/is_root":true}
 constexpr std::string_view kRfc7515Token =
     "eyJ0eXAiOiJKV1QiLA0KICJhbGciOiJIUzI1NiJ9"
-    ".eyJpc3MiOiJqb2UiLA0KICJleHAiOjEzMDA4MTkzODAsDQogImh0dHA6Ly9leGFtcGxlLmNvbS9pc19yb290Ijp0cnVlfQ"
+    ".eyJpc3MiOiJqb2UiLA0KICJleHAiOjEzMDA4MTkzODAsDQogImh0dHA6Ly9leGFtcGxlLmNvbS9pc19yb290Ijp0cnVlf"
+    "Q"
     ".dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
 
 VerifyKey rfc7515_key() {
@@ -58,9 +59,11 @@ TEST(JwtHs256, Rfc7515A1Verifies) {
 
 TEST(JwtHs256, SecretRules) {
   EXPECT_TRUE(succeeds(SigningKey::from_secret("hs", SecretString(std::string(32, 'k')))));
-  EXPECT_TRUE(fails_with(SigningKey::from_secret("hs", SecretString(std::string(31, 'k'))), JwtError::KeyError));
+  EXPECT_TRUE(fails_with(SigningKey::from_secret("hs", SecretString(std::string(31, 'k'))),
+                         JwtError::KeyError));
   EXPECT_TRUE(fails_with(SigningKey::from_secret("hs", SecretString()), JwtError::KeyError));
-  const std::string pem = "-----BEGIN PUBLIC KEY-----\n" + std::string(64, 'A') + "\n-----END PUBLIC KEY-----\n";
+  const std::string pem =
+      "-----BEGIN PUBLIC KEY-----\n" + std::string(64, 'A') + "\n-----END PUBLIC KEY-----\n";
   EXPECT_TRUE(fails_with(SigningKey::from_secret("hs", SecretString(pem)), JwtError::KeyError));
 }
 
@@ -86,14 +89,17 @@ TEST(JwtHs256, NeverPublished) {
   ASSERT_EQ(jwks["keys"].size(), 3U);
   for (const Json& k : jwks["keys"]) EXPECT_NE(k["kid"], "hs");
   // And an oct JWK is never imported, with or without its secret.
-  EXPECT_TRUE(fails_with(VerifyKey::from_jwk({{"kty", "oct"}, {"kid", "o"}, {"alg", "HS256"}}), JwtError::KeyError));
-  EXPECT_TRUE(fails_with(VerifyKey::from_jwk({{"kty", "oct"}, {"kid", "o"}, {"k", kRfc7515Key}}), JwtError::KeyError));
+  EXPECT_TRUE(fails_with(VerifyKey::from_jwk({{"kty", "oct"}, {"kid", "o"}, {"alg", "HS256"}}),
+                         JwtError::KeyError));
+  EXPECT_TRUE(fails_with(VerifyKey::from_jwk({{"kty", "oct"}, {"kid", "o"}, {"k", kRfc7515Key}}),
+                         JwtError::KeyError));
 }
 
 TEST(JwtHs256, SignatureLengthMustBe32) {
   const std::string token = token_for(Alg::HS256);
   const std::string sig = signature_of(token);
-  EXPECT_TRUE(fails_with(check(with_signature(token, sig.substr(0, 16))), JwtError::BadSignature));  // truncated MAC
+  EXPECT_TRUE(fails_with(check(with_signature(token, sig.substr(0, 16))),
+                         JwtError::BadSignature));  // truncated MAC
   EXPECT_TRUE(fails_with(check(with_signature(token, sig + sig)), JwtError::BadSignature));
 }
 

@@ -27,27 +27,48 @@ constexpr const char* kAudience = "https://api.interop.test";
 
 const char* error_name(JwtError e) {
   switch (e) {
-    case JwtError::Malformed: return "Malformed";
-    case JwtError::TooLarge: return "TooLarge";
-    case JwtError::BadEncoding: return "BadEncoding";
-    case JwtError::BadHeader: return "BadHeader";
-    case JwtError::BadPayload: return "BadPayload";
-    case JwtError::AlgMismatch: return "AlgMismatch";
-    case JwtError::UnknownKid: return "UnknownKid";
-    case JwtError::MissingKid: return "MissingKid";
-    case JwtError::ForbiddenHeader: return "ForbiddenHeader";
-    case JwtError::UnsupportedCrit: return "UnsupportedCrit";
-    case JwtError::WrongType: return "WrongType";
-    case JwtError::BadSignature: return "BadSignature";
-    case JwtError::Expired: return "Expired";
-    case JwtError::NotYetValid: return "NotYetValid";
-    case JwtError::IssuedInFuture: return "IssuedInFuture";
-    case JwtError::WrongIssuer: return "WrongIssuer";
-    case JwtError::WrongAudience: return "WrongAudience";
-    case JwtError::MissingClaim: return "MissingClaim";
-    case JwtError::BadClaimType: return "BadClaimType";
-    case JwtError::KeyError: return "KeyError";
-    case JwtError::DuplicateKid: return "DuplicateKid";
+    case JwtError::Malformed:
+      return "Malformed";
+    case JwtError::TooLarge:
+      return "TooLarge";
+    case JwtError::BadEncoding:
+      return "BadEncoding";
+    case JwtError::BadHeader:
+      return "BadHeader";
+    case JwtError::BadPayload:
+      return "BadPayload";
+    case JwtError::AlgMismatch:
+      return "AlgMismatch";
+    case JwtError::UnknownKid:
+      return "UnknownKid";
+    case JwtError::MissingKid:
+      return "MissingKid";
+    case JwtError::ForbiddenHeader:
+      return "ForbiddenHeader";
+    case JwtError::UnsupportedCrit:
+      return "UnsupportedCrit";
+    case JwtError::WrongType:
+      return "WrongType";
+    case JwtError::BadSignature:
+      return "BadSignature";
+    case JwtError::Expired:
+      return "Expired";
+    case JwtError::NotYetValid:
+      return "NotYetValid";
+    case JwtError::IssuedInFuture:
+      return "IssuedInFuture";
+    case JwtError::WrongIssuer:
+      return "WrongIssuer";
+    case JwtError::WrongAudience:
+      return "WrongAudience";
+    case JwtError::MissingClaim:
+      return "MissingClaim";
+    case JwtError::BadClaimType:
+      return "BadClaimType";
+    case JwtError::KeyError:
+      return "KeyError";
+    case JwtError::DuplicateKid:
+      return "DuplicateKid";
   }
   return "?";
 }
@@ -65,14 +86,15 @@ int emit(const char* path) {
     const std::string kid = "gh-" + std::string(gh::jwt::alg_name(alg));
     auto key = gh::jwt::SigningKey::generate(alg, kid);
     if (!key) return die(key.error().message());
-    const Json claims = {{"iss", kIssuer},  {"sub", "user-" + kid}, {"aud", kAudience},       {"iat", now},
-                         {"exp", now + 300}, {"jti", kid + "-jti"}, {"client_id", "interop"}};
+    const Json claims = {
+        {"iss", kIssuer},   {"sub", "user-" + kid}, {"aud", kAudience},      {"iat", now},
+        {"exp", now + 300}, {"jti", kid + "-jti"},  {"client_id", "interop"}};
     auto token = gh::jwt::sign_jwt(*key, claims);
     if (!token) return die(token.error().message());
     auto pem = key->private_pem();
     if (!pem) return die(pem.error().message());
-    Json entry = {{"alg", gh::jwt::alg_name(alg)}, {"kid", kid}, {"token", *token}, {"sub", "user-" + kid},
-                  {"issuer", kIssuer},             {"audience", kAudience}};
+    Json entry = {{"alg", gh::jwt::alg_name(alg)}, {"kid", kid},        {"token", *token},
+                  {"sub", "user-" + kid},          {"issuer", kIssuer}, {"audience", kAudience}};
     // Throwaway keys made for this run only: the peer imports the HMAC secret and
     // the PKCS#8 PEMs to prove they are standard.
     if (alg == Alg::HS256) {
@@ -104,7 +126,8 @@ int verify(const char* path) {
     const Json& hs = in["hs256"];
     auto secret = gh::base64url_decode(hs.at("secret").get<std::string>());
     if (!secret) return die("bad HS256 secret encoding");
-    auto sk = gh::jwt::SigningKey::from_secret(hs.at("kid").get<std::string>(), gh::SecretString(std::move(*secret)));
+    auto sk = gh::jwt::SigningKey::from_secret(hs.at("kid").get<std::string>(),
+                                               gh::SecretString(std::move(*secret)));
     if (!sk) return die(sk.error().message());
     if (!keys.add(gh::jwt::VerifyKey::from_signing_key(*sk))) return die("duplicate kid");
   }

@@ -6,6 +6,7 @@
 #include <array>
 #include <cstdint>
 #include <optional>
+#include <stdexcept>
 #include <string>
 #include <string_view>
 
@@ -26,10 +27,14 @@ inline constexpr std::array<Alg, 4> kAllAlgs = {Alg::EdDSA, Alg::ES256, Alg::RS2
 
 inline std::string kid_for(Alg alg) {
   switch (alg) {
-    case Alg::EdDSA: return "ed";
-    case Alg::ES256: return "es";
-    case Alg::RS256: return "rs";
-    case Alg::HS256: return "hs";
+    case Alg::EdDSA:
+      return "ed";
+    case Alg::ES256:
+      return "es";
+    case Alg::RS256:
+      return "rs";
+    case Alg::HS256:
+      return "hs";
   }
   return "";
 }
@@ -48,10 +53,12 @@ inline const SigningKey& signing_key(Alg alg) {
 }
 
 // A KeySet with the verifying half of every key in `algs`.
-inline KeySet key_set(std::initializer_list<Alg> algs = {Alg::EdDSA, Alg::ES256, Alg::RS256, Alg::HS256}) {
+inline KeySet key_set(std::initializer_list<Alg> algs = {Alg::EdDSA, Alg::ES256, Alg::RS256,
+                                                         Alg::HS256}) {
   KeySet set;
   for (Alg a : algs) {
-    if (!set.add(VerifyKey::from_signing_key(signing_key(a)))) throw std::runtime_error("duplicate kid");
+    if (!set.add(VerifyKey::from_signing_key(signing_key(a))))
+      throw std::runtime_error("duplicate kid");
   }
   return set;
 }
@@ -65,8 +72,9 @@ inline VerifyOptions options() {
 
 // The RFC 9068 §2.2 claims of a token issued at kNow that lives 5 minutes.
 inline Json claims() {
-  return {{"iss", kIssuer},       {"sub", "user-42"},         {"aud", kAudience},
-          {"iat", kNowSeconds},   {"exp", kNowSeconds + 300}, {"jti", "0f1e2d3c4b5a69788796a5b4c3d2e1f0"},
+  return {{"iss", kIssuer},           {"sub", "user-42"},
+          {"aud", kAudience},         {"iat", kNowSeconds},
+          {"exp", kNowSeconds + 300}, {"jti", "0f1e2d3c4b5a69788796a5b4c3d2e1f0"},
           {"client_id", "web"}};
 }
 
@@ -74,7 +82,8 @@ inline std::string b64(std::string_view s) { return base64url_encode(s); }
 
 // {"alg":<alg>,"typ":"at+jwt","kid":<kid>} as sign_jwt writes it.
 inline std::string header_for(Alg alg) {
-  return R"({"alg":")" + std::string(alg_name(alg)) + R"(","typ":"at+jwt","kid":")" + kid_for(alg) + R"("})";
+  return R"({"alg":")" + std::string(alg_name(alg)) + R"(","typ":"at+jwt","kid":")" + kid_for(alg) +
+         R"("})";
 }
 
 // b64(header).b64(payload).b64(signature by `key`): validly signed, whatever the text says.
@@ -85,7 +94,9 @@ inline std::string forge(const SigningKey& key, std::string_view header, std::st
   return input + "." + b64(*sig);
 }
 
-inline std::string forge(Alg alg, std::string_view payload) { return forge(signing_key(alg), header_for(alg), payload); }
+inline std::string forge(Alg alg, std::string_view payload) {
+  return forge(signing_key(alg), header_for(alg), payload);
+}
 
 inline std::string token_for(Alg alg, const Json& c = claims()) {
   auto t = sign_jwt(signing_key(alg), c);
@@ -94,7 +105,8 @@ inline std::string token_for(Alg alg, const Json& c = claims()) {
 }
 
 // Verifies with the full test key set and default options at kNow.
-inline Result<VerifiedJwt> check(std::string_view token, const VerifyOptions& o = options(), Seconds now = kNow) {
+inline Result<VerifiedJwt> check(std::string_view token, const VerifyOptions& o = options(),
+                                 Seconds now = kNow) {
   static const KeySet keys = key_set();
   return verify_jwt(token, keys, o, now);
 }
@@ -103,15 +115,16 @@ template <class T>
 ::testing::AssertionResult fails_with(const Result<T>& r, JwtError expected) {
   if (r) return ::testing::AssertionFailure() << "succeeded; expected " << describe(expected);
   if (r.error().code == expected) return ::testing::AssertionSuccess();
-  return ::testing::AssertionFailure() << "failed with '" << r.error().code.message() << "' (" << r.error().message()
-                                       << "); expected '" << describe(expected) << "'";
+  return ::testing::AssertionFailure()
+         << "failed with '" << r.error().code.message() << "' (" << r.error().message()
+         << "); expected '" << describe(expected) << "'";
 }
 
 template <class T>
 ::testing::AssertionResult succeeds(const Result<T>& r) {
   if (r) return ::testing::AssertionSuccess();
-  return ::testing::AssertionFailure() << "failed with '" << r.error().code.message() << "' (" << r.error().message()
-                                       << ")";
+  return ::testing::AssertionFailure()
+         << "failed with '" << r.error().code.message() << "' (" << r.error().message() << ")";
 }
 
 // `token` with its signature replaced by base64url(`sig`).
@@ -131,7 +144,8 @@ inline void expect_every_bit_flip_fails(Alg alg) {
   for (std::size_t i = 0; i < sig.size() * 8; ++i) {
     std::string bad = sig;
     bad[i / 8] = static_cast<char>(bad[i / 8] ^ (1 << (i % 8)));
-    ASSERT_TRUE(fails_with(check(with_signature(token, bad)), JwtError::BadSignature)) << "bit " << i;
+    ASSERT_TRUE(fails_with(check(with_signature(token, bad)), JwtError::BadSignature))
+        << "bit " << i;
   }
 }
 

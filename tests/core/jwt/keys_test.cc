@@ -39,7 +39,8 @@ TEST(JwtSigningKey, PrivatePemRoundTrip) {
     const SigningKey& key = signing_key(alg);
     const auto pem = key.private_pem();
     ASSERT_TRUE(succeeds(pem));
-    EXPECT_TRUE(pem->expose().starts_with("-----BEGIN PRIVATE KEY-----\n")) << alg_name(alg);  // PKCS#8
+    EXPECT_TRUE(pem->expose().starts_with("-----BEGIN PRIVATE KEY-----\n"))
+        << alg_name(alg);  // PKCS#8
     auto again = SigningKey::from_private_pem(alg, "again", *pem);
     ASSERT_TRUE(succeeds(again));
     Json jwk = again->public_jwk();
@@ -57,7 +58,9 @@ TEST(JwtSigningKey, PemMustFitTheAlgorithm) {
   EXPECT_TRUE(fails_with(SigningKey::from_private_pem(Alg::ES256, "k", *ed), JwtError::KeyError));
   EXPECT_TRUE(fails_with(SigningKey::from_private_pem(Alg::RS256, "k", *es), JwtError::KeyError));
   EXPECT_TRUE(fails_with(SigningKey::from_private_pem(Alg::EdDSA, "k", *rs), JwtError::KeyError));
-  EXPECT_TRUE(fails_with(SigningKey::from_private_pem(Alg::ES256, "k", SecretString(std::string_view("not a pem"))), JwtError::KeyError));
+  EXPECT_TRUE(fails_with(
+      SigningKey::from_private_pem(Alg::ES256, "k", SecretString(std::string_view("not a pem"))),
+      JwtError::KeyError));
   // A P-384 key is EC but not ES256.
   EVP_PKEY* p384 = EVP_PKEY_Q_keygen(nullptr, nullptr, "EC", "P-384");
   BIO* bio = BIO_new(BIO_s_mem());
@@ -74,7 +77,9 @@ TEST(JwtSigningKey, EncryptedPemIsRefusedWithoutPrompting) {
   EVP_PKEY* pkey = EVP_PKEY_Q_keygen(nullptr, nullptr, "ED25519");
   BIO* bio = BIO_new(BIO_s_mem());
   char pass[] = "passphrase";
-  ASSERT_EQ(PEM_write_bio_PKCS8PrivateKey(bio, pkey, EVP_aes_256_cbc(), pass, sizeof pass - 1, nullptr, nullptr), 1);
+  ASSERT_EQ(PEM_write_bio_PKCS8PrivateKey(bio, pkey, EVP_aes_256_cbc(), pass, sizeof pass - 1,
+                                          nullptr, nullptr),
+            1);
   char* data = nullptr;
   const long len = BIO_get_mem_data(bio, &data);
   const SecretString pem(std::string_view(data, static_cast<std::size_t>(len)));
@@ -87,8 +92,9 @@ TEST(JwtSigningKey, EncryptedPemIsRefusedWithoutPrompting) {
 TEST(JwtSigningKey, KidRules) {
   EXPECT_TRUE(succeeds(SigningKey::generate(Alg::EdDSA, "2026-01-01.a_b~C-9")));
   EXPECT_TRUE(succeeds(SigningKey::generate(Alg::EdDSA, std::string(128, 'k'))));
-  for (const std::string& kid : {std::string(), std::string(129, 'k'), std::string("a b"), std::string("a\"b"),
-                                 std::string("a/b"), std::string("caf\xC3\xA9"), std::string("a\nb")}) {
+  for (const std::string& kid :
+       {std::string(), std::string(129, 'k'), std::string("a b"), std::string("a\"b"),
+        std::string("a/b"), std::string("caf\xC3\xA9"), std::string("a\nb")}) {
     EXPECT_TRUE(fails_with(SigningKey::generate(Alg::EdDSA, kid), JwtError::KeyError)) << kid;
   }
 }
@@ -118,7 +124,8 @@ TEST(JwtVerifyKey, FromJwkRefusals) {
   for (const Json& kid : {Json(""), Json(7), Json(std::string(257, 'k')), Json("\xFF")}) {
     Json j = good;
     j["kid"] = kid;
-    EXPECT_TRUE(fails_with(VerifyKey::from_jwk(j), JwtError::KeyError)) << kid.dump(-1, ' ', false, Json::error_handler_t::replace);
+    EXPECT_TRUE(fails_with(VerifyKey::from_jwk(j), JwtError::KeyError))
+        << kid.dump(-1, ' ', false, Json::error_handler_t::replace);
   }
   Json j = good;
   j["kty"] = "ec";  // case-sensitive (RFC 7517 §4.1)
@@ -160,12 +167,14 @@ TEST(JwtKeySet, ImportedJwksVerifiesOurTokens) {
   // What a resource server does with our /.well-known/jwks.json.
   const Json published = key_set().jwks();
   KeySet remote;
-  for (const Json& jwk : published["keys"]) ASSERT_TRUE(succeeds(remote.add(*VerifyKey::from_jwk(jwk))));
+  for (const Json& jwk : published["keys"])
+    ASSERT_TRUE(succeeds(remote.add(*VerifyKey::from_jwk(jwk))));
   ASSERT_EQ(remote.size(), 3U);
   for (Alg alg : {Alg::EdDSA, Alg::ES256, Alg::RS256}) {
     EXPECT_TRUE(succeeds(verify_jwt(token_for(alg), remote, options(), kNow))) << alg_name(alg);
   }
-  EXPECT_TRUE(fails_with(verify_jwt(token_for(Alg::HS256), remote, options(), kNow), JwtError::UnknownKid));
+  EXPECT_TRUE(
+      fails_with(verify_jwt(token_for(Alg::HS256), remote, options(), kNow), JwtError::UnknownKid));
 }
 
 TEST(JwtKeySet, ConcurrentVerifyOfOneSharedSet) {

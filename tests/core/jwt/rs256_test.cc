@@ -16,8 +16,8 @@ namespace {
 std::string hmac_sha256(std::string_view key, std::string_view data) {
   unsigned char out[32];
   unsigned int len = 0;
-  HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()), reinterpret_cast<const unsigned char*>(data.data()),
-       data.size(), out, &len);
+  HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()),
+       reinterpret_cast<const unsigned char*>(data.data()), data.size(), out, &len);
   return std::string(reinterpret_cast<char*>(out), len);
 }
 
@@ -53,7 +53,8 @@ TEST(JwtRs256, SignatureLengthMustEqualModulusLength) {
   // A leading zero octet keeps the integer value but not the length (RFC 8017 §8.2.2).
   EXPECT_TRUE(fails_with(check(with_signature(token, '\0' + sig)), JwtError::BadSignature));
   EXPECT_TRUE(fails_with(check(with_signature(token, sig.substr(1))), JwtError::BadSignature));
-  EXPECT_TRUE(fails_with(check(with_signature(token, std::string(256, '\0'))), JwtError::BadSignature));
+  EXPECT_TRUE(
+      fails_with(check(with_signature(token, std::string(256, '\0'))), JwtError::BadSignature));
 }
 
 TEST(JwtRs256, DefaultKeyIs3072Bits) {
@@ -101,14 +102,16 @@ TEST(JwtRs256, JwkImportRefusals) {
   };
   const std::string n = base64url_decode(good["n"].get<std::string>()).value();
   EXPECT_TRUE(fails_with(with("n", b64('\0' + n)), JwtError::KeyError));  // leading zero octet
-  EXPECT_TRUE(fails_with(with("e", "AAEAAQ"), JwtError::KeyError));      // 0x00010001, not minimal
-  EXPECT_TRUE(fails_with(with("e", "AQ"), JwtError::KeyError));          // e = 1
-  EXPECT_TRUE(fails_with(with("e", "Ag"), JwtError::KeyError));          // e = 2
-  EXPECT_TRUE(fails_with(with("e", "Aw"), JwtError::KeyError));          // e = 3: below the FIPS 186-5 floor
-  EXPECT_TRUE(fails_with(with("e", "__8"), JwtError::KeyError));         // e = 65535
-  EXPECT_TRUE(succeeds(with("e", "AQAD")));                              // e = 65539 is fine
-  EXPECT_TRUE(fails_with(with("e", b64(std::string(33, '\x01'))), JwtError::KeyError));  // e >= 2^256
-  EXPECT_TRUE(fails_with(with("e", "AQAA"), JwtError::KeyError));        // even
+  EXPECT_TRUE(fails_with(with("e", "AAEAAQ"), JwtError::KeyError));       // 0x00010001, not minimal
+  EXPECT_TRUE(fails_with(with("e", "AQ"), JwtError::KeyError));           // e = 1
+  EXPECT_TRUE(fails_with(with("e", "Ag"), JwtError::KeyError));           // e = 2
+  EXPECT_TRUE(
+      fails_with(with("e", "Aw"), JwtError::KeyError));  // e = 3: below the FIPS 186-5 floor
+  EXPECT_TRUE(fails_with(with("e", "__8"), JwtError::KeyError));  // e = 65535
+  EXPECT_TRUE(succeeds(with("e", "AQAD")));                       // e = 65539 is fine
+  EXPECT_TRUE(
+      fails_with(with("e", b64(std::string(33, '\x01'))), JwtError::KeyError));  // e >= 2^256
+  EXPECT_TRUE(fails_with(with("e", "AQAA"), JwtError::KeyError));                // even
   EXPECT_TRUE(fails_with(with("alg", "PS256"), JwtError::KeyError));
   EXPECT_TRUE(fails_with(with("alg", "HS256"), JwtError::KeyError));
   for (const char* m : {"d", "p", "q", "dp", "dq", "qi", "oth"}) {
@@ -134,7 +137,8 @@ TEST(JwtRs256, Hs256SignedWithPublicKeyIsAlgMismatch) {
     EXPECT_TRUE(fails_with(check(token), JwtError::AlgMismatch));
   }
   // And such a secret cannot even become an HS256 key here.
-  EXPECT_TRUE(fails_with(SigningKey::from_secret("hs2", SecretString(rsa_public_pem())), JwtError::KeyError));
+  EXPECT_TRUE(fails_with(SigningKey::from_secret("hs2", SecretString(rsa_public_pem())),
+                         JwtError::KeyError));
 }
 
 }  // namespace

@@ -1,0 +1,115 @@
+#include "service/sessions/session_service.h"
+
+#include "core/base/encoding.h"
+#include "service/tokens/token_service.h"
+
+namespace gh::service {
+
+const char* describe(SessionError e) {
+  switch (e) {
+    case SessionError::NoSession: return "no valid session";
+    case SessionError::BadCsrf: return "the CSRF token is missing or wrong";
+    case SessionError::NotYours: return "no such session";
+  }
+  return "session error";
+}
+GH_DEFINE_ERROR_CATEGORY(SessionError, "sessions")
+
+SessionService::SessionService(store::SessionStore& sessions, const crypto::Kek& kek, Clock& clock, Random& rng,
+                               AuditSink& audit, SessionConfig config)
+    : sessions_(sessions),
+      clock_(clock),
+      rng_(rng),
+      audit_(audit),
+      cfg_(config),
+      csrf_key_(kek.derive("gatehouse/session-csrf/v1")) {}
+
+void SessionService::audit(std::string action, std::string result, std::string actor, std::string subject,
+                           const RequestMeta& meta) {
+  audit_.record(AuditEvent{std::move(action), std::move(result), std::move(actor), std::move(subject), clock_.now(), meta});
+}
+
+std::string SessionService::csrf_for(std::string_view id_hash) const {
+  // Bound to the session (its hash), unforgeable without the server key.
+  return base64url_encode(crypto::hmac_sha256(csrf_key_.expose(), id_hash));
+}
+
+Result<NewSession> SessionService::create(std::string_view user_id, std::string_view amr, const RequestMeta& meta) {
+  const Seconds now = clock_.now();
+  std::string id = random_token(rng_, 32);
+  store::Session row;
+  row.id_hash = token_hash(id);
+  row.user_id = std::string(user_id);
+  row.created_at = row.last_seen = row.auth_time = now;
+  row.expires_at = now + cfg_.absolute_timeout;
+  row.idle_expires_at = std::min(now + cfg_.idle_timeout, row.expires_at);
+  row.amr = std::string(amr);
+  row.ip = meta.ip;
+  row.user_agent = meta.user_agent.substr(0, 256);
+  if (auto ok = sessions_.create_session(row); !ok) {
+    wipe(id);
+    return fail(ok.error());
+  }
+  audit("session.create", "success", row.user_id, row.id_hash.substr(0, 16), meta);
+  std::string csrf = csrf_for(row.id_hash);
+  return NewSession{SecretString(std::move(id)), std::move(csrf), std::move(row)};
+}
+
+Result<CurrentSession> SessionService::authenticate(std::string_view cookie_value) {
+  if (cookie_value.empty() || cookie_value.size() > 128) return fail(SessionError::NoSession);
+  const Seconds now = clock_.now();
+  auto row = sessions_.find_session(token_hash(cookie_value), now);
+  if (!row) {
+    if (row.error().code == make_error_code(store::StoreError::NotFound)) return fail(SessionError::NoSession);
+    return fail(row.error());
+  }
+  if (now - row->last_seen >= cfg_.touch_interval) {
+    const Seconds idle = std::min(now + cfg_.idle_timeout, row->expires_at);
+    if (auto ok = sessions_.touch_session(row->id_hash, now, idle); !ok) {
+      if (ok.error().code == make_error_code(store::StoreError::NotFound)) return fail(SessionError::NoSession);
+      return fail(ok.error());
+    }
+    row->last_seen = now;
+    row->idle_expires_at = idle;
+  }
+  std::string csrf = csrf_for(row->id_hash);
+  return CurrentSession{std::move(*row), std::move(csrf)};
+}
+
+bool SessionService::csrf_ok(const CurrentSession& s, std::string_view token) const {
+  return !token.empty() && constant_time_equal(s.csrf_token, token);
+}
+
+Status SessionService::end(const CurrentSession& s, const RequestMeta& meta) {
+  if (auto ok = sessions_.delete_session(s.row.id_hash); !ok) return ok;
+  audit("session.end", "success", s.row.user_id, s.row.id_hash.substr(0, 16), meta);
+  return {};
+}
+
+Status SessionService::revoke(std::string_view user_id, std::string_view handle, const RequestMeta& meta) {
+  auto mine = sessions_.list_user_sessions(user_id, clock_.now());
+  if (!mine) return fail(mine.error());
+  for (const auto& s : *mine) {
+    if (s.id_hash == handle) {
+      if (auto ok = sessions_.delete_session(s.id_hash); !ok) return ok;
+      audit("session.revoke", "success", std::string(user_id), s.id_hash.substr(0, 16), meta);
+      return {};
+    }
+  }
+  // Someone else's session, or none: the same answer (no cross-user probing).
+  audit("session.revoke", "not_found", std::string(user_id), "", meta);
+  return fail(SessionError::NotYours);
+}
+
+Result<std::int64_t> SessionService::revoke_all(std::string_view user_id, std::string_view keep_handle,
+                                                const RequestMeta& meta) {
+  auto n = sessions_.delete_user_sessions(user_id, keep_handle);
+  if (n) audit("session.revoke_all", "success", std::string(user_id), std::to_string(*n) + " sessions", meta);
+  return n;
+}
+
+Result<std::vector<store::Session>> SessionService::list(std::string_view user_id) {
+  return sessions_.list_user_sessions(user_id, clock_.now());
+}
+
+}  // namespace gh::service
