@@ -6,6 +6,8 @@ usage: gbench_summary.py table FILE      -> markdown table rows (one per benchma
                                             starts with NAME (e.g. argon2id_verify_mt), or
                                             1/real_time if it has no items counter
        gbench_summary.py ms FILE NAME    -> real time per iteration in ms
+       gbench_summary.py cpu_ms FILE NAME -> CPU time per iteration in ms (threads' CPU summed,
+                                            so for *_mt it is the CPU cost of one verify)
 Exit 1 if the file is unreadable or NAME is missing or reported an error.
 """
 import json
@@ -56,6 +58,9 @@ def main():
         print(f"{rate if rate is not None else 1000.0 / ms(b):.3f}")
     elif mode == "ms":
         print(f"{ms(find(data, sys.argv[3])):.3f}")
+    elif mode == "cpu_ms":
+        b = find(data, sys.argv[3])
+        print(f"{b['cpu_time'] * UNIT_TO_MS[b.get('time_unit', 'ns')]:.3f}")
     else:
         sys.exit(__doc__)
 

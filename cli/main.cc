@@ -24,6 +24,7 @@
 #include "service/common/audit.h"
 #include "service/config.h"
 #include "service/common/background.h"
+#include "service/sessions/session_service.h"
 #include "service/tokens/key_manager.h"
 #include "service/tokens/token_service.h"
 #include "core/crypto/seal.h"
@@ -54,6 +55,8 @@ struct Runtime {
   std::optional<crypto::Kek> kek;
   std::unique_ptr<service::KeyManager> keys;
   std::unique_ptr<service::TokenService> tokens;
+  std::unique_ptr<store::SessionStore> session_store;  // Redis, when sessions.store_url is set
+  std::unique_ptr<service::SessionService> sessions;
 };
 
 int die(const std::string& what, const Error& e) {
@@ -69,6 +72,7 @@ service::TokenConfig token_config(const service::Config& c) {
   t.access_ttl = std::chrono::seconds(c.access_ttl_s);
   t.refresh_ttl = std::chrono::seconds(c.refresh_ttl_s);
   t.refresh_grace = std::chrono::seconds(c.refresh_grace_s);
+  t.refresh_absolute_ttl = std::chrono::seconds(c.refresh_absolute_ttl_s);
   t.leeway = std::chrono::seconds(c.token_leeway_s);
   t.cache_entries = c.token_cache_entries;
   return t;
@@ -84,6 +88,18 @@ std::optional<int> make_token_runtime(Runtime& rt) {
   rt.keys = std::make_unique<service::KeyManager>(rt.store->keys(), *rt.kek, rt.clock, rt.rng, overlap);
   rt.tokens = std::make_unique<service::TokenService>(*rt.store, *rt.keys, *rt.kek, rt.clock, rt.rng, rt.audit,
                                                       token_config(rt.config));
+  // Sessions live in the main store, or in Redis when sessions.store_url is set (many instances).
+  store::SessionStore* sessions = &rt.store->sessions();
+  if (!rt.config.session_store_url.empty()) {
+    auto redis = store::open_redis_session_store(rt.config.session_store_url, rt.config.store_pool_size);
+    if (!redis) return die("sessions.store_url", redis.error());
+    rt.session_store = std::move(*redis);
+    sessions = rt.session_store.get();
+  }
+  service::SessionConfig sc;
+  sc.idle_timeout = std::chrono::seconds(rt.config.session_idle_timeout_s);
+  sc.absolute_timeout = std::chrono::seconds(rt.config.session_absolute_timeout_s);
+  rt.sessions = std::make_unique<service::SessionService>(*sessions, *rt.kek, rt.clock, rt.rng, rt.audit, sc);
   return std::nullopt;
 }
 
@@ -152,6 +168,8 @@ int serve(const Common& c, bool print_config) {
   http::Metrics metrics;
 
   boost::asio::io_context ioc;
+  // Installed before the address is announced: a SIGTERM right after start is a graceful stop.
+  boost::asio::signal_set signals(ioc, SIGINT, SIGTERM);
   http::ServerOptions so;
   so.max_body_bytes = cfg.max_body_bytes;
   so.max_header_bytes = cfg.max_header_bytes;
@@ -181,8 +199,9 @@ int serve(const Common& c, bool print_config) {
   }
   if (auto ok = rt.tokens->sync_revocations(); !ok) return die("revocations", ok.error());
   rt.accounts = std::make_unique<service::AccountService>(
-      service::AccountDeps{*rt.store, *rt.hasher, *rt.policy, rt.clock, rt.rng, rt.audit, rt.tokens.get()});
-  app = std::make_unique<http::App>(http::AppDeps{cfg, *rt.store, *rt.accounts, *rt.tokens, *rt.keys, hash_pool, db_pool, metrics});
+      service::AccountDeps{*rt.store, *rt.hasher, *rt.policy, rt.clock, rt.rng, rt.audit, rt.tokens.get(),
+                           rt.sessions.get()});
+  app = std::make_unique<http::App>(http::AppDeps{cfg, *rt.store, *rt.accounts, *rt.tokens, *rt.keys, *rt.sessions, hash_pool, db_pool, metrics});
 
   service::Background background;
   background.every("revocation-sync", std::chrono::milliseconds(cfg.revocation_poll_ms), [&] {
@@ -193,6 +212,9 @@ int serve(const Common& c, bool print_config) {
   });
   background.every("purge", std::chrono::minutes(10), [&] {
     if (auto n = rt.tokens->purge(); n && *n > 0) spdlog::info("purged {} expired token rows", *n);
+    store::SessionStore& st = rt.session_store ? *rt.session_store : rt.store->sessions();
+    if (auto n = st.purge_sessions(rt.clock.now()); n && *n > 0)
+      spdlog::info("purged {} expired sessions", *n);
   });
   background.start();
 
@@ -202,7 +224,6 @@ int serve(const Common& c, bool print_config) {
 
   // SIGTERM/SIGINT: stop accepting, drain in-flight requests (bounded by the
   // grace period), then stop the loop; pools and store close on the way out.
-  boost::asio::signal_set signals(ioc, SIGINT, SIGTERM);
   boost::asio::steady_timer drain(ioc);
   const auto deadline = std::chrono::steady_clock::now();
   std::function<void()> poll;
@@ -229,6 +250,14 @@ int serve(const Common& c, bool print_config) {
   for (std::size_t i = 1; i < n; ++i) threads.emplace_back([&ioc] { ioc.run(); });
   ioc.run();
   for (auto& t : threads) t.join();
+  if (server.connections() > 0) {
+    // The grace period ran out with requests in flight: close their sockets and
+    // let their coroutines unwind now, while the Server and App still exist.
+    spdlog::warn("shutdown grace period over: closing {} connections", server.connections());
+    server.close_all();
+    ioc.restart();
+    ioc.run_for(std::chrono::seconds(2));
+  }
   background.stop();
   hash_pool.stop();
   db_pool.stop();
@@ -385,6 +414,10 @@ int main(int argc, char** argv) {
     return 0;
   }
   const service::RequestMeta meta{"cli", "local", "gatehouse-cli"};
+  // Admin changes end what the user holds (tokens, sessions): wire those services in.
+  if (auto rc = make_token_runtime(rt); rc) return *rc;
+  rt.accounts = std::make_unique<service::AccountService>(service::AccountDeps{
+      *rt.store, *rt.hasher, *rt.policy, rt.clock, rt.rng, rt.audit, rt.tokens.get(), rt.sessions.get()});
   auto resolve = [&]() -> Result<store::User> { return rt.accounts->find_user(u_id); };
   if (user_create->parsed()) {
     auto u = rt.accounts->register_user({u_email, SecretString(read_password_stdin()), u_name}, meta);

@@ -29,6 +29,13 @@ App::App(AppDeps deps) : d_(deps) {
   router_.add(verb::post, "/v1/logout", bind(&App::logout));
   router_.add(verb::post, "/v1/logout/all", bind(&App::logout_all));
   router_.add(verb::post, "/v1/password/change", bind(&App::change_password));
+  router_.add(verb::post, "/v1/session/login", bind(&App::session_login));
+  router_.add(verb::get, "/v1/session", bind(&App::session_info));
+  router_.add(verb::post, "/v1/session/logout", bind(&App::session_logout));
+  router_.add(verb::post, "/v1/session/token", bind(&App::session_token));
+  router_.add(verb::get, "/v1/sessions", bind(&App::list_sessions));
+  router_.add(verb::delete_, "/v1/sessions/{id}", bind(&App::revoke_session));
+  router_.add(verb::get, "/v1/forward-auth", bind(&App::forward_auth));
   router_.add(verb::get, "/.well-known/jwks.json", bind(&App::jwks));
   router_.add(verb::get, "/.well-known/openid-configuration", bind(&App::openid_configuration));
 
@@ -92,7 +99,8 @@ Awaitable App::register_user(Request& req, RequestContext& ctx) {
   if (!name) co_return error_response(req, ctx, name.error());
 
   service::RegisterInput in{std::move(*email), SecretString(std::move(*password)), name->value_or("")};
-  (*body)["password"] = nullptr;  // drop the parsed copy of the secret early
+  wipe_secret_field(*body, "password");
+  wipe(req.body());
   const auto meta = meta_of(req, ctx);
   auto r = co_await offload(d_.hash_pool, [&] { return d_.accounts.register_user(std::move(in), meta); });
   if (!r) co_return overloaded(req, ctx);
@@ -110,7 +118,8 @@ Awaitable App::login(Request& req, RequestContext& ctx) {
   if (!password) co_return error_response(req, ctx, password.error());
 
   service::LoginInput in{std::move(*email), SecretString(std::move(*password))};
-  (*body)["password"] = nullptr;
+  wipe_secret_field(*body, "password");
+  wipe(req.body());
   const auto meta = meta_of(req, ctx);
   auto r = co_await offload(d_.hash_pool, [&] { return d_.accounts.login(std::move(in), meta); });
   if (!r) {

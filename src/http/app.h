@@ -13,6 +13,7 @@
 #include "service/common/worker_pool.h"
 #include "service/config.h"
 #include "service/tokens/key_manager.h"
+#include "service/sessions/session_service.h"
 #include "service/tokens/token_service.h"
 #include "store/store.h"
 
@@ -24,6 +25,7 @@ struct AppDeps {
   service::AccountService& accounts;
   service::TokenService& tokens;
   service::KeyManager& keys;
+  service::SessionService& sessions;
   service::WorkerPool& hash_pool;  // password hashing (bounded; full -> 503)
   service::WorkerPool& db_pool;    // other blocking store calls
   Metrics& metrics;
@@ -51,6 +53,19 @@ class App {
   Awaitable change_password(Request& req, RequestContext& ctx);
   Awaitable jwks(Request& req, RequestContext& ctx);
   Awaitable openid_configuration(Request& req, RequestContext& ctx);
+
+  // Browser sessions and forward-auth (session_handlers.cc).
+  Awaitable session_login(Request& req, RequestContext& ctx);
+  Awaitable session_info(Request& req, RequestContext& ctx);
+  Awaitable session_logout(Request& req, RequestContext& ctx);
+  Awaitable list_sessions(Request& req, RequestContext& ctx);
+  Awaitable revoke_session(Request& req, RequestContext& ctx);
+  Awaitable session_token(Request& req, RequestContext& ctx);
+  Awaitable forward_auth(Request& req, RequestContext& ctx);
+  asio::awaitable<Result<service::CurrentSession>> current_session(const Request& req);
+  bool csrf_checked(const Request& req, const service::CurrentSession& s) const;
+  std::string session_cookie_name() const;
+  std::string session_set_cookie(std::string_view value, std::chrono::seconds max_age) const;
 
   // Issues a fresh token family for `user` and answers `status` with tokens + user.
   Awaitable signed_in(Request& req, RequestContext& ctx, const store::User& user, unsigned status);

@@ -3,6 +3,7 @@
 #include <boost/beast/http/field.hpp>
 #include <spdlog/spdlog.h>
 
+#include "core/base/secret.h"
 #include "http/problem.h"
 
 namespace gh::http {
@@ -35,6 +36,13 @@ Response error_response(const Request& req, const RequestContext& ctx, const Err
   const Problem p = problem_for(e);
   if (p.status >= 500) spdlog::error("request {}: {} ({})", ctx.request_id, e.message(), e.code.category().name());
   return problem_response(req, ctx, e);
+}
+
+void wipe_secret_field(json::Json& body, std::string_view key) {
+  const auto it = body.find(key);
+  if (it == body.end()) return;
+  if (it->is_string()) wipe(it->get_ref<std::string&>());
+  *it = nullptr;
 }
 
 Response overloaded(const Request& req, const RequestContext& ctx) {

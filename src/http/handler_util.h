@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/base/result.h"
+#include "core/base/secret.h"
 #include "core/json/json.h"
 #include "http/types.h"
 #include "service/common/audit.h"
@@ -24,5 +25,7 @@ inline constexpr std::size_t kMaxTokenBytes = 8192;
 [[nodiscard]] Response overloaded(const Request& req, const RequestContext& ctx);
 [[nodiscard]] service::RequestMeta meta_of(const Request& req, const RequestContext& ctx);
 [[nodiscard]] nlohmann::json user_json(const store::User& u);
+// Overwrites the parsed copy of a secret field in place, then drops it.
+void wipe_secret_field(json::Json& body, std::string_view key);
 
 }  // namespace gh::http

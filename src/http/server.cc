@@ -52,6 +52,29 @@ std::string new_request_id() {
 
 std::string_view path_of(std::string_view target) { return target.substr(0, target.find('?')); }
 
+}  // namespace
+
+// RFC 9112 §6.1/§6.3: a request with Transfer-Encoding must end its codings
+// with exactly "chunked", must not also carry Content-Length, and must be
+// HTTP/1.1. Anything else is refused, whatever order the fields come in, so
+// no proxy in front can frame the message differently from us.
+bool framing_ok(const Request& req) {
+  const auto te = req.base().equal_range(bhttp::field::transfer_encoding);
+  const auto n_te = std::distance(te.first, te.second);
+  if (n_te == 0) return req.base().count(bhttp::field::content_length) <= 1;
+  if (n_te > 1 || req.version() < 11 || req.base().count(bhttp::field::content_length) > 0) return false;
+  std::string_view v = te.first->value();
+  const auto comma = v.rfind(',');
+  std::string_view last = comma == std::string_view::npos ? v : v.substr(comma + 1);
+  while (!last.empty() && (last.front() == ' ' || last.front() == '\t')) last.remove_prefix(1);
+  while (!last.empty() && (last.back() == ' ' || last.back() == '\t')) last.remove_suffix(1);
+  if (!beast::iequals(last, "chunked")) return false;
+  // "chunked" applied twice is also invalid (RFC 9112 §7).
+  return comma == std::string_view::npos || v.substr(0, comma).find("chunked") == std::string_view::npos;
+}
+
+namespace {
+
 void log_access(const Request& req, const Response& res, const RequestContext& ctx, double seconds) {
   static const auto logger = spdlog::get("access");
   if (!logger) return;
@@ -136,6 +159,17 @@ void Server::shutdown() {
       // A connection waiting for its next request is closed now; one in the
       // middle of a request finishes it and then closes (see session()).
       if (conn->idle) conn->stream.cancel();
+    });
+  }
+}
+
+void Server::close_all() {
+  std::lock_guard lock(mu_);
+  for (auto& entry : conns_) {
+    std::shared_ptr<Conn> conn = entry.second;
+    asio::post(conn->stream.get_executor(), [conn] {
+      boost::system::error_code ec;
+      conn->stream.socket().close(ec);
     });
   }
 }
@@ -234,7 +268,10 @@ asio::awaitable<void> Server::session(std::shared_ptr<Conn> conn) {
       folded = head.find("\r\n ") != std::string_view::npos || head.find("\r\n\t") != std::string_view::npos;
     }
     if (!ec && folded) ec = bhttp::error::bad_field;
-    if (!ec) co_await bhttp::async_read(stream, buffer, parser, asio::redirect_error(use_awaitable, ec));
+    // The header is in the buffer: parse it, check the framing, then read the body.
+    if (!ec) co_await bhttp::async_read_header(stream, buffer, parser, asio::redirect_error(use_awaitable, ec));
+    if (!ec && !framing_ok(parser.get())) ec = bhttp::error::bad_transfer_encoding;
+    if (!ec && !parser.is_done()) co_await bhttp::async_read(stream, buffer, parser, asio::redirect_error(use_awaitable, ec));
 
     Response res;
     bool close_after = false;

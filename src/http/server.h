@@ -62,6 +62,9 @@ class Server {
   // Stops accepting, closes idle connections; in-flight requests complete.
   // Safe to call from any thread, more than once.
   void shutdown();
+  // After the grace period: closes every connection, busy or not, so each
+  // connection's coroutine unwinds while the Server still exists.
+  void close_all();
 
   [[nodiscard]] std::size_t in_flight() const { return in_flight_.load(); }
   [[nodiscard]] std::size_t connections() const;
@@ -82,6 +85,9 @@ class Server {
   std::unordered_map<std::uint64_t, std::shared_ptr<Conn>> conns_;  // GUARDED_BY(mu_)
   std::uint64_t next_id_ = 0;                                       // GUARDED_BY(mu_)
 };
+
+// True if the request's message framing is unambiguous (see server.cc).
+[[nodiscard]] bool framing_ok(const Request& req);
 
 // Parses "HOST:PORT" / "[v6]:PORT". Errors: BadListenAddress.
 [[nodiscard]] Result<asio::ip::tcp::endpoint> parse_endpoint(std::string_view host_port);

@@ -112,6 +112,7 @@ Awaitable App::me(Request& req, RequestContext& ctx) {
   if (!claims) co_return bearer_problem(req, ctx, claims.error());
   // Hot path: a recently read user answers without leaving the I/O thread.
   if (auto cached = d_.accounts.cached_user(claims->sub)) {
+    if (cached->disabled) co_return bearer_problem(req, ctx, Error{make_error_code(service::TokenError::TokenRevoked), ""});
     co_return json_response(req, ctx, 200, nlohmann::json{{"user", user_json(*cached)}}.dump());
   }
   auto user = co_await offload(d_.db_pool, [&] { return d_.accounts.load_user(claims->sub); });
@@ -121,15 +122,18 @@ Awaitable App::me(Request& req, RequestContext& ctx) {
       co_return bearer_problem(req, ctx, Error{make_error_code(service::TokenError::InvalidToken), ""});
     co_return error_response(req, ctx, (*user).error());
   }
+  if ((*user)->disabled) co_return bearer_problem(req, ctx, Error{make_error_code(service::TokenError::TokenRevoked), ""});
   co_return json_response(req, ctx, 200, nlohmann::json{{"user", user_json(**user)}}.dump());
 }
 
 Awaitable App::logout(Request& req, RequestContext& ctx) {
   std::optional<service::AccessClaims> access;
+  std::optional<Error> bearer_error;
   if (!req[bhttp::field::authorization].empty()) {
     auto claims = bearer(req);
-    if (!claims) co_return bearer_problem(req, ctx, claims.error());
-    access = std::move(*claims);
+    // An expired or revoked access token must not stop a refresh-token logout.
+    if (claims) access = std::move(*claims);
+    else bearer_error = claims.error();
   }
   std::optional<SecretString> refresh_token;
   if (wants_body_transport(req) && !req.body().empty()) {
@@ -143,7 +147,7 @@ Awaitable App::logout(Request& req, RequestContext& ctx) {
     refresh_token.emplace(*c);
   }
   if (!access && !refresh_token)
-    co_return bearer_problem(req, ctx, Error{make_error_code(service::TokenError::InvalidToken), ""});
+    co_return bearer_problem(req, ctx, bearer_error.value_or(Error{make_error_code(service::TokenError::InvalidToken), ""}));
   const auto meta = meta_of(req, ctx);
   auto r = co_await offload(d_.db_pool, [&] {
     return d_.tokens.logout(refresh_token ? &*refresh_token : nullptr, access ? &*access : nullptr, meta);
@@ -187,9 +191,10 @@ Awaitable App::change_password(Request& req, RequestContext& ctx) {
   auto next = json::required_string(*body, "new_password", kMaxPasswordBytes);
   if (!next) co_return error_response(req, ctx, next.error());
   service::PasswordChangeInput in{claims->sub, SecretString(std::move(*current)), SecretString(std::move(*next)),
-                                  claims->sid, claims->auth_time, claims->client_id};
-  (*body)["current_password"] = nullptr;
-  (*body)["new_password"] = nullptr;
+                                  claims->sid, claims->jti, claims->exp, claims->auth_time, claims->client_id};
+  wipe_secret_field(*body, "current_password");
+  wipe_secret_field(*body, "new_password");
+  wipe(req.body());
   const auto meta = meta_of(req, ctx);
   auto r = co_await offload(d_.hash_pool, [&] { return d_.accounts.change_password(std::move(in), meta); });
   if (!r) co_return overloaded(req, ctx);
@@ -213,14 +218,11 @@ Awaitable App::jwks(Request& req, RequestContext& ctx) {
 
 Awaitable App::openid_configuration(Request& req, RequestContext& ctx) {
   const std::string& iss = d_.tokens.config().issuer;
+  // Only what exists: the issuer, its keys and the user endpoint. No grant
+  // types or ID-token algorithms are advertised until Gatehouse is an OP.
   nlohmann::json j = {{"issuer", iss},
                       {"jwks_uri", d_.config.public_url + "/.well-known/jwks.json"},
-                      {"token_endpoint", d_.config.public_url + "/v1/token/refresh"},
                       {"userinfo_endpoint", d_.config.public_url + "/v1/me"},
-                      {"grant_types_supported", {"refresh_token", "password"}},
-                      {"token_endpoint_auth_methods_supported", {"none"}},
-                      {"id_token_signing_alg_values_supported", {d_.config.token_signing_alg}},
-                      {"subject_types_supported", {"public"}},
                       {"claims_supported", {"iss", "sub", "aud", "exp", "iat", "nbf", "jti", "auth_time", "sid", "client_id"}}};
   Response res = json_response(req, ctx, 200, j.dump());
   res.set(bhttp::field::cache_control, "public, max-age=300");

@@ -25,14 +25,31 @@ size_t on_data(char* p, size_t size, size_t n, void* out) {
   return size * n;
 }
 
-bool is_loopback_http(std::string_view url) {
-  return url.starts_with("http://127.") || url.starts_with("http://localhost:") || url.starts_with("http://localhost/") ||
-         url.starts_with("http://[::1]");
+// Plain http is allowed only to a loopback host, decided on the parsed host
+// (a prefix test would let http://127.0.0.1.evil.example through).
+bool is_loopback_http(const std::string& url) {
+  CURLU* u = curl_url();
+  if (u == nullptr) return false;
+  bool ok = false;
+  char* scheme = nullptr;
+  char* host = nullptr;
+  if (curl_url_set(u, CURLUPART_URL, url.c_str(), 0) == CURLUE_OK &&
+      curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) == CURLUE_OK &&
+      curl_url_get(u, CURLUPART_HOST, &host, 0) == CURLUE_OK) {
+    const std::string_view h(host);
+    ok = std::string_view(scheme) == "http" &&
+         (h == "localhost" || h == "[::1]" || (h.starts_with("127.") && h.find_first_not_of("0123456789.") == std::string_view::npos));
+  }
+  curl_free(scheme);
+  curl_free(host);
+  curl_url_cleanup(u);
+  return ok;
 }
 
 // GET `url` -> body, or an error message.
 bool http_get(const std::string& url, const VerifierOptions& o, std::string& body, std::string& error) {
   if (!url.starts_with("https://") && !(o.allow_http && is_loopback_http(url))) {
+    // (https URLs are parsed by libcurl itself; redirects are never followed.)
     error = "refusing to fetch a non-https URL: " + url;
     return false;
   }

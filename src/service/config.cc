@@ -14,6 +14,7 @@
 
 #include "core/base/encoding.h"
 #include "core/base/random.h"
+#include "core/base/secret.h"
 
 namespace gh::service {
 
@@ -107,12 +108,17 @@ const std::vector<Entry>& entries() {
       GH_STR("tokens.signing_alg", token_signing_alg, false),
       GH_NUM("tokens.access_ttl_s", access_ttl_s, 60, 24 * 3600),
       GH_NUM("tokens.refresh_ttl_s", refresh_ttl_s, 300, 365 * 24 * 3600),
+      GH_NUM("tokens.refresh_absolute_ttl_s", refresh_absolute_ttl_s, 300, 365 * 24 * 3600),
       GH_NUM("tokens.refresh_grace_s", refresh_grace_s, 0, 300),
       GH_NUM("tokens.leeway_s", token_leeway_s, 0, 300),
       GH_NUM("tokens.cache_entries", token_cache_entries, 0, 10000000),
       GH_NUM("tokens.revocation_poll_ms", revocation_poll_ms, 50, 60000),
       GH_NUM("tokens.key_reload_s", key_reload_s, 1, 3600),
       GH_BOOL("tokens.refresh_cookie_secure", refresh_cookie_secure),
+      GH_STR("sessions.store_url", session_store_url, true),
+      GH_NUM("sessions.idle_timeout_s", session_idle_timeout_s, 60, 7 * 24 * 3600),
+      GH_NUM("sessions.absolute_timeout_s", session_absolute_timeout_s, 300, 30 * 24 * 3600),
+      GH_BOOL("sessions.cookie_secure", session_cookie_secure),
       GH_STR("secrets.kek", kek, true),
   };
   return table;
@@ -236,14 +242,17 @@ Status finalize_config(Config& c) {
 
   if (c.production()) {
     std::vector<std::string> problems;
-    const auto kek = base64url_decode(c.kek);
+    auto kek = base64url_decode(c.kek);
     if (c.kek.empty()) {
       problems.emplace_back("secrets.kek is missing: set GATEHOUSE_KEK to 32 random bytes, base64url "
                             "(e.g. `openssl rand 32 | basenc --base64url | tr -d =`)");
     } else if (!kek || kek->size() < 32) {
       problems.emplace_back("secrets.kek must be at least 32 bytes, base64url-encoded");
     }
+    if (kek) wipe(*kek);
     if (c.store_url.starts_with("memory:")) problems.emplace_back("store.url must not be memory:// in production");
+    if (!c.refresh_cookie_secure || !c.session_cookie_secure)
+      problems.emplace_back("tokens.refresh_cookie_secure and sessions.cookie_secure must stay true in production");
     if (!c.public_url.starts_with("https://"))
       problems.emplace_back("server.public_url must be an https:// URL in production (cookies are Secure)");
     if (!problems.empty()) {

@@ -68,12 +68,19 @@ struct Config {
   std::string token_signing_alg = "EdDSA";        // EdDSA, ES256, RS256 or HS256 for new keys
   int access_ttl_s = 900;                         // access-token lifetime (15 min)
   int refresh_ttl_s = 7 * 24 * 3600;              // refresh-token lifetime (7 days), renewed on rotation
+  int refresh_absolute_ttl_s = 30 * 24 * 3600;  // a sign-in's refresh tokens never outlive this
   int refresh_grace_s = 10;                       // replay of the immediate parent within this returns the same child
   int token_leeway_s = 30;                        // accepted clock skew for exp/nbf/iat
   std::size_t token_cache_entries = 10000;        // verified access tokens kept in memory
   int revocation_poll_ms = 1000;                  // how often revocations are read from the store
   int key_reload_s = 5;                           // how often signing keys are re-read (rotation on another instance)
   bool refresh_cookie_secure = true;              // Secure attribute on the refresh cookie
+
+  // [sessions]
+  std::string session_store_url;          // redis://host:port/db for many instances; default: the main store
+  int session_idle_timeout_s = 30 * 60;   // sliding inactivity limit (NIST AAL2: <= 1 h)
+  int session_absolute_timeout_s = 12 * 3600;  // overall limit (NIST AAL2: <= 24 h)
+  bool session_cookie_secure = true;      // __Host-gh_session (Secure); false only for plain-http dev hosts
 
   // [secrets]
   std::string kek;  // key-encryption key, base64url/hex of 32 bytes; dev mode generates one

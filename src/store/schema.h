@@ -11,6 +11,7 @@ namespace gh::store {
 
 // 1: users.
 // 2: refresh_families, refresh_tokens, denied_jtis, denied_subjects, signing_keys.
-inline constexpr int kSchemaVersion = 2;
+// 3: sessions (store/session_store.h).
+inline constexpr int kSchemaVersion = 3;
 
 }  // namespace gh::store

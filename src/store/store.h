@@ -17,6 +17,7 @@
 
 #include "core/base/clock.h"
 #include "core/base/result.h"
+#include "store/session_store.h"
 #include "store/token_store.h"
 
 namespace gh::store {
@@ -71,7 +72,9 @@ class UserStore {
   // NotFound if no user has this id.
   [[nodiscard]] virtual Status set_disabled(std::string_view id, bool disabled, Seconds now) = 0;
   // Deletes the user and every row that belongs to it (one transaction): its
-  // refresh-token families and tokens. NotFound if absent.
+  // refresh-token families and tokens, and its sessions in this store (a
+  // separate Redis session store is not reached: see session_store.h).
+  // NotFound if absent.
   [[nodiscard]] virtual Status delete_user(std::string_view id) = 0;
   // Number of users (for metrics and the CLI).
   [[nodiscard]] virtual Result<std::int64_t> count_users() = 0;
@@ -95,6 +98,8 @@ class Store {
   virtual UserStore& users() = 0;
   virtual TokenStore& tokens() = 0;
   virtual KeyStore& keys() = 0;
+  // Browser sessions kept in this database (schema version >= 3).
+  virtual SessionStore& sessions() = 0;
 };
 
 struct StoreOptions {

@@ -1,7 +1,9 @@
 #include "conformance/store_harness.h"
 
+#include <hiredis/hiredis.h>
 #include <libpq-fe.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 #include <cstdlib>
 #include <filesystem>
@@ -9,6 +11,9 @@
 #include <random>
 
 #include <fmt/format.h>
+
+#include "store/memory/memory_session_store.h"
+#include "store/redis/redis_client.h"
 
 namespace gh::store::testing {
 namespace {
@@ -94,6 +99,114 @@ class PostgresHarness final : public Harness {
   std::string url_;
 };
 
+// Store::sessions() of a migrated Store of backend `name`.
+class StoreSessionHarness final : public SessionHarness {
+ public:
+  explicit StoreSessionHarness(const std::string& name) : harness_(backend_named(name).make()) {}
+  ~StoreSessionHarness() override { store_.reset(); }  // before the database goes
+  void set_up() override {
+    harness_->set_up();
+    if (::testing::Test::HasFatalFailure()) return;
+    store_ = open_migrated(*harness_);
+    ASSERT_NE(store_, nullptr);
+  }
+  SessionStore& sessions() override { return store_->sessions(); }
+  Store* store() override { return store_.get(); }
+  std::string url() const override { return harness_->url(); }
+
+ private:
+  std::unique_ptr<Harness> harness_;
+  std::unique_ptr<Store> store_;
+};
+
+// make_memory_session_store(): sessions without a Store.
+class StandaloneMemorySessionHarness final : public SessionHarness {
+ public:
+  void set_up() override { sessions_ = make_memory_session_store(); }
+  SessionStore& sessions() override { return *sessions_; }
+  Store* store() override { return nullptr; }
+  std::string url() const override { return "(standalone memory)"; }
+
+ private:
+  std::unique_ptr<SessionStore> sessions_;
+};
+
+// Runs one command on a test's own connection.
+::testing::AssertionResult redis_exec(redisContext* c, std::initializer_list<std::string> args,
+                                      std::string* status = nullptr) {
+  std::vector<const char*> argv;
+  std::vector<std::size_t> lens;
+  for (const auto& a : args) {
+    argv.push_back(a.data());
+    lens.push_back(a.size());
+  }
+  auto* r = static_cast<redisReply*>(
+      redisCommandArgv(c, static_cast<int>(argv.size()), argv.data(), lens.data()));
+  if (r == nullptr) return ::testing::AssertionFailure() << *args.begin() << ": " << c->errstr;
+  const bool error = r->type == REDIS_REPLY_ERROR;
+  const std::string text = r->str != nullptr ? std::string(r->str, r->len) : std::string();
+  freeReplyObject(r);
+  if (status != nullptr) *status = text;
+  if (error) return ::testing::AssertionFailure() << *args.begin() << ": " << text;
+  return ::testing::AssertionSuccess();
+}
+
+// open_redis_session_store on a database of the test's own. Tests run in
+// parallel processes, so each claims a free database number with a lock key
+// in database 0 (SET NX, expiring after the CTest timeout in case the
+// process dies) and flushes it before and after.
+class RedisSessionHarness final : public SessionHarness {
+ public:
+  void set_up() override {
+    const auto server = redis_server_url();
+    ASSERT_TRUE(server.has_value())
+        << "no Redis server: set GH_TEST_REDIS_URL or run the redis_start CTest fixture, which "
+           "writes " GH_REDIS_URL_FILE;
+    auto target = redis::parse_url(*server);
+    ASSERT_TRUE(target) << "bad Redis URL " << *server;
+    admin_ = redisConnectWithTimeout(target->host.c_str(), target->port, timeval{5, 0});
+    ASSERT_TRUE(admin_ != nullptr && admin_->err == 0)
+        << "cannot connect to " << *server << ": " << (admin_ ? admin_->errstr : "");
+    std::random_device rd;
+    const int start = static_cast<int>(rd() % kDatabases);
+    for (int i = 0; i < kDatabases - 1 && db_ == 0; ++i) {
+      const int n = 1 + (start + i) % (kDatabases - 1);
+      std::string status;
+      ASSERT_TRUE(redis_exec(admin_, {"SET", lock_key(n), std::to_string(getpid()), "NX", "EX",
+                                      "900"}, &status));
+      if (status == "OK") db_ = n;
+    }
+    ASSERT_NE(db_, 0) << "all " << kDatabases - 1 << " Redis test databases are taken";
+    ASSERT_TRUE(redis_exec(admin_, {"SELECT", std::to_string(db_)}));
+    ASSERT_TRUE(redis_exec(admin_, {"FLUSHDB"}));
+    url_ = fmt::format("{}/{}", *server, db_);
+    auto opened = open_redis_session_store(url_);
+    ASSERT_TRUE(opened) << "open_redis_session_store(" << url_ << "): " << opened.error().message();
+    sessions_ = std::move(*opened);
+  }
+  ~RedisSessionHarness() override {
+    sessions_.reset();
+    if (admin_ != nullptr && admin_->err == 0 && db_ != 0) {
+      EXPECT_TRUE(redis_exec(admin_, {"FLUSHDB"}));
+      EXPECT_TRUE(redis_exec(admin_, {"SELECT", "0"}));
+      EXPECT_TRUE(redis_exec(admin_, {"DEL", lock_key(db_)}));
+    }
+    if (admin_ != nullptr) redisFree(admin_);
+  }
+  SessionStore& sessions() override { return *sessions_; }
+  Store* store() override { return nullptr; }
+  std::string url() const override { return url_; }
+
+ private:
+  static constexpr int kDatabases = 256;  // redis-test-server.sh --databases
+  static std::string lock_key(int db) { return fmt::format("gh-test:db:{}", db); }
+
+  redisContext* admin_ = nullptr;
+  int db_ = 0;
+  std::string url_;
+  std::unique_ptr<SessionStore> sessions_;
+};
+
 }  // namespace
 
 const std::vector<Backend>& all_backends() {
@@ -118,6 +231,42 @@ const Backend& backend_named(const std::string& name) {
     if (b.name == name) return b;
   }
   std::abort();
+}
+
+const std::vector<SessionBackend>& all_session_backends() {
+  static const std::vector<SessionBackend> backends = {
+      {"memory", [] { return std::make_unique<StoreSessionHarness>("memory"); }, true},
+      {"sqlite", [] { return std::make_unique<StoreSessionHarness>("sqlite"); }, true},
+      {"postgres", [] { return std::make_unique<StoreSessionHarness>("postgres"); }, true},
+      {"memory_alone", [] { return std::make_unique<StandaloneMemorySessionHarness>(); }, false},
+      {"redis", [] { return std::make_unique<RedisSessionHarness>(); }, false},
+  };
+  return backends;
+}
+
+std::vector<SessionBackend> in_store_session_backends() {
+  std::vector<SessionBackend> out;
+  for (const auto& b : all_session_backends()) {
+    if (b.in_store) out.push_back(b);
+  }
+  return out;
+}
+
+const SessionBackend& session_backend_named(const std::string& name) {
+  for (const auto& b : all_session_backends()) {
+    if (b.name == name) return b;
+  }
+  std::abort();
+}
+
+std::optional<std::string> redis_server_url() {
+  if (const char* env = std::getenv("GH_TEST_REDIS_URL"); env != nullptr && *env != '\0') {
+    return std::string(env);
+  }
+  std::ifstream in(GH_REDIS_URL_FILE);
+  std::string line;
+  if (!in || !std::getline(in, line) || line.empty()) return std::nullopt;
+  return line;
 }
 
 std::optional<std::string> postgres_server_url() {

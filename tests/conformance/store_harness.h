@@ -8,6 +8,13 @@
 // A missing PostgreSQL server is a test failure, never a skip.
 //
 // Adding a backend: write its Harness and add one line to all_backends().
+//
+// Session stores (store/session_store.h) have their own list, since the Redis
+// one is not a Store: memory, sqlite and postgres are Store::sessions() of a
+// migrated Store as above; memory_alone is make_memory_session_store(); redis is open_redis_session_store on a database of
+// its own on the server whose URL is in $GH_TEST_REDIS_URL or else the file
+// GH_REDIS_URL_FILE (the redis_start CTest fixture). A missing Redis server
+// is a test failure too.
 #pragma once
 
 #include <functional>
@@ -65,5 +72,39 @@ inline void PrintTo(const Backend& backend, std::ostream* os) { *os << backend.n
 // A new Store on `harness`'s database, migrated. ADD_FAILURE and null if not.
 [[nodiscard]] std::unique_ptr<Store> open_migrated(Harness& harness,
                                                    const StoreOptions& options = {});
+
+// ---- Session stores ----
+
+class SessionHarness {
+ public:
+  virtual ~SessionHarness() = default;
+  // Creates the test's empty database and opens the session store on it.
+  // Reports failures with gtest ASSERTs: the caller checks HasFatalFailure().
+  virtual void set_up() = 0;
+  [[nodiscard]] virtual SessionStore& sessions() = 0;
+  // The Store that holds the sessions (and the users they reference), or
+  // null if the session store stands alone (Redis: no users, no cascade).
+  [[nodiscard]] virtual Store* store() = 0;
+  // The URL the session store was opened with.
+  [[nodiscard]] virtual std::string url() const = 0;
+};
+
+struct SessionBackend {
+  std::string name;
+  std::function<std::unique_ptr<SessionHarness>()> make;
+  // Part of a Store: sessions reference users (foreign key, cascade) and purge deletes.
+  bool in_store = true;
+};
+inline void PrintTo(const SessionBackend& backend, std::ostream* os) { *os << backend.name; }
+
+// Every session store backend: memory, sqlite, postgres, memory_alone, redis.
+[[nodiscard]] const std::vector<SessionBackend>& all_session_backends();
+// Those with SessionBackend::in_store set.
+[[nodiscard]] std::vector<SessionBackend> in_store_session_backends();
+// The session backend called `name`; aborts the test run if there is none.
+[[nodiscard]] const SessionBackend& session_backend_named(const std::string& name);
+
+// The URL (redis://127.0.0.1:PORT) of the Redis server tests use, or nullopt.
+[[nodiscard]] std::optional<std::string> redis_server_url();
 
 }  // namespace gh::store::testing

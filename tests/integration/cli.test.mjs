@@ -49,8 +49,18 @@ test('migrate, user create/list/disable/enable/delete against the data dir a ser
 
     const s = await new Server({ dataDir: dir }).start();
     try {
-      assert.equal((await s.json('POST', '/v1/login', { email, password })).status, 200);
+      const held = await s.json('POST', '/v1/login', { email, password }, { 'token-transport': 'body' });
+      assert.equal(held.status, 200);
+      assert.equal((await s.json('GET', '/v1/me', undefined, { authorization: `Bearer ${held.body.access_token}` })).status, 200);
       assert.equal(gh(['user', 'disable', '--data-dir', dir, email]).code, 0);
+      // Disabling ends what the user holds: refresh at once, access tokens within one revocation poll.
+      assert.equal((await s.json('POST', '/v1/token/refresh', { refresh_token: held.body.refresh_token }, { 'token-transport': 'body' })).status, 401);
+      const end = Date.now() + 10000; let meStatus = 200;
+      while (meStatus === 200 && Date.now() < end) {
+        meStatus = (await s.json('GET', '/v1/me', undefined, { authorization: `Bearer ${held.body.access_token}` })).status;
+        if (meStatus === 200) await new Promise((r) => setTimeout(r, 50));
+      }
+      assert.equal(meStatus, 401, 'access token revoked on disable');
       const disabled = await s.json('POST', '/v1/login', { email, password });
       assert.equal(disabled.status, 403);
       assert.equal(disabled.body.code, 'account_disabled');
@@ -60,6 +70,8 @@ test('migrate, user create/list/disable/enable/delete against the data dir a ser
       assert.equal(wrong.body.code, 'invalid_credentials');
       assert.equal(gh(['user', 'enable', '--data-dir', dir, created.id]).code, 0);
       assert.equal((await s.json('POST', '/v1/login', { email, password })).status, 200);
+      // Re-enabling revives nothing that was revoked.
+      assert.equal((await s.json('POST', '/v1/token/refresh', { refresh_token: held.body.refresh_token }, { 'token-transport': 'body' })).status, 401);
       assert.equal(gh(['user', 'delete', '--data-dir', dir, created.id]).code, 0);
       assert.equal((await s.json('POST', '/v1/login', { email, password })).status, 401);
       assert.notEqual(gh(['user', 'delete', '--data-dir', dir, created.id]).code, 0, 'deleting twice fails');

@@ -89,12 +89,27 @@ test('request smuggling shapes are refused with 400 and close', async () => {
     'POST /v1/login HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\nContent-Length: 5\r\n\r\nabcde',
     'GET /healthz HTTP/1.1\r\nHost: x\r\nX-Folded: a\r\n b\r\n\r\n',
     'GET /healthz HTTP/1.1\r\nHost: x\r\nContent-Length: -1\r\n\r\n',
+    'POST /v1/login HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked, identity\r\n\r\n0\r\n\r\n',
+    'POST /v1/login HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip\r\nContent-Length: 4\r\n\r\nGET /smuggled HTTP/1.1\r\n\r\n',
+    'POST /v1/login HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: identity\r\n\r\nGET /smuggled HTTP/1.1\r\nHost: x\r\n\r\n',
+    'POST /v1/login HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: xchunked\r\n\r\nGET /smuggled HTTP/1.1\r\nHost: x\r\n\r\n',
+    'POST /v1/login HTTP/1.1\r\nHost: x\r\nTransfer-Encoding:\r\n\r\nGET /smuggled HTTP/1.1\r\nHost: x\r\n\r\n',
+    'POST /v1/login HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n',
+    'POST /v1/login HTTP/1.0\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n',
   ];
   for (const s of shapes) {
     const raw = await rawRequest(gh.addr, s);
     assert.match(raw.data, /^HTTP\/1\.1 400/, JSON.stringify(s));
     assert.ok(raw.closed, 'connection closed after a malformed message');
+    assert.equal(raw.data.match(/HTTP\/1\.1 /g).length, 1, 'nothing smuggled behind it was served');
   }
+});
+
+test('a well-formed chunked request is accepted', async () => {
+  const body = '{"email":"a@b.test","password":"some-long-password-1"}';
+  const chunked = `${body.length.toString(16)}\r\n${body}\r\n0\r\n\r\n`;
+  const raw = await rawRequest(gh.addr, `POST /v1/login HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n${chunked}`);
+  assert.match(raw.data, /^HTTP\/1\.1 401/);
 });
 
 test('a slow request (slowloris) is cut off by the read timeout', async () => {

@@ -2,7 +2,7 @@
 // reuse detection, concurrent refresh, logout, password change, restart.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { Server, signUp, uniqueEmail, goodPassword } from './lib/server.mjs';
+import { Server, signUp, uniqueEmail, goodPassword, rawRequest } from './lib/server.mjs';
 
 let gh;
 before(async () => { gh = await new Server().start(); });
@@ -51,9 +51,14 @@ test('browsers get the refresh token only in HttpOnly, Secure, SameSite=Strict c
   assert.equal(rr.status, 200, rr.text);
   assert.ok(rr.body.access_token);
   assert.notEqual(rr.headers.getSetCookie()[0].split(';')[0], value);
-  // A cross-origin request with the cookie is refused.
-  const evil = await gh.json('POST', '/v1/token/refresh', '', { cookie: rr.headers.getSetCookie()[0].split(';')[0], origin: 'http://evil.test' });
+  assert.equal(rr.headers.get('cache-control'), 'no-store');
+  // Cross-origin requests with the cookie are refused (refresh and logout).
+  const fresh = rr.headers.getSetCookie()[0].split(';')[0];
+  const evil = await gh.json('POST', '/v1/token/refresh', '', { cookie: fresh, origin: 'http://evil.test' });
   assert.equal(evil.status, 403);
+  const evilLogout = await gh.json('POST', '/v1/logout', '', { cookie: fresh, origin: 'http://evil.test' });
+  assert.equal(evilLogout.status, 403);
+  assert.equal((await gh.json('POST', '/v1/token/refresh', '', { cookie: fresh })).status, 200, 'still alive');
 });
 
 test('GET /v1/me: the user for a valid token, 401 with WWW-Authenticate otherwise', async () => {
@@ -107,8 +112,15 @@ test('logout revokes the family and the access token; logout/all and password ch
   assert.equal(wrong.status, 401);
   assert.equal(wrong.body.code, 'invalid_credentials');
   const newPassword = goodPassword('n');
+  const missing = await gh.json('POST', '/v1/password/change', { new_password: newPassword }, bearer(other.body.access_token));
+  assert.equal(missing.status, 400);
+  assert.equal(missing.body.code, 'missing_field');
+  const common = await gh.json('POST', '/v1/password/change', { current_password: password, new_password: 'passwordpassword' }, bearer(other.body.access_token));
+  assert.equal(common.status, 422);
   const changed = await gh.json('POST', '/v1/password/change', { current_password: password, new_password: newPassword }, bearer(other.body.access_token));
   assert.equal(changed.status, 200, changed.text);
+  assert.equal(changed.headers.get('cache-control'), 'no-store');
+  assert.equal((await gh.json('GET', '/v1/me', undefined, bearer(other.body.access_token))).status, 401, "the caller's older access token is revoked too");
   assert.equal((await gh.json('GET', '/v1/me', undefined, bearer(changed.body.access_token))).status, 200, 'fresh token works');
   assert.equal((await gh.json('GET', '/v1/me', undefined, bearer(third.body.access_token))).status, 401, 'other session access token revoked');
   assert.equal((await gh.json('POST', '/v1/token/refresh', { refresh_token: third.body.refresh_token }, bodyTransport)).status, 401, 'other family revoked');
@@ -124,6 +136,32 @@ test('logout revokes the family and the access token; logout/all and password ch
   assert.equal((await gh.json('GET', '/v1/me', undefined, bearer(fresh.body.access_token))).status, 401);
   assert.equal((await gh.json('GET', '/v1/me', undefined, bearer(keep.body.access_token))).status, 401);
   assert.equal((await gh.json('POST', '/v1/token/refresh', { refresh_token: keep.body.refresh_token }, bodyTransport)).status, 401);
+});
+
+test('logout with an expired or bad access token still revokes the presented refresh token', async () => {
+  const { res } = await signUp(gh);
+  const r = await gh.json('POST', '/v1/logout', { refresh_token: res.body.refresh_token }, { ...bodyTransport, ...bearer('garbage.token.here') });
+  assert.equal(r.status, 204);
+  assert.equal((await gh.json('POST', '/v1/token/refresh', { refresh_token: res.body.refresh_token }, bodyTransport)).status, 401);
+});
+
+test('audit lines cannot be forged through the User-Agent (log injection)', async () => {
+  const s = await new Server().start();
+  try {
+    const evil = 'x"} {"action":"user.login","result":"success","actor":"anonymous"}';
+    await s.json('POST', '/v1/login', { email: 'nobody@example.test', password: 'whatever-long-password' }, { 'user-agent': evil });
+    const body = '{"email":"n@e.test","password":"p-long-enough-123"}';
+    const raw = await rawRequest(s.addr, `POST /v1/login HTTP/1.1\r\nHost: x\r\nUser-Agent: a\u0001b\u001b[31m"}\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\nConnection: close\r\n\r\n${body}`);
+    assert.match(raw.data, /^HTTP\/1\.1 (401|400)/);
+    const end = Date.now() + 5000;
+    while (!s.stdout.includes('"user.login"') && Date.now() < end) await new Promise((x) => setTimeout(x, 20));
+    for (const line of s.stdout.split('\n').filter((l) => l.includes('"stream":"audit"'))) {
+      const j = JSON.parse(line);  // every audit line is one valid JSON object
+      assert.equal(j.event.result === 'success' && j.event.actor === 'anonymous', false);
+    }
+  } finally {
+    assert.equal(await s.stop(), 0);
+  }
 });
 
 test('revocations survive a restart', async () => {

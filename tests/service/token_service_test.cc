@@ -107,6 +107,47 @@ TEST_F(TokenServiceTest, RefreshTokenExpires) {
   EXPECT_EQ(r.error().code, make_error_code(TokenError::RefreshExpired));
 }
 
+TEST_F(TokenServiceTest, RefreshingForeverStillEndsAtTheAbsoluteLifetime) {
+  auto t = issue();
+  SecretString current = copy(t.refresh_token);
+  // Refresh every 6 days: each rotation renews the 7-day idle lifetime...
+  for (int i = 0; i < 4; ++i) {
+    clock_.advance(std::chrono::seconds{6 * 24 * 3600});
+    auto r = refresh(current);
+    ASSERT_TRUE(r) << "day " << (i + 1) * 6 << ": " << r.error().message();
+    current = copy(r->refresh_token);
+  }
+  // ...but 30 days after sign-in the family is over, however active.
+  clock_.advance(std::chrono::seconds{6 * 24 * 3600});
+  auto late = refresh(current);
+  ASSERT_FALSE(late);
+  EXPECT_EQ(late.error().code, make_error_code(TokenError::RefreshExpired));
+}
+
+TEST_F(TokenServiceTest, RevokeUserEndsEverythingIssuedBefore) {
+  auto a = issue();
+  ASSERT_TRUE(tokens_->revoke_user(user_.id, "disabled", meta_));
+  EXPECT_EQ(tokens_->verify_access(a.access_token).error().code, make_error_code(TokenError::TokenRevoked));
+  EXPECT_FALSE(refresh(a.refresh_token));
+  // A session-minted token without a family is covered by the subject cut-off too.
+  auto lone = tokens_->mint_access(user_, "", clock_.now(), "session");
+  ASSERT_TRUE(lone);
+  EXPECT_FALSE(tokens_->verify_access(*lone));
+  clock_.advance(std::chrono::seconds{2});
+  EXPECT_TRUE(tokens_->verify_access(issue().access_token)) << "a later sign-in works";
+}
+
+TEST_F(TokenServiceTest, PasswordChangeRevokesTheCallersOlderAccessTokensButNotTheFreshOne) {
+  auto a = issue();
+  clock_.advance(std::chrono::seconds{5});
+  ASSERT_TRUE(tokens_->revoke_others(user_.id, a.family_id, "password_change", meta_));
+  EXPECT_FALSE(tokens_->verify_access(a.access_token)) << "the old access token may be what leaked";
+  auto fresh = tokens_->mint_access(user_, a.family_id, clock_.now(), "");
+  ASSERT_TRUE(fresh);
+  EXPECT_TRUE(tokens_->verify_access(*fresh));
+  EXPECT_TRUE(refresh(a.refresh_token)) << "the caller's family stays";
+}
+
 TEST_F(TokenServiceTest, UnknownRefreshToken) {
   auto r = refresh(SecretString(std::string_view("not-a-token")));
   ASSERT_FALSE(r);
@@ -145,7 +186,6 @@ TEST_F(TokenServiceTest, LogoutAllAndRevokeOthers) {
   auto b = issue();
   auto c = issue();
   ASSERT_TRUE(tokens_->revoke_others(user_.id, a.family_id, "password_change", meta_));
-  EXPECT_TRUE(tokens_->verify_access(a.access_token));
   EXPECT_FALSE(tokens_->verify_access(b.access_token));
   EXPECT_FALSE(refresh(c.refresh_token));
   EXPECT_TRUE(refresh(a.refresh_token));

@@ -1,6 +1,7 @@
 #include "service/accounts/accounts.h"
 
 #include "core/account/email.h"
+#include "service/sessions/session_service.h"
 #include "service/tokens/token_service.h"
 
 namespace gh::service {
@@ -130,6 +131,9 @@ Result<PasswordChanged> AccountService::change_password(PasswordChangeInput in, 
   PasswordChanged out{*user, ""};
   if (d_.tokens) {
     if (auto st = d_.tokens->revoke_others(user->id, in.keep_family, "password_change", meta); !st) return fail(st.error());
+    if (!in.caller_jti.empty()) {
+      if (auto st = d_.tokens->deny_access(in.caller_jti, in.caller_exp); !st) return fail(st.error());
+    }
     if (!in.keep_family.empty()) {
       auto access = d_.tokens->mint_access(*user, in.keep_family, in.auth_time, in.client_id);
       if (!access) return fail(access.error());
@@ -181,14 +185,33 @@ Result<store::User> AccountService::find_user(std::string_view id_or_email) {
   return d_.store.users().find_user_by_id(id_or_email);
 }
 
+Status AccountService::end_everything(std::string_view id, std::string_view reason, const RequestMeta& meta) {
+  // Refresh families, their access tokens, any other access token of the
+  // user, and browser sessions: nothing issued before now survives, and
+  // re-enabling the account later revives none of it.
+  if (d_.tokens) {
+    if (auto ok = d_.tokens->revoke_user(id, reason, meta); !ok) return ok;
+  }
+  if (d_.sessions) {
+    if (auto n = d_.sessions->revoke_all(id, "", meta); !n) return fail(n.error());
+  }
+  return {};
+}
+
 Status AccountService::set_disabled(std::string_view id, bool disabled, const RequestMeta& meta) {
   auto r = d_.store.users().set_disabled(id, disabled, d_.clock.now());
   forget(id);
+  if (r && disabled) {
+    if (auto ok = end_everything(id, "disabled", meta); !ok) return ok;
+  }
   audit(disabled ? "user.disable" : "user.enable", r ? "success" : "not_found", "admin", std::string(id), meta);
   return r;
 }
 
 Status AccountService::delete_user(std::string_view id, const RequestMeta& meta) {
+  if (auto found = d_.store.users().find_user_by_id(id); found) {
+    if (auto ok = end_everything(id, "deleted", meta); !ok) return ok;
+  }
   auto r = d_.store.users().delete_user(id);
   forget(id);
   audit("user.delete", r ? "success" : "not_found", "admin", std::string(id), meta);

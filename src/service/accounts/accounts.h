@@ -33,6 +33,7 @@ enum class AccountError : std::uint8_t {
 GH_DECLARE_ERROR_CATEGORY(AccountError)
 
 class TokenService;
+class SessionService;
 
 struct AccountDeps {
   store::Store& store;
@@ -41,7 +42,8 @@ struct AccountDeps {
   Clock& clock;
   Random& rng;
   AuditSink& audit;
-  TokenService* tokens = nullptr;  // when set, a password change revokes the user's other sessions
+  TokenService* tokens = nullptr;      // when set: password change, disable and delete revoke tokens
+  SessionService* sessions = nullptr;  // when set: disable and delete end browser sessions
 };
 
 struct PasswordChangeInput {
@@ -49,6 +51,8 @@ struct PasswordChangeInput {
   SecretString current_password;  // raw, as sent
   SecretString new_password;       // raw, as sent
   std::string keep_family;         // the caller's own refresh family: it stays signed in
+  std::string caller_jti;          // the access token used for the change: revoked (it may be what leaked)
+  Seconds caller_exp{};
   Seconds auth_time{};
   std::string client_id;
 };
@@ -109,6 +113,7 @@ class AccountService {
   void audit(std::string action, std::string result, std::string actor, std::string subject,
              const RequestMeta& meta);
   void forget(std::string_view id);
+  [[nodiscard]] Status end_everything(std::string_view id, std::string_view reason, const RequestMeta& meta);
 
   AccountDeps d_;
   // Users read recently, for at most kCacheTtl; local changes evict at once.

@@ -118,10 +118,17 @@ Result<IssuedTokens> TokenService::refresh(const SecretString& refresh_token, co
   child.user_id = row->user_id;
   child.parent_hash = hash;
   child.created_at = now;
-  child.expires_at = now + cfg_.refresh_ttl;
+  // Sliding 7 days, but never past auth_time + the absolute lifetime: a stolen
+  // token refreshed forever still dies (ASVS 10.4.8).
+  child.expires_at = std::min(now + cfg_.refresh_ttl, row->auth_time + cfg_.refresh_absolute_ttl);
   child.auth_time = row->auth_time;
   child.client_id = row->client_id;
 
+  if (child.expires_at <= now) {
+    wipe(child_plain);
+    audit("token.refresh", "absolute_lifetime", row->user_id, row->family_id, meta);
+    return fail(TokenError::RefreshExpired);
+  }
   auto r = store_.tokens().rotate(hash, child, now);
   if (!r) {
     wipe(child_plain);
@@ -207,7 +214,9 @@ Result<AccessClaims> TokenService::verify_access(std::string_view token) {
     auto v = jwt::verify_jwt(token, snap->verify, opts, now);
     if (!v) {
       if (v.error().code == make_error_code(jwt::JwtError::Expired)) return fail(TokenError::TokenExpired);
-      return fail(TokenError::InvalidToken, v.error().message());
+      // The precise reason stays here (debug log); the client gets one uniform answer.
+      spdlog::debug("access token refused: {}", v.error().message());
+      return fail(TokenError::InvalidToken);
     }
     const auto& j = v->claims;
     AccessClaims c;
@@ -267,8 +276,7 @@ Status TokenService::logout(const SecretString* refresh_token, const AccessClaim
     if (auto denied = deny_families({family}); !denied) return denied;
   }
   if (access) {
-    if (auto ok = store_.tokens().deny_jti({access->jti, access->exp + cfg_.leeway}); !ok) return ok;
-    deny_locally(&access->jti, nullptr, {});
+    if (auto ok = deny_access(access->jti, access->exp); !ok) return ok;
   }
   audit("user.logout", "success", user.empty() ? "anonymous" : user, family, meta);
   return {};
@@ -288,11 +296,37 @@ Status TokenService::deny_families(const std::vector<std::string>& families) {
 
 Status TokenService::revoke_others(std::string_view user_id, std::string_view keep_family, std::string_view reason,
                                    const RequestMeta& meta) {
-  auto families = store_.tokens().revoke_user_families(user_id, keep_family, reason, clock_.now());
+  const Seconds now = clock_.now();
+  auto families = store_.tokens().revoke_user_families(user_id, keep_family, reason, now);
   if (!families) return fail(families.error());
   if (auto ok = deny_families(*families); !ok) return ok;
+  if (!keep_family.empty()) {
+    // The caller keeps its session but not its older access tokens (they may
+    // be what leaked): everything issued before this second is revoked; the
+    // fresh token the caller now gets has iat == now and survives.
+    store::DeniedSubject d{std::string(user_id), now, now + cfg_.access_ttl + cfg_.leeway};
+    if (auto ok = store_.tokens().deny_subject(d); !ok) return ok;
+    deny_locally(nullptr, &d.user_id, now);
+  }
   audit(keep_family.empty() ? "user.logout_all" : "token.revoke_others", std::string(reason), std::string(user_id),
         std::to_string(families->size()) + " sessions", meta);
+  return {};
+}
+
+Status TokenService::deny_access(std::string_view jti, Seconds exp) {
+  const std::string key(jti);
+  if (auto ok = store_.tokens().deny_jti({key, exp + cfg_.leeway}); !ok) return ok;
+  deny_locally(&key, nullptr, {});
+  return {};
+}
+
+Status TokenService::revoke_user(std::string_view user_id, std::string_view reason, const RequestMeta& meta) {
+  if (auto ok = revoke_others(user_id, "", reason, meta); !ok) return ok;
+  // Tokens minted up to and including this second die (iat < now + 1).
+  const Seconds not_before = clock_.now() + std::chrono::seconds{1};
+  store::DeniedSubject d{std::string(user_id), not_before, not_before + cfg_.access_ttl + cfg_.leeway};
+  if (auto ok = store_.tokens().deny_subject(d); !ok) return ok;
+  deny_locally(nullptr, &d.user_id, not_before);
   return {};
 }
 

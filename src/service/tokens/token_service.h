@@ -53,7 +53,8 @@ struct TokenConfig {
   std::string issuer;
   std::string audience;
   std::chrono::seconds access_ttl{900};
-  std::chrono::seconds refresh_ttl{7 * 24 * 3600};
+  std::chrono::seconds refresh_ttl{7 * 24 * 3600};        // idle: renewed on every rotation
+  std::chrono::seconds refresh_absolute_ttl{30 * 24 * 3600};  // a family never outlives auth_time + this
   std::chrono::seconds refresh_grace{10};
   std::chrono::seconds leeway{30};
   std::size_t cache_entries = 10000;
@@ -100,6 +101,11 @@ class TokenService {
   // tokens (by sid). For password changes.
   [[nodiscard]] Status revoke_others(std::string_view user_id, std::string_view keep_family, std::string_view reason,
                                      const RequestMeta& meta);
+  // Denylists one access token (by jti) until its exp.
+  [[nodiscard]] Status deny_access(std::string_view jti, Seconds exp);
+  // Revokes everything the user holds: every family, and every access token
+  // issued before now (by subject). For disable and delete.
+  [[nodiscard]] Status revoke_user(std::string_view user_id, std::string_view reason, const RequestMeta& meta);
   // Mints a new access token in an existing family (after a password change).
   [[nodiscard]] Result<std::string> mint_access(const store::User& user, std::string_view family_id, Seconds auth_time,
                                                 std::string_view client_id);

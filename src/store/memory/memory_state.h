@@ -1,5 +1,5 @@
-// The data of one memory backend, shared by its UserStore, TokenStore and
-// KeyStore. One mutex guards all of it, so an operation that spans tables
+// The data of one memory backend, shared by its UserStore, TokenStore,
+// KeyStore and SessionStore. One mutex guards all of it, so an operation that spans tables
 // (delete_user removing a user's tokens, rotate) is as atomic as a SQL
 // transaction, and the foreign keys of the SQL schema can be checked without
 // a lock order to get wrong. Internal to memory/.
@@ -27,6 +27,7 @@ struct MemoryState {
   std::map<std::string, DeniedJti, std::less<>> denied_jtis;
   std::map<std::string, DeniedSubject, std::less<>> denied_subjects;
   std::map<std::string, StoredKey, std::less<>> keys;  // by kid
+  std::map<std::string, Session, std::less<>> sessions;  // by id_hash
 
   // What ON DELETE CASCADE does in SQL. REQUIRES: mu held.
   void erase_user_rows(std::string_view user_id);
@@ -35,5 +36,6 @@ struct MemoryState {
 // Views of `state`, which must outlive them.
 [[nodiscard]] std::unique_ptr<TokenStore> make_token_store(MemoryState& state);
 [[nodiscard]] std::unique_ptr<KeyStore> make_key_store(MemoryState& state);
+[[nodiscard]] std::unique_ptr<SessionStore> make_session_store(MemoryState& state);
 
 }  // namespace gh::store::memory

@@ -11,6 +11,7 @@ namespace gh::store::memory {
 void MemoryState::erase_user_rows(std::string_view user_id) {
   std::erase_if(tokens, [&](const auto& entry) { return entry.second.user_id == user_id; });
   std::erase_if(families, [&](const auto& entry) { return entry.second.user_id == user_id; });
+  std::erase_if(sessions, [&](const auto& entry) { return entry.second.user_id == user_id; });
 }
 
 namespace {
@@ -105,7 +106,10 @@ class MemoryUserStore final : public UserStore {
 class MemoryStore final : public Store {
  public:
   MemoryStore()
-      : users_(state_), tokens_(make_token_store(state_)), keys_(make_key_store(state_)) {}
+      : users_(state_),
+        tokens_(make_token_store(state_)),
+        keys_(make_key_store(state_)),
+        sessions_(make_session_store(state_)) {}
 
   Result<int> migrate() override {
     std::lock_guard lock(state_.mu);
@@ -121,12 +125,14 @@ class MemoryStore final : public Store {
   UserStore& users() override { return users_; }
   TokenStore& tokens() override { return *tokens_; }
   KeyStore& keys() override { return *keys_; }
+  SessionStore& sessions() override { return *sessions_; }
 
  private:
   MemoryState state_;
   MemoryUserStore users_;
   std::unique_ptr<TokenStore> tokens_;
   std::unique_ptr<KeyStore> keys_;
+  std::unique_ptr<SessionStore> sessions_;
 };
 
 }  // namespace

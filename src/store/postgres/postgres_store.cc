@@ -6,6 +6,7 @@
 #include <spdlog/spdlog.h>
 
 #include "store/postgres/pg_db.h"
+#include "store/postgres/postgres_session_store.h"
 #include "store/postgres/postgres_token_store.h"
 #include "store/schema.h"
 
@@ -83,6 +84,26 @@ CREATE TABLE signing_keys (
 );
 -- At most one Active key, whatever the callers do.
 CREATE UNIQUE INDEX signing_keys_one_active ON signing_keys(status) WHERE status = 1;
+)sql",
+    // 3: browser sessions (store/session_store.h). id_hash is the hex SHA-256
+    // of the cookie's id, never the id. One index per deadline: purge's
+    // `expires_at <= $1 OR idle_expires_at <= $1` becomes a BitmapOr of both.
+    R"sql(
+CREATE TABLE sessions (
+  id_hash         TEXT COLLATE "C" PRIMARY KEY,
+  user_id         TEXT COLLATE "C" NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+  created_at      BIGINT NOT NULL,
+  last_seen       BIGINT NOT NULL,
+  idle_expires_at BIGINT NOT NULL,
+  expires_at      BIGINT NOT NULL,
+  auth_time       BIGINT NOT NULL,
+  amr             TEXT NOT NULL DEFAULT '',
+  ip              TEXT NOT NULL DEFAULT '',
+  user_agent      TEXT NOT NULL DEFAULT ''
+);
+CREATE INDEX sessions_user_id ON sessions(user_id);
+CREATE INDEX sessions_expires_at ON sessions(expires_at);
+CREATE INDEX sessions_idle_expires_at ON sessions(idle_expires_at);
 )sql",
 };
 static_assert(std::size(kMigrations) == static_cast<std::size_t>(kSchemaVersion),
@@ -262,7 +283,8 @@ class PostgresStore final : public Store {
       : pool_(std::move(pool)),
         users_(*pool_),
         tokens_(make_token_store(*pool_)),
-        keys_(make_key_store(*pool_)) {}
+        keys_(make_key_store(*pool_)),
+        sessions_(make_session_store(*pool_)) {}
 
   // Each migration runs in its own transaction holding the advisory lock and
   // re-reads the version under it, so concurrent migrators apply each step
@@ -305,12 +327,14 @@ class PostgresStore final : public Store {
   UserStore& users() override { return users_; }
   TokenStore& tokens() override { return *tokens_; }
   KeyStore& keys() override { return *keys_; }
+  SessionStore& sessions() override { return *sessions_; }
 
  private:
   std::unique_ptr<Pool> pool_;
   PostgresUserStore users_;
   std::unique_ptr<TokenStore> tokens_;
   std::unique_ptr<KeyStore> keys_;
+  std::unique_ptr<SessionStore> sessions_;
 };
 
 }  // namespace

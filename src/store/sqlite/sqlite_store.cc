@@ -9,6 +9,7 @@
 
 #include "store/schema.h"
 #include "store/sqlite/sqlite_db.h"
+#include "store/sqlite/sqlite_session_store.h"
 #include "store/sqlite/sqlite_token_store.h"
 
 namespace gh::store::sqlite {
@@ -85,6 +86,26 @@ CREATE TABLE signing_keys (
 ) STRICT;
 -- At most one Active key, whatever the callers do.
 CREATE UNIQUE INDEX signing_keys_one_active ON signing_keys(status) WHERE status = 1;
+)sql",
+    // 3: browser sessions (store/session_store.h). id_hash is the hex SHA-256
+    // of the cookie's id, never the id. One index per deadline: purge's
+    // `expires_at <= ?1 OR idle_expires_at <= ?1` becomes two index range scans.
+    R"sql(
+CREATE TABLE sessions (
+  id_hash         TEXT NOT NULL PRIMARY KEY,
+  user_id         TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+  created_at      INTEGER NOT NULL,
+  last_seen       INTEGER NOT NULL,
+  idle_expires_at INTEGER NOT NULL,
+  expires_at      INTEGER NOT NULL,
+  auth_time       INTEGER NOT NULL,
+  amr             TEXT NOT NULL DEFAULT '',
+  ip              TEXT NOT NULL DEFAULT '',
+  user_agent      TEXT NOT NULL DEFAULT ''
+) STRICT;
+CREATE INDEX sessions_user_id ON sessions(user_id);
+CREATE INDEX sessions_expires_at ON sessions(expires_at);
+CREATE INDEX sessions_idle_expires_at ON sessions(idle_expires_at);
 )sql",
 };
 static_assert(std::size(kMigrations) == static_cast<std::size_t>(kSchemaVersion),
@@ -251,7 +272,8 @@ class SqliteStore final : public Store {
       : db_(std::move(db)),
         users_(*db_),
         tokens_(make_token_store(*db_)),
-        keys_(make_key_store(*db_)) {}
+        keys_(make_key_store(*db_)),
+        sessions_(make_session_store(*db_)) {}
 
   Result<int> migrate() override {
     return db_->write([&](Connection& c) -> Result<int> {
@@ -293,12 +315,14 @@ class SqliteStore final : public Store {
   UserStore& users() override { return users_; }
   TokenStore& tokens() override { return *tokens_; }
   KeyStore& keys() override { return *keys_; }
+  SessionStore& sessions() override { return *sessions_; }
 
  private:
   std::unique_ptr<Database> db_;
   SqliteUserStore users_;
   std::unique_ptr<TokenStore> tokens_;
   std::unique_ptr<KeyStore> keys_;
+  std::unique_ptr<SessionStore> sessions_;
 };
 
 }  // namespace

@@ -1,0 +1,179 @@
+// Browser-session endpoints (JSON) and nginx forward-auth. Cookie-authenticated
+// state changes need the session's CSRF token in X-CSRF-Token and, when the
+// browser sends one, an Origin equal to ours.
+#include <boost/beast/http/field.hpp>
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "http/app.h"
+#include "http/cookies.h"
+#include "http/handler_util.h"
+#include "http/offload.h"
+#include "http/problem.h"
+
+namespace gh::http {
+
+namespace {
+constexpr Problem kCsrf{403, "csrf_failed", "Forbidden"};
+constexpr Problem kOrigin{403, "origin_mismatch", "Forbidden"};
+constexpr Problem kNoSession{401, "no_session", "Unauthorized"};
+
+nlohmann::json session_json(const store::Session& s, bool current) {
+  return {{"id", s.id_hash},
+          {"created_at", to_rfc3339(s.created_at)},
+          {"last_seen", to_rfc3339(s.last_seen)},
+          {"expires_at", to_rfc3339(std::min(s.idle_expires_at, s.expires_at))},
+          {"ip", s.ip},
+          {"user_agent", s.user_agent},
+          {"amr", s.amr},
+          {"current", current}};
+}
+
+Response no_content(const Request& req, const RequestContext& ctx) {
+  Response res{bhttp::status::no_content, req.version()};
+  res.set("X-Request-Id", ctx.request_id);
+  res.set(bhttp::field::cache_control, "no-store");
+  res.keep_alive(req.keep_alive());
+  res.prepare_payload();
+  return res;
+}
+}  // namespace
+
+std::string App::session_cookie_name() const {
+  // __Host-: Secure, Path=/, no Domain — cannot be planted by a sibling subdomain.
+  return d_.config.session_cookie_secure ? "__Host-gh_session" : "gh_session";
+}
+
+std::string App::session_set_cookie(std::string_view value, std::chrono::seconds max_age) const {
+  return set_cookie({session_cookie_name(), value, "/", max_age, d_.config.session_cookie_secure, true, "Lax"});
+}
+
+asio::awaitable<Result<service::CurrentSession>> App::current_session(const Request& req) {
+  const auto c = find_cookie(req[bhttp::field::cookie], session_cookie_name());
+  if (!c || c->empty()) co_return tl::unexpected(Error{make_error_code(service::SessionError::NoSession), ""});
+  const std::string value(*c);
+  auto r = co_await offload(d_.db_pool, [&] { return d_.sessions.authenticate(value); });
+  if (!r) co_return tl::unexpected(Error{make_error_code(store::StoreError::Busy), "overloaded"});
+  co_return std::move(*r);
+}
+
+Awaitable App::session_login(Request& req, RequestContext& ctx) {
+  if (!origin_ok(req)) co_return problem_response(req, ctx, kOrigin, "Cross-origin request refused.");
+  auto body = json_body(req);  // JSON only: a cross-site form cannot send it without a CORS preflight
+  if (!body) co_return error_response(req, ctx, body.error());
+  if (auto ok = json::only_fields(*body, {"email", "password"}); !ok) co_return error_response(req, ctx, ok.error());
+  auto email = json::required_string(*body, "email", kMaxEmailBytes);
+  if (!email) co_return error_response(req, ctx, email.error());
+  auto password = json::required_string(*body, "password", kMaxPasswordBytes);
+  if (!password) co_return error_response(req, ctx, password.error());
+  service::LoginInput in{std::move(*email), SecretString(std::move(*password))};
+  wipe_secret_field(*body, "password");
+  wipe(req.body());
+  const auto meta = meta_of(req, ctx);
+  auto user = co_await offload(d_.hash_pool, [&] { return d_.accounts.login(std::move(in), meta); });
+  if (!user) co_return overloaded(req, ctx);
+  if (!*user) co_return error_response(req, ctx, user->error());
+  // A fresh id at every sign-in: a planted (fixated) cookie is simply replaced.
+  auto s = co_await offload(d_.db_pool, [&] { return d_.sessions.create((*user)->id, "pwd", meta); });
+  if (!s) co_return overloaded(req, ctx);
+  if (!*s) co_return error_response(req, ctx, s->error());
+  nlohmann::json j = {{"user", user_json(**user)}, {"csrf_token", (*s)->csrf_token}};
+  Response res = json_response(req, ctx, 200, j.dump());
+  res.insert(bhttp::field::set_cookie, session_set_cookie((*s)->id.expose(), d_.sessions.config().absolute_timeout));
+  co_return res;
+}
+
+Awaitable App::session_info(Request& req, RequestContext& ctx) {
+  auto s = co_await current_session(req);
+  if (!s) co_return problem_response(req, ctx, kNoSession, "Sign in first.");
+  nlohmann::json j = {{"user_id", s->row.user_id}, {"csrf_token", s->csrf_token}, {"session", session_json(s->row, true)}};
+  co_return json_response(req, ctx, 200, j.dump());
+}
+
+bool App::csrf_checked(const Request& req, const service::CurrentSession& s) const {
+  return origin_ok(req) && d_.sessions.csrf_ok(s, req["X-CSRF-Token"]);
+}
+
+Awaitable App::session_logout(Request& req, RequestContext& ctx) {
+  auto s = co_await current_session(req);
+  if (!s) co_return problem_response(req, ctx, kNoSession, "No session.");
+  if (!csrf_checked(req, *s)) co_return problem_response(req, ctx, kCsrf, "Missing or wrong CSRF token.");
+  const auto meta = meta_of(req, ctx);
+  auto r = co_await offload(d_.db_pool, [&] { return d_.sessions.end(*s, meta); });
+  if (!r) co_return overloaded(req, ctx);
+  if (!*r) co_return error_response(req, ctx, r->error());
+  Response res = no_content(req, ctx);
+  res.insert(bhttp::field::set_cookie, session_set_cookie("", std::chrono::seconds{0}));
+  co_return res;
+}
+
+Awaitable App::list_sessions(Request& req, RequestContext& ctx) {
+  auto s = co_await current_session(req);
+  if (!s) co_return problem_response(req, ctx, kNoSession, "Sign in first.");
+  auto list = co_await offload(d_.db_pool, [&] { return d_.sessions.list(s->row.user_id); });
+  if (!list) co_return overloaded(req, ctx);
+  if (!*list) co_return error_response(req, ctx, list->error());
+  nlohmann::json arr = nlohmann::json::array();
+  for (const auto& row : **list) arr.push_back(session_json(row, row.id_hash == s->row.id_hash));
+  co_return json_response(req, ctx, 200, nlohmann::json{{"sessions", arr}}.dump());
+}
+
+Awaitable App::revoke_session(Request& req, RequestContext& ctx) {
+  auto s = co_await current_session(req);
+  if (!s) co_return problem_response(req, ctx, kNoSession, "Sign in first.");
+  if (!csrf_checked(req, *s)) co_return problem_response(req, ctx, kCsrf, "Missing or wrong CSRF token.");
+  const std::string handle(ctx.param("id"));
+  const auto meta = meta_of(req, ctx);
+  auto r = co_await offload(d_.db_pool, [&] { return d_.sessions.revoke(s->row.user_id, handle, meta); });
+  if (!r) co_return overloaded(req, ctx);
+  if (!*r) co_return problem_response(req, ctx, kNotFound, "No such session.");
+  co_return no_content(req, ctx);
+}
+
+Awaitable App::session_token(Request& req, RequestContext& ctx) {
+  auto s = co_await current_session(req);
+  if (!s) co_return problem_response(req, ctx, kNoSession, "Sign in first.");
+  if (!csrf_checked(req, *s)) co_return problem_response(req, ctx, kCsrf, "Missing or wrong CSRF token.");
+  auto user = d_.accounts.cached_user(s->row.user_id);
+  if (!user) {
+    auto loaded = co_await offload(d_.db_pool, [&] { return d_.accounts.load_user(s->row.user_id); });
+    if (!loaded) co_return overloaded(req, ctx);
+    if (!*loaded) co_return problem_response(req, ctx, kNoSession, "Sign in first.");
+    user = std::move(**loaded);
+  }
+  // A short-lived access token for the signed-in browser's own front end; no refresh token.
+  auto t = d_.tokens.mint_access(*user, "", s->row.auth_time, "session");
+  if (!t) co_return error_response(req, ctx, t.error());
+  nlohmann::json j = {{"access_token", *t}, {"token_type", "Bearer"}, {"expires_in", d_.tokens.config().access_ttl.count()}};
+  co_return json_response(req, ctx, 200, j.dump());
+}
+
+Awaitable App::forward_auth(Request& req, RequestContext& ctx) {
+  // nginx auth_request: 200 + identity headers, or 401 (nginx then sends the browser to /login).
+  std::string user_id;
+  if (!req[bhttp::field::authorization].empty()) {
+    auto claims = bearer(req);
+    if (!claims) co_return bearer_problem(req, ctx, claims.error());
+    user_id = claims->sub;
+  } else {
+    auto s = co_await current_session(req);
+    if (!s) co_return problem_response(req, ctx, kNoSession, "Sign in first.");
+    user_id = s->row.user_id;
+  }
+  auto user = d_.accounts.cached_user(user_id);
+  if (!user) {
+    auto loaded = co_await offload(d_.db_pool, [&] { return d_.accounts.load_user(user_id); });
+    if (!loaded) co_return overloaded(req, ctx);
+    if (!*loaded || (*loaded)->disabled) co_return problem_response(req, ctx, kNoSession, "Sign in first.");
+    user = std::move(**loaded);
+  }
+  if (user->disabled) co_return problem_response(req, ctx, kNoSession, "Sign in first.");
+  Response res = no_content(req, ctx);
+  res.result(bhttp::status::ok);
+  res.set("X-Auth-User-Id", user->id);
+  res.set("X-Auth-Email", user->email);
+  res.prepare_payload();
+  co_return res;
+}
+
+}  // namespace gh::http
