@@ -32,6 +32,7 @@ if [ "${#missing[@]}" -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive timeout 1800 apt-get install -y -q --no-install-recommends "${missing[@]}"
 fi
 
+if [ -f tests/package.json ]; then
   if [ ! -d tests/node_modules ] || [ tests/package-lock.json -nt tests/node_modules/.package-lock.json ]; then
     (cd tests && timeout 600 npm ci --no-audit --no-fund --loglevel=error)
   fi
