@@ -87,7 +87,8 @@ class Raw {
     Reply r = command({"SMEMBERS", key});
     std::set<std::string> out;
     if (!r || r->type != REDIS_REPLY_ARRAY) return out;
-    for (std::size_t i = 0; i < r->elements; ++i) out.emplace(r->element[i]->str, r->element[i]->len);
+    for (std::size_t i = 0; i < r->elements; ++i)
+      out.emplace(r->element[i]->str, r->element[i]->len);
     return out;
   }
 
@@ -95,7 +96,9 @@ class Raw {
   redisContext* ctx_ = nullptr;
 };
 
-std::string session_key(const std::string& id) { return std::string(redis::kSessionKeyPrefix) + id; }
+std::string session_key(const std::string& id) {
+  return std::string(redis::kSessionKeyPrefix) + id;
+}
 std::string user_key(const std::string& id) { return std::string(redis::kUserKeyPrefix) + id; }
 
 // ---- URL --------------------------------------------------------------------------
@@ -127,14 +130,33 @@ TEST(RedisUrl, Parses) {
 }
 
 TEST(RedisUrl, BadUrl) {
-  for (const char* url :
-       {"", "redis://", "redis:///0", "redis://host", "redis://host/0", "redis://:6379",
-        "redis://host:", "redis://host:0", "redis://host:65536", "redis://host:6379x",
-        "redis://host:-1", "redis://host:6379/x", "redis://host:6379/-1", "redis://host:6379/1/2",
-        "redis://host:6379?db=1", "redis://host:6379/0#f", "redis://user:pw@host:6379",
-        "redis://:@host:6379", "redis://:%zz@host:6379", "redis://:%4@host:6379",
-        "redis://ho st:6379", "redis://[::1:6379", "redis://[::1]6379", "rediss://host:6379",
-        "REDIS://host:6379", "http://host:6379", "unix:///tmp/redis.sock"}) {
+  for (const char* url : {"",
+                          "redis://",
+                          "redis:///0",
+                          "redis://host",
+                          "redis://host/0",
+                          "redis://:6379",
+                          "redis://host:",
+                          "redis://host:0",
+                          "redis://host:65536",
+                          "redis://host:6379x",
+                          "redis://host:-1",
+                          "redis://host:6379/x",
+                          "redis://host:6379/-1",
+                          "redis://host:6379/1/2",
+                          "redis://host:6379?db=1",
+                          "redis://host:6379/0#f",
+                          "redis://user:pw@host:6379",
+                          "redis://:@host:6379",
+                          "redis://:%zz@host:6379",
+                          "redis://:%4@host:6379",
+                          "redis://ho st:6379",
+                          "redis://[::1:6379",
+                          "redis://[::1]6379",
+                          "rediss://host:6379",
+                          "REDIS://host:6379",
+                          "http://host:6379",
+                          "unix:///tmp/redis.sock"}) {
     EXPECT_FALSE(redis::parse_url(url)) << url;
     EXPECT_EQ(code_of(open_redis_session_store(url)), make_error_code(StoreError::BadUrl)) << url;
   }
@@ -201,8 +223,7 @@ TEST_F(RedisSessionStore, UserSetExpiresWithItsLatestSession) {
   ASSERT_TRUE(sessions().create_session(make_session("late", "u1", kT0 + hours{2})));
   ASSERT_TRUE(sessions().create_session(make_session("early", "u1", kT0)));
   EXPECT_EQ(raw_->members(user_key("u1")), (std::set<std::string>{"late", "early"}));
-  EXPECT_EQ(raw_->integer({"EXPIRETIME", user_key("u1")}),
-            unix_seconds(kT0 + hours{2} + hours{12}))
+  EXPECT_EQ(raw_->integer({"EXPIRETIME", user_key("u1")}), unix_seconds(kT0 + hours{2} + hours{12}))
       << "an earlier session must not shorten the set's life";
 }
 
@@ -263,9 +284,9 @@ class PrivateRedis {
   // Starts it on `port`, or on a free port if 0.
   [[nodiscard]] bool start(int port = 0) {
     if (dir_.empty()) return false;
-    const std::string cmd = fmt::format("{} start {} {} > {}/script.log 2>&1", GH_REDIS_SCRIPT,
-                                        dir_.string(), port == 0 ? "" : std::to_string(port),
-                                        dir_.string());
+    const std::string cmd =
+        fmt::format("{} start {} {} > {}/script.log 2>&1", GH_REDIS_SCRIPT, dir_.string(),
+                    port == 0 ? "" : std::to_string(port), dir_.string());
     if (std::system(cmd.c_str()) != 0) return false;
     std::ifstream in(dir_ / "url");
     return static_cast<bool>(std::getline(in, url_));

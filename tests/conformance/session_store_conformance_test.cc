@@ -220,7 +220,8 @@ TEST_P(SessionStoreConformance, TouchOfAnExpiredSessionIsNotFoundAndDoesNotReviv
 
 TEST_P(SessionStoreConformance, TouchOfAnUnknownSessionIsNotFound) {
   EXPECT_ERROR(sessions().touch_session("nope", kT0, kT0 + kIdle), StoreError::NotFound);
-  EXPECT_ERROR(sessions().find_session("nope", kT0), StoreError::NotFound);  // touch created nothing
+  EXPECT_ERROR(sessions().find_session("nope", kT0),
+               StoreError::NotFound);  // touch created nothing
 }
 
 // ---- delete -----------------------------------------------------------------------
@@ -370,8 +371,8 @@ TEST_P(InStoreSessionConformance, DeletingTheUserDeletesItsSessions) {
 TEST_P(InStoreSessionConformance, PurgeDeletesSessionsPastEitherDeadline) {
   const Seconds now = kT0 + hours{1};
   create(make_session("live", "u1", now - minutes{1}));
-  create(make_session("idle-past", "u1", kT0));                  // idle ended at kT0 + 30 min
-  create(make_session("idle-now", "u1", now - kIdle));           // idle ends exactly at now
+  create(make_session("idle-past", "u1", kT0));         // idle ended at kT0 + 30 min
+  create(make_session("idle-now", "u1", now - kIdle));  // idle ends exactly at now
   Session absolute = make_session("absolute-past", "u2", kT0);
   absolute.idle_expires_at = now + hours{1};
   absolute.expires_at = now - seconds{1};

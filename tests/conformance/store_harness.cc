@@ -172,8 +172,8 @@ class RedisSessionHarness final : public SessionHarness {
     for (int i = 0; i < kDatabases - 1 && db_ == 0; ++i) {
       const int n = 1 + (start + i) % (kDatabases - 1);
       std::string status;
-      ASSERT_TRUE(redis_exec(admin_, {"SET", lock_key(n), std::to_string(getpid()), "NX", "EX",
-                                      "900"}, &status));
+      ASSERT_TRUE(redis_exec(
+          admin_, {"SET", lock_key(n), std::to_string(getpid()), "NX", "EX", "900"}, &status));
       if (status == "OK") db_ = n;
     }
     ASSERT_NE(db_, 0) << "all " << kDatabases - 1 << " Redis test databases are taken";

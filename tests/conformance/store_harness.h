@@ -11,10 +11,10 @@
 //
 // Session stores (store/session_store.h) have their own list, since the Redis
 // one is not a Store: memory, sqlite and postgres are Store::sessions() of a
-// migrated Store as above; memory_alone is make_memory_session_store(); redis is open_redis_session_store on a database of
-// its own on the server whose URL is in $GH_TEST_REDIS_URL or else the file
-// GH_REDIS_URL_FILE (the redis_start CTest fixture). A missing Redis server
-// is a test failure too.
+// migrated Store as above; memory_alone is make_memory_session_store(); redis
+// is open_redis_session_store on a database of its own on the server whose URL
+// is in $GH_TEST_REDIS_URL or else the file GH_REDIS_URL_FILE (the redis_start
+// CTest fixture). A missing Redis server is a test failure too.
 #pragma once
 
 #include <functional>

@@ -6,7 +6,7 @@ namespace {
 // ---- All SQL of the session store ---------------------------------------------
 
 // The column order read_session() expects, and kInsertSession binds.
-#define GH_SESSION_COLUMNS                                                                  \
+#define GH_SESSION_COLUMNS                                                                 \
   "id_hash, user_id, created_at, last_seen, idle_expires_at, expires_at, auth_time, amr, " \
   "ip, user_agent"
 

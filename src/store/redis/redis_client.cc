@@ -126,9 +126,8 @@ Error redis_error(std::string_view message, std::string_view what) {
   StoreError code = StoreError::Internal;
   if (word == "BUSY") {
     code = StoreError::Busy;  // a script ran past lua-time-limit
-  } else if (word == "LOADING" || word == "MASTERDOWN" || word == "READONLY" ||
-             word == "NOAUTH" || word == "WRONGPASS" || word == "TRYAGAIN" ||
-             word == "CLUSTERDOWN") {
+  } else if (word == "LOADING" || word == "MASTERDOWN" || word == "READONLY" || word == "NOAUTH" ||
+             word == "WRONGPASS" || word == "TRYAGAIN" || word == "CLUSTERDOWN") {
     code = StoreError::Unavailable;
   }
   // An unknown-command error quotes the arguments, which may be session hashes.
@@ -240,8 +239,9 @@ Result<Reply> Connection::check(redisReply* reply, std::string_view what) {
 Result<Reply> Connection::command(const Args& args, std::string_view what) {
   if (broken()) return check(nullptr, what);
   Argv a(args);
-  return check(static_cast<redisReply*>(redisCommandArgv(ctx_, a.argc(), a.argv.data(), a.lens.data())),
-               what);
+  return check(
+      static_cast<redisReply*>(redisCommandArgv(ctx_, a.argc(), a.argv.data(), a.lens.data())),
+      what);
 }
 
 Status Connection::append(const Args& args, std::string_view what) {

@@ -45,7 +45,9 @@ using Reply = std::unique_ptr<redisReply, FreeReply>;
 // A command's arguments. Strings are copied in, so they may be temporaries.
 class Args {
  public:
-  Args(std::initializer_list<std::string_view> args) { for (auto a : args) add(a); }
+  Args(std::initializer_list<std::string_view> args) {
+    for (auto a : args) add(a);
+  }
   Args& add(std::string_view arg) {
     args_.emplace_back(arg);
     return *this;
@@ -154,7 +156,7 @@ class Pool {
   const Target target_;  // read by every Connection
   std::mutex mu_;
   std::condition_variable free_;
-  std::vector<Connection*> idle_;                  // GUARDED_BY(mu_)
+  std::vector<Connection*> idle_;                 // GUARDED_BY(mu_)
   std::vector<std::unique_ptr<Connection>> all_;  // owns them
 };
 

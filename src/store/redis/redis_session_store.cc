@@ -102,8 +102,10 @@ bool parse_seconds(std::string_view s, Seconds& out) {
 // The hash fields: the times, then the texts. All but amr, ip and user_agent
 // are required.
 constexpr std::pair<std::string_view, Seconds Session::*> kTimeFields[] = {
-    {"created_at", &Session::created_at},         {"last_seen", &Session::last_seen},
-    {"idle_expires_at", &Session::idle_expires_at}, {"expires_at", &Session::expires_at},
+    {"created_at", &Session::created_at},
+    {"last_seen", &Session::last_seen},
+    {"idle_expires_at", &Session::idle_expires_at},
+    {"expires_at", &Session::expires_at},
     {"auth_time", &Session::auth_time},
 };
 constexpr std::pair<std::string_view, std::string Session::*> kTextFields[] = {
@@ -161,7 +163,7 @@ class RedisSessionStore final : public SessionStore {
   // the retry would report Conflict.
   Status create_session(const Session& s) override {
     return pool_->run(kWrite, [&](Connection& c) -> Status {
-      Args args{"EVAL", kCreateScript, "2", session_key(s.id_hash), user_key(s.user_id),
+      Args args{"EVAL",    kCreateScript, "2", session_key(s.id_hash), user_key(s.user_id),
                 s.id_hash, s.user_id};
       args.add(s.created_at).add(s.last_seen).add(s.idle_expires_at).add(s.expires_at);
       args.add(s.auth_time).add(s.amr).add(s.ip).add(s.user_agent);
@@ -202,8 +204,9 @@ class RedisSessionStore final : public SessionStore {
 
   Status delete_session(std::string_view id_hash) override {
     return pool_->run(kIdempotent, [&](Connection& c) -> Status {
-      auto r = c.command({"EVAL", kDeleteScript, "1", session_key(id_hash), id_hash, kUserKeyPrefix},
-                         "delete session script");
+      auto r =
+          c.command({"EVAL", kDeleteScript, "1", session_key(id_hash), id_hash, kUserKeyPrefix},
+                    "delete session script");
       if (!r) return fail(r.error());
       if (auto n = integer_reply(*r, "delete session script"); !n) return fail(n.error());
       return {};
