@@ -1,0 +1,46 @@
+// Two gatehouse instances sharing one real Redis for browser sessions (and one
+// SQLite file for users): a session made on one is valid on the other, and
+// revoking it on one ends it on both.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { Server, signUp } from './lib/server.mjs';
+
+const REDIS = resolve(import.meta.dirname, '../../scripts/redis-test-server.sh');
+let dir; let url; let a; let b;
+
+before(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'gh-it-redis-'));
+  const r = spawnSync(REDIS, ['start', dir], { encoding: 'utf8', timeout: 60000 });
+  assert.equal(r.status, 0, r.stderr);
+  url = readFileSync(join(dir, 'url'), 'utf8').trim() + '/3';
+  const data = join(dir, 'data');
+  const env = { GATEHOUSE_SESSIONS_STORE_URL: url };
+  a = await new Server({ env, dataDir: data }).start();
+  b = await new Server({ env, dataDir: data }).start();
+});
+after(async () => {
+  assert.equal(await a.stop({ keepData: true }), 0);
+  assert.equal(await b.stop({ keepData: true }), 0);
+  spawnSync(REDIS, ['stop', dir], { timeout: 60000 });
+  rmSync(dir, { recursive: true, force: true });
+});
+
+test('a session created on one instance is valid on another, and ends everywhere', async () => {
+  const { email, password } = await signUp(a);
+  const login = await a.json('POST', '/v1/session/login', { email, password });
+  assert.equal(login.status, 200, login.text);
+  const cookie = login.headers.getSetCookie()[0].split(';')[0];
+  assert.equal((await fetch(b.url('/v1/forward-auth'), { headers: { cookie } })).status, 200);
+  const list = await b.json('GET', '/v1/sessions', undefined, { cookie });
+  assert.equal(list.body.sessions.length, 1);
+  const out = await b.json('POST', '/v1/session/logout', '', { cookie, 'x-csrf-token': login.body.csrf_token });
+  assert.equal(out.status, 204);
+  assert.equal((await fetch(a.url('/v1/forward-auth'), { headers: { cookie } })).status, 401);
+  // The session lives in Redis with a TTL, not in the SQL store.
+  const keys = spawnSync('redis-cli', ['-u', url, '--scan', '--pattern', 'gh:s:*'], { encoding: 'utf8' }).stdout.trim();
+  assert.equal(keys, '', 'the ended session is gone from Redis');
+});
