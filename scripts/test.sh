@@ -37,7 +37,7 @@ run_suite() {  # run_suite NAME BUILD_DIR CMAKE_ARGS...
   echo "== [$name] unit + conformance (ctest)"
   local log="$dir.ctest.log"
   ctest --test-dir "$dir" -j"$JOBS" --output-on-failure --timeout 600 > "$log" 2>&1
-  tail -5 "$log"; grep -E '\*\*\*Failed|Failed|Not Run' "$log" | head -20
+  tail -5 "$log"; grep -E '\*\*\*(Failed|Timeout|Exception)|Not Run' "$log" | head -20
   count_ctest "$log"
   echo "== [$name] integration (node --test, real binary)"
   log="$dir.integration.log"
