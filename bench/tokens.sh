@@ -7,7 +7,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SMOKE=0; [ "${1:-}" = "--smoke" ] && SMOKE=1
-DUR=10s; [ $SMOKE = 1 ] && DUR=1s
+DUR=${BENCH_DURATION:-10s}; [ $SMOKE = 1 ] && DUR=1s
 BIN=${GATEHOUSE_BIN:-build/cli/gatehouse}
 T=$(mktemp -d /tmp/gh-bench-tok.XXXX)
 PIDS=()

@@ -146,7 +146,7 @@ Result<PasswordChanged> AccountService::change_password(PasswordChangeInput in, 
 
 std::optional<store::User> AccountService::cached_user(std::string_view id) const {
   std::shared_lock lock(cache_mu_);
-  const auto it = cache_.find(std::string(id));
+  const auto it = cache_.find(id);
   if (it == cache_.end() || d_.clock.now() - it->second.loaded >= kCacheTtl) return std::nullopt;
   return it->second.user;
 }

@@ -15,6 +15,7 @@
 #include "core/base/random.h"
 #include "core/base/result.h"
 #include "core/base/secret.h"
+#include "core/base/string_hash.h"
 #include "core/password/hasher.h"
 #include "core/password/policy.h"
 #include "service/common/audit.h"
@@ -124,7 +125,7 @@ class AccountService {
     Seconds loaded;
   };
   mutable std::shared_mutex cache_mu_;
-  std::unordered_map<std::string, Cached> cache_;  // GUARDED_BY(cache_mu_)
+  std::unordered_map<std::string, Cached, StringHash, std::equal_to<>> cache_;  // GUARDED_BY(cache_mu_)
 };
 
 // The login outcome for metrics, from a login() result.

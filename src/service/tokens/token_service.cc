@@ -196,7 +196,7 @@ Result<AccessClaims> TokenService::verify_access(std::string_view token) {
   std::optional<AccessClaims> claims;
   if (cfg_.cache_entries > 0) {
     std::lock_guard lock(shard.mu);
-    const auto it = shard.map.find(std::string(token));
+    const auto it = shard.map.find(token);  // no temporary string on the hot path
     if (it != shard.map.end()) {
       // Expired, or verified under another key set (a key was retired since): verify again.
       if (now > it->second.claims.exp + cfg_.leeway || it->second.generation != snap->generation) {

@@ -32,6 +32,7 @@
 #include "core/base/clock.h"
 #include "core/base/random.h"
 #include "core/base/secret.h"
+#include "core/base/string_hash.h"
 #include "core/crypto/seal.h"
 #include "service/common/audit.h"
 #include "service/tokens/key_manager.h"
@@ -133,7 +134,7 @@ class TokenService {
   };
   struct CacheShard {
     std::mutex mu;
-    std::unordered_map<std::string, CachedClaims> map;  // GUARDED_BY(mu)
+    std::unordered_map<std::string, CachedClaims, StringHash, std::equal_to<>> map;  // GUARDED_BY(mu)
   };
   static constexpr std::size_t kShards = 16;
 
