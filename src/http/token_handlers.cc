@@ -169,7 +169,7 @@ Awaitable App::logout_all(Request& req, RequestContext& ctx) {
   auto claims = bearer(req);
   if (!claims) co_return bearer_problem(req, ctx, claims.error());
   const auto meta = meta_of(req, ctx);
-  auto r = co_await offload(d_.db_pool, [&] { return d_.tokens.logout_all(claims->sub, meta); });
+  auto r = co_await offload(d_.db_pool, [&] { return d_.accounts.logout_all(claims->sub, meta); });
   if (!r) co_return overloaded(req, ctx);
   if (!*r) co_return error_response(req, ctx, r->error());
   Response res{bhttp::status::no_content, req.version()};

@@ -140,8 +140,21 @@ Result<PasswordChanged> AccountService::change_password(PasswordChangeInput in, 
       out.access_token = std::move(*access);
     }
   }
+  if (d_.sessions) {
+    if (auto n = d_.sessions->revoke_all(user->id, in.keep_session, meta); !n) return fail(n.error());
+  }
   audit("user.password_change", "success", user->id, user->id, meta);
   return out;
+}
+
+Status AccountService::logout_all(std::string_view user_id, const RequestMeta& meta) {
+  if (d_.tokens) {
+    if (auto st = d_.tokens->logout_all(user_id, meta); !st) return st;
+  }
+  if (d_.sessions) {
+    if (auto n = d_.sessions->revoke_all(user_id, "", meta); !n) return fail(n.error());
+  }
+  return {};
 }
 
 std::optional<store::User> AccountService::cached_user(std::string_view id) const {

@@ -44,7 +44,7 @@ struct AccountDeps {
   Random& rng;
   AuditSink& audit;
   TokenService* tokens = nullptr;      // when set: password change, disable and delete revoke tokens
-  SessionService* sessions = nullptr;  // when set: disable and delete end browser sessions
+  SessionService* sessions = nullptr;  // when set: password change, logout-all, disable and delete end sessions
 };
 
 struct PasswordChangeInput {
@@ -56,6 +56,7 @@ struct PasswordChangeInput {
   Seconds caller_exp{};
   Seconds auth_time{};
   std::string client_id;
+  std::string keep_session;        // the caller's browser session handle (id hash): it stays signed in
 };
 
 struct PasswordChanged {
@@ -97,6 +98,9 @@ class AccountService {
   // Errors: InvalidCredentials, PolicyError, HashError, StoreError.
   [[nodiscard]] Result<PasswordChanged> change_password(PasswordChangeInput in, const RequestMeta& meta);
 
+  // Signs the user out everywhere: every refresh family and browser session.
+  // Errors: StoreError.
+  [[nodiscard]] Status logout_all(std::string_view user_id, const RequestMeta& meta);
   // The user by id for read-mostly paths (GET /v1/me): from a small in-process
   // cache when fresh (non-blocking, safe on an I/O thread), else nullopt.
   [[nodiscard]] std::optional<store::User> cached_user(std::string_view id) const;
