@@ -24,6 +24,7 @@
 #include "service/common/audit.h"
 #include "service/config.h"
 #include "service/common/background.h"
+#include "service/sessions/form_guard.h"
 #include "service/sessions/session_service.h"
 #include "service/tokens/key_manager.h"
 #include "service/tokens/token_service.h"
@@ -57,6 +58,7 @@ struct Runtime {
   std::unique_ptr<service::TokenService> tokens;
   std::unique_ptr<store::SessionStore> session_store;  // Redis, when sessions.store_url is set
   std::unique_ptr<service::SessionService> sessions;
+  std::unique_ptr<service::FormGuard> forms;
 };
 
 int die(const std::string& what, const Error& e) {
@@ -100,6 +102,7 @@ std::optional<int> make_token_runtime(Runtime& rt) {
   sc.idle_timeout = std::chrono::seconds(rt.config.session_idle_timeout_s);
   sc.absolute_timeout = std::chrono::seconds(rt.config.session_absolute_timeout_s);
   rt.sessions = std::make_unique<service::SessionService>(*sessions, *rt.kek, rt.clock, rt.rng, rt.audit, sc);
+  rt.forms = std::make_unique<service::FormGuard>(*rt.kek, rt.rng);
   return std::nullopt;
 }
 
@@ -201,7 +204,8 @@ int serve(const Common& c, bool print_config) {
   rt.accounts = std::make_unique<service::AccountService>(
       service::AccountDeps{*rt.store, *rt.hasher, *rt.policy, rt.clock, rt.rng, rt.audit, rt.tokens.get(),
                            rt.sessions.get()});
-  app = std::make_unique<http::App>(http::AppDeps{cfg, *rt.store, *rt.accounts, *rt.tokens, *rt.keys, *rt.sessions, hash_pool, db_pool, metrics});
+  app = std::make_unique<http::App>(http::AppDeps{cfg, *rt.store, *rt.accounts, *rt.tokens, *rt.keys, *rt.sessions, *rt.forms,
+                                                  hash_pool, db_pool, metrics});
 
   service::Background background;
   background.every("revocation-sync", std::chrono::milliseconds(cfg.revocation_poll_ms), [&] {

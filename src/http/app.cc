@@ -10,11 +10,19 @@
 
 namespace gh::http {
 
-App::App(AppDeps deps) : d_(deps) {
-  // scheme://host[:port] of the public URL: the only Origin cookie-authenticated calls may come from.
-  const auto scheme_end = d_.config.public_url.find("://");
-  const auto path_start = d_.config.public_url.find('/', scheme_end == std::string::npos ? 0 : scheme_end + 3);
-  public_origin_ = d_.config.public_url.substr(0, path_start);
+namespace {
+std::vector<std::string> redirect_origins(const service::Config& c) {
+  std::vector<std::string> out;
+  for (const auto& t : c.return_to_targets) out.push_back(t.origin);
+  return out;
+}
+}  // namespace
+
+App::App(AppDeps deps)
+    : d_(deps),
+      // scheme://host[:port] of the public URL: where our pages live and cookie-authenticated calls come from.
+      public_origin_(web::origin_of(d_.config.public_url).value_or(d_.config.public_url)),
+      pages_(redirect_origins(d_.config)) {
   using bhttp::verb;
   auto bind = [this](Awaitable (App::*fn)(Request&, RequestContext&)) {
     return [this, fn](Request& r, RequestContext& c) { return (this->*fn)(r, c); };
@@ -36,6 +44,17 @@ App::App(AppDeps deps) : d_(deps) {
   router_.add(verb::get, "/v1/sessions", bind(&App::list_sessions));
   router_.add(verb::delete_, "/v1/sessions/{id}", bind(&App::revoke_session));
   router_.add(verb::get, "/v1/forward-auth", bind(&App::forward_auth));
+  router_.add(verb::get, "/login", bind(&App::page_login));
+  router_.add(verb::post, "/login", bind(&App::page_login_post));
+  router_.add(verb::get, "/register", bind(&App::page_register));
+  router_.add(verb::post, "/register", bind(&App::page_register_post));
+  router_.add(verb::get, "/logout", bind(&App::page_logout));
+  router_.add(verb::post, "/logout", bind(&App::page_logout_post));
+  router_.add(verb::get, "/account", bind(&App::page_account));
+  router_.add(verb::post, "/account/password", bind(&App::page_password_post));
+  router_.add(verb::post, "/account/sessions/revoke", bind(&App::page_revoke_session_post));
+  router_.add(verb::post, "/account/sessions/revoke-others", bind(&App::page_revoke_others_post));
+  router_.add(verb::get, "/assets/gatehouse.css", bind(&App::stylesheet));
   router_.add(verb::get, "/.well-known/jwks.json", bind(&App::jwks));
   router_.add(verb::get, "/.well-known/openid-configuration", bind(&App::openid_configuration));
 
@@ -50,9 +69,17 @@ App::App(AppDeps deps) : d_(deps) {
 Awaitable App::dispatch(Request& req, RequestContext& ctx) {
   const std::string_view target = req.target();
   const std::string_view path = target.substr(0, target.find('?'));
+  if (req.method() == bhttp::verb::options && !req[bhttp::field::access_control_request_method].empty()) {
+    ctx.route = "(preflight)";
+    co_return preflight(req, ctx);
+  }
   const auto r = router_.route(req.method(), path, ctx);
   switch (r.match) {
-    case Router::Match::Found: co_return co_await (*r.handler)(req, ctx);
+    case Router::Match::Found: {
+      Response res = co_await (*r.handler)(req, ctx);
+      add_cors_headers(req, path, res);
+      co_return res;
+    }
     case Router::Match::MethodNotAllowed: {
       ctx.route = "(method_not_allowed)";
       Response res = problem_response(req, ctx, kMethodNotAllowed, {});

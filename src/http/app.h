@@ -6,13 +6,16 @@
 
 #include <memory>
 
+#include "core/web/web.h"
 #include "http/metrics.h"
+#include "http/pages.h"
 #include "http/router.h"
 #include "http/types.h"
 #include "service/accounts/accounts.h"
 #include "service/common/worker_pool.h"
 #include "service/config.h"
 #include "service/tokens/key_manager.h"
+#include "service/sessions/form_guard.h"
 #include "service/sessions/session_service.h"
 #include "service/tokens/token_service.h"
 #include "store/store.h"
@@ -26,6 +29,7 @@ struct AppDeps {
   service::TokenService& tokens;
   service::KeyManager& keys;
   service::SessionService& sessions;
+  service::FormGuard& forms;  // login CSRF for the anonymous forms
   service::WorkerPool& hash_pool;  // password hashing (bounded; full -> 503)
   service::WorkerPool& db_pool;    // other blocking store calls
   Metrics& metrics;
@@ -67,6 +71,37 @@ class App {
   std::string session_cookie_name() const;
   std::string session_set_cookie(std::string_view value, std::chrono::seconds max_age) const;
 
+  // Hosted pages (page_handlers.cc).
+  Awaitable page_login(Request& req, RequestContext& ctx);
+  Awaitable page_login_post(Request& req, RequestContext& ctx);
+  Awaitable page_register(Request& req, RequestContext& ctx);
+  Awaitable page_register_post(Request& req, RequestContext& ctx);
+  Awaitable page_logout(Request& req, RequestContext& ctx);
+  Awaitable page_logout_post(Request& req, RequestContext& ctx);
+  Awaitable page_account(Request& req, RequestContext& ctx);
+  Awaitable page_password_post(Request& req, RequestContext& ctx);
+  Awaitable page_revoke_session_post(Request& req, RequestContext& ctx);
+  Awaitable page_revoke_others_post(Request& req, RequestContext& ctx);
+  Awaitable stylesheet(Request& req, RequestContext& ctx);
+  // The account page for a signed-in person, with an optional status line.
+  Awaitable account_view(Request& req, RequestContext& ctx, const service::CurrentSession& s, unsigned status,
+                         std::string_view notice, std::string_view error);
+  // A sign-in or registration form with a login-CSRF token (reusing the browser's nonce cookie when valid).
+  Response anonymous_form(const Request& req, const RequestContext& ctx, unsigned status, std::string_view page,
+                          PageData data, const PageFrame& frame);
+  Response message_page(const Request& req, const RequestContext& ctx, unsigned status, std::string_view title,
+                        std::string_view message);
+  // False for a form post that is not from one of our own pages (Origin / Sec-Fetch-Site).
+  bool same_origin_form(const Request& req) const;
+  // `candidate` if it is an allowed place to return to after sign-in, else "".
+  std::string return_to(std::string_view candidate) const;
+  std::string form_cookie_name() const;
+
+  // CORS (cors.cc): preflight answers, and the headers added to API responses.
+  Response preflight(const Request& req, const RequestContext& ctx) const;
+  void add_cors_headers(const Request& req, std::string_view path, Response& res) const;
+  [[nodiscard]] bool cors_origin_allowed(std::string_view origin) const;
+
   // Issues a fresh token family for `user` and answers `status` with tokens + user.
   Awaitable signed_in(Request& req, RequestContext& ctx, const store::User& user, unsigned status);
   // The response for issued tokens: access token in the body; the refresh token
@@ -82,7 +117,8 @@ class App {
 
   AppDeps d_;
   Router router_;
-  std::string public_origin_;
+  std::string public_origin_;  // canonical scheme://host[:port] of the public URL
+  Pages pages_;
 };
 
 // True if the client asked for tokens in the body (native/API clients).

@@ -119,6 +119,8 @@ const std::vector<Entry>& entries() {
       GH_NUM("sessions.idle_timeout_s", session_idle_timeout_s, 60, 7 * 24 * 3600),
       GH_NUM("sessions.absolute_timeout_s", session_absolute_timeout_s, 300, 30 * 24 * 3600),
       GH_BOOL("sessions.cookie_secure", session_cookie_secure),
+      GH_STR("web.return_to_origins", return_to_origins, false),
+      GH_STR("web.cors_origins", cors_origins, false),
       GH_STR("secrets.kek", kek, true),
   };
   return table;
@@ -146,7 +148,32 @@ std::optional<std::string> toml_scalar(const toml::node& n) {
   if (auto s = n.value<std::string>()) return *s;
   if (n.is_boolean()) return std::string(*n.value<bool>() ? "true" : "false");
   if (auto i = n.value<std::int64_t>()) return std::to_string(*i);
+  if (const auto* arr = n.as_array()) {  // a list of strings, e.g. web.cors_origins = ["https://a", "https://b"]
+    std::string joined;
+    for (const auto& item : *arr) {
+      auto s = item.value<std::string>();
+      if (!s || s->find(',') != std::string::npos) return std::nullopt;
+      joined += (joined.empty() ? "" : ",") + *s;
+    }
+    return joined;
+  }
   return std::nullopt;
+}
+
+// "a, b,,c" -> {"a", "b", "c"}
+std::vector<std::string> split_list(std::string_view s) {
+  std::vector<std::string> out;
+  std::size_t start = 0;
+  while (start <= s.size()) {
+    auto end = s.find(',', start);
+    if (end == std::string_view::npos) end = s.size();
+    auto item = s.substr(start, end - start);
+    while (!item.empty() && item.front() == ' ') item.remove_prefix(1);
+    while (!item.empty() && item.back() == ' ') item.remove_suffix(1);
+    if (!item.empty()) out.emplace_back(item);
+    start = end + 1;
+  }
+  return out;
 }
 
 }  // namespace
@@ -240,6 +267,19 @@ Status finalize_config(Config& c) {
       c.token_signing_alg != "HS256")
     return fail(ConfigError::BadValue, "tokens.signing_alg must be EdDSA, ES256, RS256 or HS256");
 
+  c.return_to_targets.clear();
+  c.cors_origin_list.clear();
+  for (const auto& item : split_list(c.return_to_origins)) {
+    auto t = web::parse_redirect_target(item);
+    if (!t) return fail(ConfigError::BadValue, fmt::format("web.return_to_origins: '{}' is not scheme://host[:port][/path/]", item));
+    c.return_to_targets.push_back(std::move(*t));
+  }
+  for (const auto& item : split_list(c.cors_origins)) {
+    auto o = web::origin_of(item);
+    if (!o || *o != item) return fail(ConfigError::BadValue, fmt::format("web.cors_origins: '{}' is not an origin (scheme://host[:port], lower case, no path)", item));
+    c.cors_origin_list.push_back(std::move(*o));
+  }
+
   if (c.production()) {
     std::vector<std::string> problems;
     auto kek = base64url_decode(c.kek);
@@ -253,6 +293,11 @@ Status finalize_config(Config& c) {
     if (c.store_url.starts_with("memory:")) problems.emplace_back("store.url must not be memory:// in production");
     if (!c.refresh_cookie_secure || !c.session_cookie_secure)
       problems.emplace_back("tokens.refresh_cookie_secure and sessions.cookie_secure must stay true in production");
+    for (const auto& o : c.cors_origin_list)
+      if (!o.starts_with("https://")) problems.emplace_back(fmt::format("web.cors_origins: '{}' must be https in production", o));
+    for (const auto& t : c.return_to_targets)
+      if (!t.origin.starts_with("https://"))
+        problems.emplace_back(fmt::format("web.return_to_origins: '{}' must be https in production", t.origin));
     if (!c.public_url.starts_with("https://"))
       problems.emplace_back("server.public_url must be an https:// URL in production (cookies are Secure)");
     if (!problems.empty()) {

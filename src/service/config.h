@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "core/base/result.h"
+#include "core/web/web.h"
 #include "core/password/hasher.h"
 #include "core/password/policy.h"
 
@@ -81,6 +82,12 @@ struct Config {
   int session_idle_timeout_s = 30 * 60;   // sliding inactivity limit (NIST AAL2: <= 1 h)
   int session_absolute_timeout_s = 12 * 3600;  // overall limit (NIST AAL2: <= 24 h)
   bool session_cookie_secure = true;      // __Host-gh_session (Secure); false only for plain-http dev hosts
+
+  // [web]
+  std::string return_to_origins;  // comma-separated scheme://host[:port][/path/] a return_to may point to (besides ours)
+  std::string cors_origins;       // comma-separated origins allowed to call the API with credentials (CORS)
+  std::vector<web::RedirectTarget> return_to_targets;  // parsed by finalize_config
+  std::vector<std::string> cors_origin_list;           // canonical origins, parsed by finalize_config
 
   // [secrets]
   std::string kek;  // key-encryption key, base64url/hex of 32 bytes; dev mode generates one
