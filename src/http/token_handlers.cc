@@ -28,7 +28,7 @@ std::string App::refresh_cookie_name() const {
 
 bool App::origin_ok(const Request& req) const {
   const auto origin = req[bhttp::field::origin];
-  return origin.empty() || origin == public_origin_;
+  return origin.empty() || origin == public_origin_ || cors_origin_allowed(origin);
 }
 
 Response App::token_response(const Request& req, const RequestContext& ctx, unsigned status,
