@@ -149,25 +149,35 @@ Awaitable App::session_token(Request& req, RequestContext& ctx) {
 }
 
 Awaitable App::forward_auth(Request& req, RequestContext& ctx) {
-  // nginx auth_request: 200 + identity headers, or 401 (nginx then sends the browser to /login).
+  // nginx auth_request: 200 + identity headers, or 401. The 401 carries a
+  // Location to our sign-in page that returns to the original URL (from the
+  // proxy's X-Original-URL, checked like any return_to), so the proxy can
+  // send the browser there: `auth_request_set $gh_login $upstream_http_location;`.
+  auto unauthorized = [&](Response res) {
+    const std::string back = return_to(req["X-Original-URL"]);
+    res.set(bhttp::field::location,
+            back.empty() ? d_.config.public_url + "/login"
+                         : fmt::format("{}/login?return_to={}", d_.config.public_url, web::url_encode(back)));
+    return res;
+  };
   std::string user_id;
   if (!req[bhttp::field::authorization].empty()) {
     auto claims = bearer(req);
-    if (!claims) co_return bearer_problem(req, ctx, claims.error());
+    if (!claims) co_return unauthorized(bearer_problem(req, ctx, claims.error()));
     user_id = claims->sub;
   } else {
     auto s = co_await current_session(req);
-    if (!s) co_return problem_response(req, ctx, kNoSession, "Sign in first.");
+    if (!s) co_return unauthorized(problem_response(req, ctx, kNoSession, "Sign in first."));
     user_id = s->row.user_id;
   }
   auto user = d_.accounts.cached_user(user_id);
   if (!user) {
     auto loaded = co_await offload(d_.db_pool, [&] { return d_.accounts.load_user(user_id); });
     if (!loaded) co_return overloaded(req, ctx);
-    if (!*loaded || (*loaded)->disabled) co_return problem_response(req, ctx, kNoSession, "Sign in first.");
+    if (!*loaded || (*loaded)->disabled) co_return unauthorized(problem_response(req, ctx, kNoSession, "Sign in first."));
     user = std::move(**loaded);
   }
-  if (user->disabled) co_return problem_response(req, ctx, kNoSession, "Sign in first.");
+  if (user->disabled) co_return unauthorized(problem_response(req, ctx, kNoSession, "Sign in first."));
   Response res = no_content(req, ctx);
   res.result(bhttp::status::ok);
   res.set("X-Auth-User-Id", user->id);

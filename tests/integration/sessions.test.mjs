@@ -40,6 +40,19 @@ test('forward-auth: 200 with identity headers for a session or bearer, 401 other
   assert.equal(spoof.status, 401);
 });
 
+test('forward-auth 401 names the sign-in page, returning to the proxied URL only when it is ours', async () => {
+  const original = `${gh.base}/reports?id=7&sort=desc`;
+  const r = await fetch(gh.url('/v1/forward-auth'), { headers: { 'x-original-url': original } });
+  assert.equal(r.status, 401);
+  assert.equal(r.headers.get('location'), `${gh.base}/login?return_to=${encodeURIComponent(original)}`);
+  const evil = await fetch(gh.url('/v1/forward-auth'), { headers: { 'x-original-url': 'https://evil.example/x' } });
+  assert.equal(evil.status, 401);
+  assert.equal(evil.headers.get('location'), `${gh.base}/login`);
+  const none = await fetch(gh.url('/v1/forward-auth'), { headers: { authorization: 'Bearer nope', 'x-original-url': original } });
+  assert.equal(none.status, 401);
+  assert.match(none.headers.get('location'), /\/login\?return_to=/);
+});
+
 test('session fixation: a planted session id is never adopted; sign-in always issues a new one', async () => {
   const { email, password } = await signUp(gh);
   const planted = '__Host-gh_session=AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA';
