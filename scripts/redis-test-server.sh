@@ -7,6 +7,8 @@
 #        (the reconnect test restarts a server on its old port), and waits
 #        until it answers PING; writes DIR/url (redis://127.0.0.1:PORT),
 #        DIR/pid and DIR/base (its working directory, under /tmp).
+#        With REDIS_PERSIST_DIR set, data goes there with an fsync'd append-only
+#        file, so a restart on the same port and dir keeps every key.
 # stop:  SIGTERM to the server named in DIR/pid, waits for it to exit, then
 #        removes its directory. Succeeds if nothing is running.
 set -euo pipefail
@@ -68,7 +70,12 @@ do_start() {
     # A simple command, so $! is redis-server itself; stdin/stdout/stderr are
     # redirected so CTest, which waits for the test's pipes to close, does not
     # wait for the server too.
-    redis-server --bind 127.0.0.1 --port "$port" --save '' --appendonly no --dir "$base" \
+    local persistence=(--save '' --appendonly no --dir "$base")
+    if [[ -n ${REDIS_PERSIST_DIR:-} ]]; then
+      mkdir -p "$REDIS_PERSIST_DIR"
+      persistence=(--save '' --appendonly yes --appendfsync always --dir "$REDIS_PERSIST_DIR")
+    fi
+    redis-server --bind 127.0.0.1 --port "$port" "${persistence[@]}" \
       --daemonize no --databases 256 < /dev/null > "$base/redis.log" 2>&1 &
     pid=$!
     pong=

@@ -44,3 +44,50 @@ test('a session created on one instance is valid on another, and ends everywhere
   const keys = spawnSync('redis-cli', ['-u', url, '--scan', '--pattern', 'gh:s:*'], { encoding: 'utf8' }).stdout.trim();
   assert.equal(keys, '', 'the ended session is gone from Redis');
 });
+
+test('restarting Redis (persistent) and then Gatehouse keeps valid sessions valid; ended ones stay ended', async () => {
+  const rdir = mkdtempSync(join(tmpdir(), 'gh-it-redis-restart-'));
+  const persist = join(rdir, 'aof');
+  const env = { ...process.env, REDIS_PERSIST_DIR: persist };
+  const start = (port) => spawnSync(REDIS, ['start', rdir, ...(port ? [port] : [])], { encoding: 'utf8', timeout: 60000, env });
+  const stop = () => spawnSync(REDIS, ['stop', rdir], { encoding: 'utf8', timeout: 60000, env });
+  let gh;
+  try {
+    assert.equal(start().status, 0);
+    const rurl = readFileSync(join(rdir, 'url'), 'utf8').trim();
+    const port = rurl.split(':').pop();
+    const data = join(rdir, 'data');
+    gh = await new Server({ env: { GATEHOUSE_SESSIONS_STORE_URL: `${rurl}/0` }, dataDir: data }).start();
+    const { email, password } = await signUp(gh);
+    const login = async () => {
+      const r = await gh.json('POST', '/v1/session/login', { email, password });
+      assert.equal(r.status, 200, r.text);
+      return { cookie: r.headers.getSetCookie()[0].split(';')[0], csrf: r.body.csrf_token };
+    };
+    const kept = await login();
+    const ended = await login();
+    assert.equal((await gh.json('POST', '/v1/session/logout', '', { cookie: ended.cookie, 'x-csrf-token': ended.csrf })).status, 204);
+    const status = async (cookie) => (await fetch(gh.url('/v1/forward-auth'), { headers: { cookie } })).status;
+    assert.equal(await status(kept.cookie), 200);
+
+    // Redis goes down: sessions cannot be checked, and that is not a sign-in (503, never 200).
+    assert.equal(stop().status, 0);
+    assert.notEqual(await status(kept.cookie), 200);
+    assert.equal(start(port).status, 0, 'Redis restarts on its port with its append-only file');
+    // The store reconnects on its own; bounded retries, no fixed sleep.
+    let after = 0;
+    for (let i = 0; i < 50 && after !== 200; i += 1) after = await status(kept.cookie);
+    assert.equal(after, 200, 'the session survived the Redis restart');
+    assert.equal(await status(ended.cookie), 401, 'an ended session stays ended');
+
+    // Gatehouse restarts: the same cookie still works.
+    assert.equal(await gh.stop({ keepData: true }), 0);
+    gh = await new Server({ env: { GATEHOUSE_SESSIONS_STORE_URL: `${rurl}/0` }, dataDir: data }).start();
+    assert.equal(await status(kept.cookie), 200);
+    assert.equal(await status(ended.cookie), 401);
+  } finally {
+    if (gh) await gh.stop({ keepData: true });
+    stop();
+    rmSync(rdir, { recursive: true, force: true });
+  }
+});

@@ -2,6 +2,7 @@
 // fixation, CSRF, Origin, listing and revoking, stolen cookie after logout.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { rmSync } from 'node:fs';
 import { Server, signUp } from './lib/server.mjs';
 
 let gh;
@@ -117,4 +118,26 @@ test('logout destroys the session server-side: a stolen cookie is dead afterward
   assert.match(out.headers.getSetCookie()[0], /^__Host-gh_session=; Path=\/; Max-Age=0/);
   assert.equal((await fetch(gh.url('/v1/forward-auth'), { headers: { cookie } })).status, 401);
   assert.equal((await gh.json('GET', '/v1/session', undefined, { cookie })).status, 401);
+});
+
+test('a server restart (SQLite) keeps valid sessions valid and ended ones ended', async () => {
+  const own = await new Server().start();
+  const { email, password } = await signUp(own);
+  const login = async () => {
+    const r = await own.json('POST', '/v1/session/login', { email, password });
+    assert.equal(r.status, 200, r.text);
+    return { cookie: r.headers.getSetCookie()[0].split(';')[0], csrf: r.body.csrf_token };
+  };
+  const kept = await login();
+  const ended = await login();
+  assert.equal((await own.json('POST', '/v1/session/logout', '', { cookie: ended.cookie, 'x-csrf-token': ended.csrf })).status, 204);
+  assert.equal(await own.stop({ keepData: true }), 0);
+  const again = await new Server({ dataDir: own.dataDir }).start();
+  try {
+    assert.equal((await fetch(again.url('/v1/forward-auth'), { headers: { cookie: kept.cookie } })).status, 200);
+    assert.equal((await fetch(again.url('/v1/forward-auth'), { headers: { cookie: ended.cookie } })).status, 401);
+  } finally {
+    assert.equal(await again.stop(), 0);
+    rmSync(own.dataDir, { recursive: true, force: true });
+  }
 });
