@@ -63,6 +63,46 @@ TEST(Config, ProductionRefusesInsecureSettingsAndSaysWhy) {
   EXPECT_TRUE(finalize_config(*ok));
 }
 
+TEST(Config, WebOriginListsFromTomlArraysOrCommaSeparatedText) {
+  const auto dir = std::filesystem::temp_directory_path() / ("ghcfg-web-" + std::to_string(::getpid()));
+  std::filesystem::create_directories(dir);
+  const auto file = dir / "c.toml";
+  std::ofstream(file) << "[web]\nreturn_to_origins = [\"https://App.example.com/console\", \"http://127.0.0.1:9000\"]\n";
+  auto c = load_config(file.string(), {{"web.cors_origins", "https://a.example, https://b.example:8443"}}, nullptr);
+  ASSERT_TRUE(c) << c.error().message();
+  c->kek = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8";
+  ASSERT_TRUE(finalize_config(*c));
+  ASSERT_EQ(c->return_to_targets.size(), 2U);
+  EXPECT_EQ(c->return_to_targets[0].origin, "https://app.example.com");
+  EXPECT_EQ(c->return_to_targets[0].path_prefix, "/console/");
+  EXPECT_EQ(c->return_to_targets[1].origin, "http://127.0.0.1:9000");
+  EXPECT_EQ(c->cors_origin_list, (std::vector<std::string>{"https://a.example", "https://b.example:8443"}));
+  std::filesystem::remove_all(dir);
+
+  for (const auto& [key, value] : std::vector<std::pair<std::string, std::string>>{
+           {"web.return_to_origins", "app.example.com"},
+           {"web.return_to_origins", "https://a.example/x?y"},
+           {"web.cors_origins", "https://a.example/"},
+           {"web.cors_origins", "https://A.example"},
+           {"web.cors_origins", "*"}}) {
+    auto bad = load_config("", {{key, value}, {"secrets.kek", "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8"}}, nullptr);
+    ASSERT_TRUE(bad);
+    auto st = finalize_config(*bad);
+    ASSERT_FALSE(st) << key << " = " << value;
+    EXPECT_NE(st.error().detail.find(key), std::string::npos);
+  }
+  // Production: plain-http origins are refused.
+  auto prod = load_config("", {{"server.mode", "production"},
+                               {"secrets.kek", "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8"},
+                               {"server.public_url", "https://auth.example.com"},
+                               {"web.cors_origins", "http://app.example.com"}},
+                          nullptr);
+  ASSERT_TRUE(prod);
+  auto st = finalize_config(*prod);
+  ASSERT_FALSE(st);
+  EXPECT_NE(st.error().detail.find("web.cors_origins"), std::string::npos);
+}
+
 TEST(Config, DevModeGeneratesAKekOnceAndRedactsIt) {
   const auto dir = std::filesystem::temp_directory_path() / ("ghdev-" + std::to_string(::getpid()));
   auto c = load_config("", {{"server.data_dir", dir.string()}}, nullptr);
