@@ -22,7 +22,7 @@ App::App(AppDeps deps)
     : d_(deps),
       // scheme://host[:port] of the public URL: where our pages live and cookie-authenticated calls come from.
       public_origin_(web::origin_of(d_.config.public_url).value_or(d_.config.public_url)),
-      pages_(redirect_origins(d_.config)) {
+      pages_(redirect_origins(d_.config), public_origin_.starts_with("https://")) {
   using bhttp::verb;
   auto bind = [this](Awaitable (App::*fn)(Request&, RequestContext&)) {
     return [this, fn](Request& r, RequestContext& c) { return (this->*fn)(r, c); };

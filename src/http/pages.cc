@@ -14,7 +14,7 @@ std::string render_file(std::string_view name, const PageData& data) {
 }
 }  // namespace
 
-Pages::Pages(std::span<const std::string> form_targets) {
+Pages::Pages(std::span<const std::string> form_targets, bool https) : https_(https) {
   // No script-src: nothing runs. form-action must include the origins a
   // sign-in may redirect to (browsers apply it to the redirect after a POST).
   std::string form_action = "'self'";
@@ -55,6 +55,7 @@ void Pages::secure(Response& res, const RequestContext& ctx) const {
   res.set("Cross-Origin-Opener-Policy", "same-origin");
   res.set("Cross-Origin-Resource-Policy", "same-origin");
   res.set("Permissions-Policy", "camera=(), microphone=(), geolocation=(), payment=()");
+  if (https_) res.set(bhttp::field::strict_transport_security, "max-age=31536000; includeSubDomains");
   res.set("X-Request-Id", ctx.request_id);
 }
 

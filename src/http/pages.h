@@ -30,7 +30,8 @@ struct PageFrame {
 class Pages {
  public:
   // `form_targets`: origins (besides ours) a form's redirect may lead to, for CSP form-action.
-  explicit Pages(std::span<const std::string> form_targets);
+  // `https`: the public URL is https, so pages also carry HSTS.
+  Pages(std::span<const std::string> form_targets, bool https);
 
   // Renders `page` (e.g. "login.mustache") inside the layout.
   [[nodiscard]] std::string render(std::string_view page, const PageData& data, const PageFrame& frame) const;
@@ -45,6 +46,7 @@ class Pages {
  private:
   void secure(Response& res, const RequestContext& ctx) const;
   std::string csp_;
+  bool https_;
 };
 
 }  // namespace gh::http

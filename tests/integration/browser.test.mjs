@@ -27,6 +27,7 @@ function evilPage(target) {
   return `<!doctype html><html><body>
 <form id="logout" method="post" action="${target}/logout"><input name="csrf" value="guess"><button>logout</button></form>
 <form id="revoke" method="post" action="${target}/account/sessions/revoke-others"><input name="csrf" value="guess"><button>revoke</button></form>
+<iframe id="frame" src="${target}/account" title="framed"></iframe>
 <form id="login" method="post" action="${target}/login"><input name="email" value="attacker@example.test"><input name="password" value="attacker-password-123"><button>login</button></form>
 </body></html>`;
 }
@@ -153,7 +154,12 @@ test('register → sign in → protected app → revoke a second browser → log
   // Hostile pages, with both browsers signed in.
   for (const evil of [evilCrossSite, evilSameSite]) {
     const ep = await a.newPage();
-    await ep.goto(evil.base);
+    await ep.goto(evil.base, { waitUntil: 'load' });
+    // Clickjacking: our pages refuse to render inside another origin's frame.
+    const framed = ep.frames().find((f) => f !== ep.mainFrame());
+    assert.ok(framed, 'the hostile page has its frame');
+    assert.ok(!framed.url().startsWith(stack.base), `${evil.base}: the frame did not load our page (${framed.url()})`);
+    assert.equal(await framed.locator('form').count(), 0);
     // A credentialed cross-origin read of the session API is blocked by CORS.
     const read = await ep.evaluate(async (target) => {
       try {

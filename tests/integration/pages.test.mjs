@@ -77,6 +77,17 @@ test('pages carry a strict CSP and the browser security headers; the stylesheet 
   assert.match(await css.text(), /\.card/);
 });
 
+test('HSTS on pages when the public URL is https, not otherwise', async () => {
+  assert.equal((await fetch(gh.url('/login'))).headers.get('strict-transport-security'), null);
+  const tls = await new Server({ env: { GATEHOUSE_PUBLIC_URL: 'https://auth.example.test' } }).start();
+  try {
+    const res = await fetch(tls.url('/login'));
+    assert.equal(res.headers.get('strict-transport-security'), 'max-age=31536000; includeSubDomains');
+  } finally {
+    assert.equal(await tls.stop(), 0);
+  }
+});
+
 test('the form cookie is HttpOnly, Secure, SameSite=Strict and the token is bound to it', async () => {
   const page = await formPage('/login');
   const set = (await fetch(gh.url('/login'))).headers.getSetCookie().find((c) => c.startsWith('__Host-gh_form='));
