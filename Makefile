@@ -33,6 +33,7 @@ fuzz: deps
 bench: deps build
 	./bench/run.sh
 	./bench/tokens.sh | tee -a $(BUILD)/bench-report.md
+	./bench/sessions.sh | tee -a $(BUILD)/bench-report.md
 
 format:
 	find src include cli tests bench fuzz examples -name '*.h' -o -name '*.cc' | xargs clang-format -i

@@ -1,5 +1,7 @@
 #include "service/sessions/session_service.h"
 
+#include <algorithm>
+
 #include "core/base/encoding.h"
 #include "service/tokens/token_service.h"
 
@@ -58,6 +60,7 @@ Result<NewSession> SessionService::create(std::string_view user_id, std::string_
 Result<CurrentSession> SessionService::authenticate(std::string_view cookie_value) {
   if (cookie_value.empty() || cookie_value.size() > 128) return fail(SessionError::NoSession);
   const Seconds now = clock_.now();
+  const std::uint64_t epoch = epoch_.load();  // before the read: see remember()
   auto row = sessions_.find_session(token_hash(cookie_value), now);
   if (!row) {
     if (row.error().code == make_error_code(store::StoreError::NotFound)) return fail(SessionError::NoSession);
@@ -73,7 +76,71 @@ Result<CurrentSession> SessionService::authenticate(std::string_view cookie_valu
     row->idle_expires_at = idle;
   }
   std::string csrf = csrf_for(row->id_hash);
-  return CurrentSession{std::move(*row), std::move(csrf)};
+  CurrentSession current{std::move(*row), std::move(csrf)};
+  if (cfg_.cache_entries > 0 && cache_read_.load(std::memory_order_relaxed)) remember(current, now, epoch);
+  return current;
+}
+
+std::optional<CurrentSession> SessionService::authenticate_cached(std::string_view cookie_value) const {
+  // Until the first call here nothing is cached: servers that never read the cache pay nothing for it.
+  if (!cache_read_.load(std::memory_order_relaxed)) cache_read_.store(true, std::memory_order_relaxed);
+  if (cfg_.cache_entries == 0 || cookie_value.empty() || cookie_value.size() > 128) return std::nullopt;
+  return cached(token_hash(cookie_value), clock_.now());
+}
+
+std::optional<CurrentSession> SessionService::cached(std::string_view id_hash, Seconds now) const {
+  CacheShard& shard = cache_[std::hash<std::string_view>{}(id_hash) % kShards];
+  std::lock_guard lock(shard.mu);
+  const auto it = shard.map.find(id_hash);
+  if (it == shard.map.end()) return std::nullopt;
+  if (now >= it->second.fresh_until) {
+    shard.map.erase(it);
+    return std::nullopt;
+  }
+  // A due touch (sliding the idle deadline) is a store write: authenticate() does it.
+  if (now - it->second.session.row.last_seen >= cfg_.touch_interval) return std::nullopt;
+  return it->second.session;
+}
+
+void SessionService::remember(const CurrentSession& s, Seconds now, std::uint64_t epoch) {
+  const Seconds fresh_until = std::min({now + cfg_.cache_ttl, s.row.idle_expires_at, s.row.expires_at});
+  if (now >= fresh_until) return;
+  CacheShard& shard = cache_[std::hash<std::string_view>{}(s.row.id_hash) % kShards];
+  std::lock_guard lock(shard.mu);
+  // An eviction since our store read began may have been for this very
+  // session (revoked while we read it): do not cache what may be stale.
+  if (epoch_.load() != epoch) return;
+  const std::size_t cap = std::max<std::size_t>(1, cfg_.cache_entries / kShards);
+  if (shard.map.size() >= cap && !shard.map.contains(s.row.id_hash)) {
+    std::erase_if(shard.map, [now](const auto& kv) { return now >= kv.second.fresh_until; });
+    // Bounded: still full of fresh entries, drop an arbitrary one (it is only a cache).
+    if (shard.map.size() >= cap) shard.map.erase(shard.map.begin());
+  }
+  shard.map.insert_or_assign(s.row.id_hash, Cached{s, fresh_until});
+}
+
+void SessionService::evict(std::string_view user_id, std::string_view id_hash, std::string_view keep) {
+  if (cfg_.cache_entries == 0) return;
+  epoch_.fetch_add(1);  // first: a read in flight must not re-insert what we drop below
+  if (!id_hash.empty()) {
+    CacheShard& shard = cache_[std::hash<std::string_view>{}(id_hash) % kShards];
+    std::lock_guard lock(shard.mu);
+    if (const auto it = shard.map.find(id_hash); it != shard.map.end()) shard.map.erase(it);
+    return;
+  }
+  for (auto& shard : cache_) {
+    std::lock_guard lock(shard.mu);
+    std::erase_if(shard.map, [&](const auto& kv) { return kv.second.session.row.user_id == user_id && kv.first != keep; });
+  }
+}
+
+std::size_t SessionService::cache_size_for_test() const {
+  std::size_t n = 0;
+  for (auto& shard : cache_) {
+    std::lock_guard lock(shard.mu);
+    n += shard.map.size();
+  }
+  return n;
 }
 
 bool SessionService::csrf_ok(const CurrentSession& s, std::string_view token) const {
@@ -81,7 +148,9 @@ bool SessionService::csrf_ok(const CurrentSession& s, std::string_view token) co
 }
 
 Status SessionService::end(const CurrentSession& s, const RequestMeta& meta) {
-  if (auto ok = sessions_.delete_session(s.row.id_hash); !ok) return ok;
+  auto ok = sessions_.delete_session(s.row.id_hash);
+  evict(s.row.user_id, s.row.id_hash, "");  // after the delete: see remember()
+  if (!ok) return ok;
   audit("session.end", "success", s.row.user_id, s.row.id_hash.substr(0, 16), meta);
   return {};
 }
@@ -91,7 +160,9 @@ Status SessionService::revoke(std::string_view user_id, std::string_view handle,
   if (!mine) return fail(mine.error());
   for (const auto& s : *mine) {
     if (s.id_hash == handle) {
-      if (auto ok = sessions_.delete_session(s.id_hash); !ok) return ok;
+      auto ok = sessions_.delete_session(s.id_hash);
+      evict(user_id, s.id_hash, "");
+      if (!ok) return ok;
       audit("session.revoke", "success", std::string(user_id), s.id_hash.substr(0, 16), meta);
       return {};
     }
@@ -104,6 +175,7 @@ Status SessionService::revoke(std::string_view user_id, std::string_view handle,
 Result<std::int64_t> SessionService::revoke_all(std::string_view user_id, std::string_view keep_handle,
                                                 const RequestMeta& meta) {
   auto n = sessions_.delete_user_sessions(user_id, keep_handle);
+  evict(user_id, "", keep_handle);  // also on failure: some may be gone
   if (n) audit("session.revoke_all", "success", std::string(user_id), std::to_string(*n) + " sessions", meta);
   return n;
 }

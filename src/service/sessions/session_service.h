@@ -8,17 +8,34 @@
 // change (fixation); the CSRF token of a session is derived from its id
 // (HMAC under a KEK subkey), so it needs no storage and dies with the session.
 //
-// Thread-safe; every method that takes a session id blocks on the store.
+// Validated sessions are also kept in a small bounded in-process cache (keyed
+// by the id hash) for read-only checks that must not leave the I/O thread
+// (authenticate_cached(), e.g. forward-auth). An entry is served for at most
+// `cache_ttl` after the store said the session was live, never past its idle
+// or absolute deadline, and never when a touch is due; end/revoke/revoke_all
+// on this instance evict at once (also an entry whose store read raced with
+// them). So a revocation made on another instance (or by the CLI) reaches
+// cached checks here within cache_ttl (1 s); authenticate() always asks the
+// store. The cache is filled only once authenticate_cached() has been called.
+//
+// Thread-safe; every method that takes a session id blocks on the store,
+// except authenticate_cached() and csrf_ok().
 #pragma once
 
+#include <array>
+#include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <mutex>
+#include <optional>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "core/base/clock.h"
 #include "core/base/random.h"
 #include "core/base/secret.h"
+#include "core/base/string_hash.h"
 #include "core/crypto/seal.h"
 #include "service/common/audit.h"
 #include "store/session_store.h"
@@ -36,6 +53,8 @@ struct SessionConfig {
   std::chrono::seconds idle_timeout{30 * 60};         // NIST 800-63B AAL2: inactivity <= 1 h
   std::chrono::seconds absolute_timeout{12 * 3600};   // NIST 800-63B AAL2: overall <= 24 h
   std::chrono::seconds touch_interval{60};            // how stale last_seen may get before a write
+  std::size_t cache_entries{10000};                   // validated sessions kept in process (0: no cache)
+  std::chrono::seconds cache_ttl{1};                  // how long a store answer may be reused
 };
 
 struct NewSession {
@@ -57,7 +76,12 @@ class SessionService {
   // A fresh session for a user who just authenticated with `amr` (e.g. "pwd").
   [[nodiscard]] Result<NewSession> create(std::string_view user_id, std::string_view amr, const RequestMeta& meta);
   // The live session for a cookie value, slid forward if due. Errors: NoSession, StoreError.
+  // Always asks the store; remembers the answer for authenticate_cached().
   [[nodiscard]] Result<CurrentSession> authenticate(std::string_view cookie_value);
+  // Non-blocking (safe on an I/O thread): the session from the in-process
+  // cache if the store vouched for it within cache_ttl and no touch is due;
+  // otherwise nullopt, and the caller uses authenticate() on a worker.
+  [[nodiscard]] std::optional<CurrentSession> authenticate_cached(std::string_view cookie_value) const;
   // True if `token` is the CSRF token of the session with this id (constant time).
   [[nodiscard]] bool csrf_ok(const CurrentSession& s, std::string_view token) const;
   // Ends the session (logout). Idempotent.
@@ -70,9 +94,24 @@ class SessionService {
   [[nodiscard]] Result<std::vector<store::Session>> list(std::string_view user_id);
 
   [[nodiscard]] const SessionConfig& config() const { return cfg_; }
+  [[nodiscard]] std::size_t cache_size_for_test() const;
 
  private:
+  struct Cached {
+    CurrentSession session;
+    Seconds fresh_until;  // min(store read + cache_ttl, idle deadline, absolute deadline)
+  };
+  struct CacheShard {
+    std::mutex mu;
+    std::unordered_map<std::string, Cached, StringHash, std::equal_to<>> map;  // GUARDED_BY(mu)
+  };
+  static constexpr std::size_t kShards = 16;
+
   [[nodiscard]] std::string csrf_for(std::string_view id_hash) const;
+  [[nodiscard]] std::optional<CurrentSession> cached(std::string_view id_hash, Seconds now) const;
+  void remember(const CurrentSession& s, Seconds now, std::uint64_t epoch);
+  // Drops cached entries of `user_id` (all, or only `id_hash` if given) except `keep`.
+  void evict(std::string_view user_id, std::string_view id_hash, std::string_view keep);
   void audit(std::string action, std::string result, std::string actor, std::string subject, const RequestMeta& meta);
 
   store::SessionStore& sessions_;
@@ -81,6 +120,11 @@ class SessionService {
   AuditSink& audit_;
   SessionConfig cfg_;
   SecretString csrf_key_;
+  // Bumped by every eviction: an authenticate() whose store read started
+  // before it does not cache its (possibly stale) answer.
+  std::atomic<std::uint64_t> epoch_{0};
+  mutable std::atomic<bool> cache_read_{false};  // authenticate_cached() was called: authenticate() fills the cache
+  mutable std::array<CacheShard, kShards> cache_;
 };
 
 }  // namespace gh::service
