@@ -75,10 +75,13 @@ std::string when_of(Seconds t) {
 
 // The person-facing text for a registration or password-policy error: the
 // policy and email checks write details meant to be shown; anything else is generic.
-std::string_view input_error_text(const Error& e) {
+// (A string, not a view: Error::message() builds a temporary.)
+std::string input_error_text(const Error& e) {
   const Problem p = problem_for(e);
-  if (p.status == 400 || p.status == 422) return e.message();
-  return kMsgBroken;
+  if (p.status != 400 && p.status != 422) return std::string(kMsgBroken);
+  std::string text = e.message();  // e.g. "the password is too short: …" -> "The password …"
+  if (!text.empty() && text[0] >= 'a' && text[0] <= 'z') text[0] = static_cast<char>(text[0] - 'a' + 'A');
+  return text;
 }
 
 }  // namespace
@@ -242,7 +245,7 @@ Awaitable App::page_register_post(Request& req, RequestContext& ctx) {
     // Never "this email is taken": the same answer as any other refusal of these details.
     if (is(e, service::AccountError::EmailTaken))
       co_return anonymous_form(req, ctx, 400, "register.mustache", data, {frame.title, {}, kMsgCannotRegister});
-    const std::string_view text = input_error_text(e);
+    const std::string text = input_error_text(e);
     co_return anonymous_form(req, ctx, text == kMsgBroken ? 500 : 400, "register.mustache", data,
                              {frame.title, {}, text});
   }
@@ -358,7 +361,7 @@ Awaitable App::page_password_post(Request& req, RequestContext& ctx) {
     const auto& e = r->error();
     if (is(e, service::AccountError::InvalidCredentials))
       co_return co_await account_view(req, ctx, *s, 400, {}, kMsgWrongCurrent);
-    const std::string_view text = input_error_text(e);
+    const std::string text = input_error_text(e);
     co_return co_await account_view(req, ctx, *s, text == kMsgBroken ? 500 : 400, {}, text);
   }
   co_return pages_.redirect(req, ctx, "/account?notice=password_changed");
