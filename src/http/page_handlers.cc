@@ -186,8 +186,10 @@ Awaitable App::page_login_post(Request& req, RequestContext& ctx) {
       co_return anonymous_form(req, ctx, 403, "login.mustache", data, {"Sign in", {}, kMsgDisabled});
     co_return anonymous_form(req, ctx, 500, "login.mustache", data, {"Sign in", {}, kMsgBroken});
   }
-  // A fresh session id at every sign-in: a planted (fixated) cookie is replaced.
-  auto s = co_await offload(d_.db_pool, [&] { return d_.sessions.create((*user)->id, "pwd", meta); });
+  // A fresh session id at every sign-in: a planted (fixated) cookie is replaced
+  // and a session this browser already had is ended.
+  auto previous = co_await current_session(req);
+  auto s = co_await offload(d_.db_pool, [&] { return d_.sessions.replace(previous ? &*previous : nullptr, (*user)->id, "pwd", meta); });
   if (!s || !*s) co_return anonymous_form(req, ctx, s ? 500 : 503, "login.mustache", data, {"Sign in", {}, s ? kMsgBroken : kMsgBusy});
   Response res = pages_.redirect(req, ctx, back.empty() ? kDefaultLanding : back);
   res.insert(bhttp::field::set_cookie, session_set_cookie((*s)->id.expose(), d_.sessions.config().absolute_timeout));
@@ -249,7 +251,8 @@ Awaitable App::page_register_post(Request& req, RequestContext& ctx) {
     co_return anonymous_form(req, ctx, text == kMsgBroken ? 500 : 400, "register.mustache", data,
                              {frame.title, {}, text});
   }
-  auto s = co_await offload(d_.db_pool, [&] { return d_.sessions.create((*user)->id, "pwd", meta); });
+  auto previous = co_await current_session(req);
+  auto s = co_await offload(d_.db_pool, [&] { return d_.sessions.replace(previous ? &*previous : nullptr, (*user)->id, "pwd", meta); });
   if (!s || !*s) co_return message_page(req, ctx, s ? 500 : 503, "Account created", "Your account was created. Please sign in.");
   Response res = pages_.redirect(req, ctx, back.empty() ? kDefaultLanding : back);
   res.insert(bhttp::field::set_cookie, session_set_cookie((*s)->id.expose(), d_.sessions.config().absolute_timeout));
@@ -364,7 +367,13 @@ Awaitable App::page_password_post(Request& req, RequestContext& ctx) {
     const std::string text = input_error_text(e);
     co_return co_await account_view(req, ctx, *s, text == kMsgBroken ? 500 : 400, {}, text);
   }
-  co_return pages_.redirect(req, ctx, "/account?notice=password_changed");
+  // Every other session ended in change_password; this one gets a new id too, so
+  // a stolen copy of this browser's cookie dies with the old password.
+  auto fresh = co_await offload(d_.db_pool, [&] { return d_.sessions.replace(&*s, s->row.user_id, "pwd", meta); });
+  if (!fresh || !*fresh) co_return pages_.redirect(req, ctx, "/login?notice=password_changed");
+  Response res = pages_.redirect(req, ctx, "/account?notice=password_changed");
+  res.insert(bhttp::field::set_cookie, session_set_cookie((*fresh)->id.expose(), d_.sessions.config().absolute_timeout));
+  co_return res;
 }
 
 Awaitable App::page_revoke_session_post(Request& req, RequestContext& ctx) {

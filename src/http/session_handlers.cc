@@ -73,8 +73,10 @@ Awaitable App::session_login(Request& req, RequestContext& ctx) {
   auto user = co_await offload(d_.hash_pool, [&] { return d_.accounts.login(std::move(in), meta); });
   if (!user) co_return overloaded(req, ctx);
   if (!*user) co_return error_response(req, ctx, user->error());
-  // A fresh id at every sign-in: a planted (fixated) cookie is simply replaced.
-  auto s = co_await offload(d_.db_pool, [&] { return d_.sessions.create((*user)->id, "pwd", meta); });
+  // A fresh id at every sign-in: a planted (fixated) cookie is simply replaced,
+  // and a session this browser already had is ended.
+  auto previous = co_await current_session(req);
+  auto s = co_await offload(d_.db_pool, [&] { return d_.sessions.replace(previous ? &*previous : nullptr, (*user)->id, "pwd", meta); });
   if (!s) co_return overloaded(req, ctx);
   if (!*s) co_return error_response(req, ctx, s->error());
   nlohmann::json j = {{"user", user_json(**user)}, {"csrf_token", (*s)->csrf_token}};

@@ -280,7 +280,10 @@ test('account: revoke one device, sign out all others, change password', async (
   const changed = await post('/account/password', { csrf, current_password: password, new_password: next }, { cookie: a.cookie });
   assert.equal(changed.res.status, 303);
   assert.equal(changed.res.headers.get('location'), '/account?notice=password_changed');
-  assert.equal((await accountPage(a.cookie)).res.status, 200, 'the device that changed it stays signed in');
+  const renewed = pair(cookieOf(changed.res, '__Host-gh_session'));
+  assert.notEqual(renewed, a.cookie, 'the device that changed it gets a new session id');
+  assert.equal((await accountPage(renewed)).res.status, 200, 'and stays signed in');
+  assert.equal((await accountPage(a.cookie)).res.status, 303, 'a copy of its old cookie is dead');
   assert.equal((await accountPage(d.cookie)).res.status, 303, 'every other device is signed out');
   await formSignIn(email, next);
 });
@@ -310,6 +313,14 @@ test('a planted session cookie is replaced at sign-in through the form', async (
   assert.notEqual(issued, planted);
   assert.equal((await accountPage(planted)).res.status, 303);
   assert.equal((await accountPage(issued)).res.status, 200);
+  // Signing in again from this signed-in browser ends its previous session.
+  const page2 = await formPage('/login');
+  const again = await post('/login', { email, password, csrf: page2.csrf }, { cookie: `${page2.formCookie}; ${issued}` });
+  assert.equal(again.res.status, 303);
+  const next = pair(cookieOf(again.res, '__Host-gh_session'));
+  assert.notEqual(next, issued);
+  assert.equal((await accountPage(issued)).res.status, 303, 'the previous session ended');
+  assert.equal((await accountPage(next)).res.status, 200);
 });
 
 test('CORS: only configured origins, with credentials, never *; preflight answered', async () => {

@@ -63,6 +63,8 @@ test('session fixation: a planted session id is never adopted; sign-in always is
   // Signing in again from a signed-in browser also rotates the id.
   const again = await signIn(email, password, { cookie });
   assert.notEqual(again.cookie, cookie);
+  assert.equal((await fetch(gh.url('/v1/forward-auth'), { headers: { cookie } })).status, 401, 'the previous session ended');
+  assert.equal((await fetch(gh.url('/v1/forward-auth'), { headers: { cookie: again.cookie } })).status, 200);
 });
 
 test('state changes need the session CSRF token and our Origin', async () => {

@@ -147,6 +147,15 @@ bool SessionService::csrf_ok(const CurrentSession& s, std::string_view token) co
   return !token.empty() && constant_time_equal(s.csrf_token, token);
 }
 
+Result<NewSession> SessionService::replace(const CurrentSession* previous, std::string_view user_id,
+                                          std::string_view amr, const RequestMeta& meta) {
+  // End first: if that fails nothing new exists, and the old session is not silently kept.
+  if (previous != nullptr) {
+    if (auto ok = end(*previous, meta); !ok) return fail(ok.error());
+  }
+  return create(user_id, amr, meta);
+}
+
 Status SessionService::end(const CurrentSession& s, const RequestMeta& meta) {
   auto ok = sessions_.delete_session(s.row.id_hash);
   evict(s.row.user_id, s.row.id_hash, "");  // after the delete: see remember()

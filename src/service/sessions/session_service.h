@@ -75,6 +75,11 @@ class SessionService {
 
   // A fresh session for a user who just authenticated with `amr` (e.g. "pwd").
   [[nodiscard]] Result<NewSession> create(std::string_view user_id, std::string_view amr, const RequestMeta& meta);
+  // Sign-in or privilege change in a browser that may already hold a session
+  // (`previous`, may be null): `previous` is ended first, then a fresh session
+  // is created, so no copy of the old cookie outlives the change (ASVS 7.2.4).
+  [[nodiscard]] Result<NewSession> replace(const CurrentSession* previous, std::string_view user_id,
+                                           std::string_view amr, const RequestMeta& meta);
   // The live session for a cookie value, slid forward if due. Errors: NoSession, StoreError.
   // Always asks the store; remembers the answer for authenticate_cached().
   [[nodiscard]] Result<CurrentSession> authenticate(std::string_view cookie_value);
