@@ -12,6 +12,7 @@ namespace gh::store {
 // 1: users.
 // 2: refresh_families, refresh_tokens, denied_jtis, denied_subjects, signing_keys.
 // 3: sessions (store/session_store.h).
-inline constexpr int kSchemaVersion = 3;
+// 4: audit_events (store/audit_store.h), login_attempts (store/lockout_store.h).
+inline constexpr int kSchemaVersion = 4;
 
 }  // namespace gh::store

@@ -17,6 +17,8 @@
 
 #include "core/base/clock.h"
 #include "core/base/result.h"
+#include "store/audit_store.h"
+#include "store/lockout_store.h"
 #include "store/session_store.h"
 #include "store/token_store.h"
 
@@ -100,6 +102,9 @@ class Store {
   virtual KeyStore& keys() = 0;
   // Browser sessions kept in this database (schema version >= 3).
   virtual SessionStore& sessions() = 0;
+  // The audit log and the lockout counters (schema version >= 4).
+  virtual AuditStore& audit() = 0;
+  virtual LockoutStore& lockout() = 0;
 };
 
 struct StoreOptions {

@@ -10,6 +10,7 @@
 #include <mutex>
 #include <string>
 #include <unordered_map>
+#include <vector>
 
 #include "store/store.h"
 
@@ -28,6 +29,9 @@ struct MemoryState {
   std::map<std::string, DeniedSubject, std::less<>> denied_subjects;
   std::map<std::string, StoredKey, std::less<>> keys;  // by kid
   std::map<std::string, Session, std::less<>> sessions;  // by id_hash
+  std::vector<AuditRecord> audit;                        // in id order
+  std::int64_t audit_last_id = 0;
+  std::map<std::pair<std::string, std::string>, account::AttemptCounter> attempts;  // by (account, scope)
 
   // What ON DELETE CASCADE does in SQL. REQUIRES: mu held.
   void erase_user_rows(std::string_view user_id);
@@ -37,5 +41,7 @@ struct MemoryState {
 [[nodiscard]] std::unique_ptr<TokenStore> make_token_store(MemoryState& state);
 [[nodiscard]] std::unique_ptr<KeyStore> make_key_store(MemoryState& state);
 [[nodiscard]] std::unique_ptr<SessionStore> make_session_store(MemoryState& state);
+[[nodiscard]] std::unique_ptr<AuditStore> make_audit_store(MemoryState& state);
+[[nodiscard]] std::unique_ptr<LockoutStore> make_lockout_store(MemoryState& state);
 
 }  // namespace gh::store::memory

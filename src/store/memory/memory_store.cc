@@ -109,7 +109,9 @@ class MemoryStore final : public Store {
       : users_(state_),
         tokens_(make_token_store(state_)),
         keys_(make_key_store(state_)),
-        sessions_(make_session_store(state_)) {}
+        sessions_(make_session_store(state_)),
+        audit_(make_audit_store(state_)),
+        lockout_(make_lockout_store(state_)) {}
 
   Result<int> migrate() override {
     std::lock_guard lock(state_.mu);
@@ -126,6 +128,8 @@ class MemoryStore final : public Store {
   TokenStore& tokens() override { return *tokens_; }
   KeyStore& keys() override { return *keys_; }
   SessionStore& sessions() override { return *sessions_; }
+  AuditStore& audit() override { return *audit_; }
+  LockoutStore& lockout() override { return *lockout_; }
 
  private:
   MemoryState state_;
@@ -133,6 +137,8 @@ class MemoryStore final : public Store {
   std::unique_ptr<TokenStore> tokens_;
   std::unique_ptr<KeyStore> keys_;
   std::unique_ptr<SessionStore> sessions_;
+  std::unique_ptr<AuditStore> audit_;
+  std::unique_ptr<LockoutStore> lockout_;
 };
 
 }  // namespace

@@ -6,6 +6,8 @@
 #include <spdlog/spdlog.h>
 
 #include "store/postgres/pg_db.h"
+#include "store/postgres/postgres_audit_store.h"
+#include "store/postgres/postgres_audit_store.h"
 #include "store/postgres/postgres_session_store.h"
 #include "store/postgres/postgres_token_store.h"
 #include "store/schema.h"
@@ -104,6 +106,39 @@ CREATE TABLE sessions (
 CREATE INDEX sessions_user_id ON sessions(user_id);
 CREATE INDEX sessions_expires_at ON sessions(expires_at);
 CREATE INDEX sessions_idle_expires_at ON sessions(idle_expires_at);
+)sql",
+    // 4: the audit log (append-only: UPDATE is refused by a trigger; rows leave
+    // only by retention) and the lockout counters, per (account, scope) where
+    // scope is a client IP or '*' for the account-wide counter.
+    R"sql(
+CREATE TABLE audit_events (
+  id         BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+  time       BIGINT NOT NULL,
+  action     TEXT COLLATE "C" NOT NULL,
+  result     TEXT COLLATE "C" NOT NULL,
+  actor      TEXT COLLATE "C" NOT NULL,
+  subject    TEXT COLLATE "C" NOT NULL,
+  ip         TEXT NOT NULL,
+  user_agent TEXT NOT NULL,
+  request_id TEXT NOT NULL,
+  tenant     TEXT COLLATE "C" NOT NULL
+);
+CREATE INDEX audit_events_time ON audit_events(time);
+CREATE INDEX audit_events_actor ON audit_events(actor, id);
+CREATE INDEX audit_events_subject ON audit_events(subject, id);
+CREATE FUNCTION audit_events_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN RAISE EXCEPTION 'audit_events is append-only'; END $$;
+CREATE TRIGGER audit_events_append_only BEFORE UPDATE ON audit_events
+FOR EACH ROW EXECUTE FUNCTION audit_events_append_only();
+CREATE TABLE login_attempts (
+  account      TEXT COLLATE "C" NOT NULL,
+  scope        TEXT COLLATE "C" NOT NULL,
+  failures     BIGINT NOT NULL,
+  window_start BIGINT NOT NULL,
+  locked_until BIGINT NOT NULL,
+  PRIMARY KEY (account, scope)
+);
+CREATE INDEX login_attempts_window_start ON login_attempts(window_start);
 )sql",
 };
 static_assert(std::size(kMigrations) == static_cast<std::size_t>(kSchemaVersion),
@@ -284,7 +319,9 @@ class PostgresStore final : public Store {
         users_(*pool_),
         tokens_(make_token_store(*pool_)),
         keys_(make_key_store(*pool_)),
-        sessions_(make_session_store(*pool_)) {}
+        sessions_(make_session_store(*pool_)),
+        audit_(make_audit_store(*pool_)),
+        lockout_(make_lockout_store(*pool_)) {}
 
   // Each migration runs in its own transaction holding the advisory lock and
   // re-reads the version under it, so concurrent migrators apply each step
@@ -328,6 +365,8 @@ class PostgresStore final : public Store {
   TokenStore& tokens() override { return *tokens_; }
   KeyStore& keys() override { return *keys_; }
   SessionStore& sessions() override { return *sessions_; }
+  AuditStore& audit() override { return *audit_; }
+  LockoutStore& lockout() override { return *lockout_; }
 
  private:
   std::unique_ptr<Pool> pool_;
@@ -335,6 +374,8 @@ class PostgresStore final : public Store {
   std::unique_ptr<TokenStore> tokens_;
   std::unique_ptr<KeyStore> keys_;
   std::unique_ptr<SessionStore> sessions_;
+  std::unique_ptr<AuditStore> audit_;
+  std::unique_ptr<LockoutStore> lockout_;
 };
 
 }  // namespace

@@ -9,6 +9,8 @@
 
 #include "store/schema.h"
 #include "store/sqlite/sqlite_db.h"
+#include "store/sqlite/sqlite_audit_store.h"
+#include "store/sqlite/sqlite_audit_store.h"
 #include "store/sqlite/sqlite_session_store.h"
 #include "store/sqlite/sqlite_token_store.h"
 
@@ -106,6 +108,37 @@ CREATE TABLE sessions (
 CREATE INDEX sessions_user_id ON sessions(user_id);
 CREATE INDEX sessions_expires_at ON sessions(expires_at);
 CREATE INDEX sessions_idle_expires_at ON sessions(idle_expires_at);
+)sql",
+    // 4: the audit log (append-only: UPDATE is refused by a trigger; rows leave
+    // only by retention) and the lockout counters, per (account, scope) where
+    // scope is a client IP or '*' for the account-wide counter.
+    R"sql(
+CREATE TABLE audit_events (
+  id         INTEGER PRIMARY KEY AUTOINCREMENT,
+  time       INTEGER NOT NULL,
+  action     TEXT NOT NULL,
+  result     TEXT NOT NULL,
+  actor      TEXT NOT NULL,
+  subject    TEXT NOT NULL,
+  ip         TEXT NOT NULL,
+  user_agent TEXT NOT NULL,
+  request_id TEXT NOT NULL,
+  tenant     TEXT NOT NULL
+) STRICT;
+CREATE INDEX audit_events_time ON audit_events(time);
+CREATE INDEX audit_events_actor ON audit_events(actor, id);
+CREATE INDEX audit_events_subject ON audit_events(subject, id);
+CREATE TRIGGER audit_events_append_only BEFORE UPDATE ON audit_events
+BEGIN SELECT RAISE(ABORT, 'audit_events is append-only'); END;
+CREATE TABLE login_attempts (
+  account      TEXT NOT NULL,
+  scope        TEXT NOT NULL,
+  failures     INTEGER NOT NULL,
+  window_start INTEGER NOT NULL,
+  locked_until INTEGER NOT NULL,
+  PRIMARY KEY (account, scope)
+) STRICT, WITHOUT ROWID;
+CREATE INDEX login_attempts_window_start ON login_attempts(window_start);
 )sql",
 };
 static_assert(std::size(kMigrations) == static_cast<std::size_t>(kSchemaVersion),
@@ -273,7 +306,9 @@ class SqliteStore final : public Store {
         users_(*db_),
         tokens_(make_token_store(*db_)),
         keys_(make_key_store(*db_)),
-        sessions_(make_session_store(*db_)) {}
+        sessions_(make_session_store(*db_)),
+        audit_(make_audit_store(*db_)),
+        lockout_(make_lockout_store(*db_)) {}
 
   Result<int> migrate() override {
     return db_->write([&](Connection& c) -> Result<int> {
@@ -316,6 +351,8 @@ class SqliteStore final : public Store {
   TokenStore& tokens() override { return *tokens_; }
   KeyStore& keys() override { return *keys_; }
   SessionStore& sessions() override { return *sessions_; }
+  AuditStore& audit() override { return *audit_; }
+  LockoutStore& lockout() override { return *lockout_; }
 
  private:
   std::unique_ptr<Database> db_;
@@ -323,6 +360,8 @@ class SqliteStore final : public Store {
   std::unique_ptr<TokenStore> tokens_;
   std::unique_ptr<KeyStore> keys_;
   std::unique_ptr<SessionStore> sessions_;
+  std::unique_ptr<AuditStore> audit_;
+  std::unique_ptr<LockoutStore> lockout_;
 };
 
 }  // namespace
