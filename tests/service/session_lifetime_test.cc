@@ -161,5 +161,21 @@ TEST(FormGuardTest, ATokenIsBoundToItsNonceAndTheServerKey) {
   EXPECT_FALSE(other.check(a.nonce, a.token)) << "another server key does not accept it";
 }
 
+TEST(KnownDevicesTest, ATokenIsBoundToItsAccountAndTheServerKey) {
+  SystemRandom rng;
+  auto kek = std::move(*crypto::Kek::from_base64url(kKek));
+  auto other_kek = std::move(*crypto::Kek::from_base64url("HwAeHRwbGhkYFxYVFBMSERAPDg0MCwoJCAcGBQQDAgE"));
+  KnownDevices devices(kek, rng);
+  KnownDevices other(other_kek, rng);
+  const auto t = devices.issue("ada@example.com");
+  EXPECT_TRUE(devices.check("ada@example.com", t));
+  EXPECT_FALSE(devices.check("bob@example.com", t)) << "bound to the account";
+  EXPECT_FALSE(other.check("ada@example.com", t)) << "bound to the server key";
+  EXPECT_FALSE(devices.check("ada@example.com", t.substr(0, t.size() - 1) + (t.back() == 'A' ? "B" : "A")));
+  EXPECT_FALSE(devices.check("ada@example.com", ""));
+  EXPECT_FALSE(devices.check("", t));
+  EXPECT_NE(devices.issue("ada@example.com"), t) << "a fresh nonce each time";
+}
+
 }  // namespace
 }  // namespace gh::service

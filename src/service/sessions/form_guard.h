@@ -36,4 +36,24 @@ class FormGuard {
   SecretString key_;
 };
 
+// KnownDevices: the "device cookie" that lets an account's owner sign in
+// while the account is locked for everyone else (core/account/lockout.h). A
+// browser that signed in successfully gets `nonce.HMAC(key, account | nonce)`;
+// presenting it later for the same account marks the attempt as coming from a
+// known device. Bound to the account (normalised email), unforgeable without
+// the server key, no storage.
+class KnownDevices {
+ public:
+  KnownDevices(const crypto::Kek& kek, Random& rng);
+  // A fresh device token for `account`.
+  [[nodiscard]] std::string issue(std::string_view account);
+  // True if `token` was issued by this server for `account` (constant time).
+  [[nodiscard]] bool check(std::string_view account, std::string_view token) const;
+
+ private:
+  [[nodiscard]] std::string mac(std::string_view account, std::string_view nonce) const;
+  Random& rng_;
+  SecretString key_;
+};
+
 }  // namespace gh::service
