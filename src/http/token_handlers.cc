@@ -110,10 +110,16 @@ Awaitable App::refresh(Request& req, RequestContext& ctx) {
 Awaitable App::me(Request& req, RequestContext& ctx) {
   auto claims = bearer(req);
   if (!claims) co_return bearer_problem(req, ctx, claims.error());
-  // Hot path: a recently read user answers without leaving the I/O thread.
-  if (auto cached = d_.accounts.cached_user(claims->sub)) {
-    if (cached->disabled) co_return bearer_problem(req, ctx, Error{make_error_code(service::TokenError::TokenRevoked), ""});
-    co_return json_response(req, ctx, 200, nlohmann::json{{"user", user_json(*cached)}}.dump());
+  // Hot path: a recently read user answers without leaving the I/O thread,
+  // with the body rendered once per cached version of the user.
+  if (auto cached = d_.accounts.cached_user_shared(claims->sub)) {
+    if (cached->user.disabled) co_return bearer_problem(req, ctx, Error{make_error_code(service::TokenError::TokenRevoked), ""});
+    auto body = cached->rendered.load();
+    if (!body) {
+      body = std::make_shared<const std::string>(nlohmann::json{{"user", user_json(cached->user)}}.dump());
+      cached->rendered.store(body);
+    }
+    co_return json_response(req, ctx, 200, *body);
   }
   auto user = co_await offload(d_.db_pool, [&] { return d_.accounts.load_user(claims->sub); });
   if (!user) co_return overloaded(req, ctx);

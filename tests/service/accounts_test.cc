@@ -128,5 +128,32 @@ TEST_F(AccountsTest, AuditEventsCarryNoSecret) {
   }
 }
 
+TEST_F(AccountsTest, CachedUserIsSharedPerVersionAndReplacedOnChange) {
+  auto u = reg("a@b.test", kGood);
+  ASSERT_TRUE(u);
+  EXPECT_EQ(svc_->cached_user_shared(u->id), nullptr) << "nothing read yet";
+  ASSERT_TRUE(svc_->load_user(u->id));
+  auto a = svc_->cached_user_shared(u->id);
+  ASSERT_NE(a, nullptr);
+  EXPECT_EQ(a->user.email, "a@b.test");
+  EXPECT_EQ(svc_->cached_user_shared(u->id), a) << "readers share one version, no copy";
+  EXPECT_EQ(svc_->cached_user(u->id)->id, u->id) << "the copying accessor still works";
+  a->rendered.store(std::make_shared<const std::string>("derived from this version"));
+  // A change replaces the version: nothing derived from the old one is served.
+  ASSERT_TRUE(svc_->set_disabled(u->id, true, meta_));
+  EXPECT_EQ(svc_->cached_user_shared(u->id), nullptr);
+  ASSERT_TRUE(svc_->load_user(u->id));
+  auto b = svc_->cached_user_shared(u->id);
+  ASSERT_NE(b, nullptr);
+  EXPECT_NE(b, a);
+  EXPECT_TRUE(b->user.disabled);
+  EXPECT_EQ(b->rendered.load(), nullptr);
+  EXPECT_FALSE(a->user.disabled) << "the old version is immutable (holders see what they read)";
+  // Fresh for the cache TTL (2 s) only.
+  clock_.advance(std::chrono::seconds{2});
+  EXPECT_EQ(svc_->cached_user_shared(u->id), nullptr);
+  EXPECT_FALSE(svc_->cached_user(u->id));
+}
+
 }  // namespace
 }  // namespace gh::service

@@ -158,10 +158,16 @@ Status AccountService::logout_all(std::string_view user_id, const RequestMeta& m
 }
 
 std::optional<store::User> AccountService::cached_user(std::string_view id) const {
+  auto e = cached_user_shared(id);
+  if (!e) return std::nullopt;
+  return e->user;
+}
+
+std::shared_ptr<const AccountService::SharedUser> AccountService::cached_user_shared(std::string_view id) const {
   std::shared_lock lock(cache_mu_);
   const auto it = cache_.find(id);
-  if (it == cache_.end() || d_.clock.now() - it->second.loaded >= kCacheTtl) return std::nullopt;
-  return it->second.user;
+  if (it == cache_.end() || d_.clock.now() - it->second.loaded >= kCacheTtl) return nullptr;
+  return it->second.entry;
 }
 
 Result<store::User> AccountService::load_user(std::string_view id) {
@@ -172,7 +178,9 @@ Result<store::User> AccountService::load_user(std::string_view id) {
   }
   std::unique_lock lock(cache_mu_);
   if (cache_.size() >= kCacheMax) cache_.erase(cache_.begin());  // bounded; it is only a cache
-  cache_.insert_or_assign(u->id, Cached{*u, d_.clock.now()});
+  auto entry = std::make_shared<SharedUser>();
+  entry->user = *u;
+  cache_.insert_or_assign(u->id, Cached{std::move(entry), d_.clock.now()});
   return u;
 }
 

@@ -5,7 +5,9 @@
 // pool, never from an I/O thread. Thread-safe; holds only references.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <shared_mutex>
 #include <string>
@@ -104,6 +106,16 @@ class AccountService {
   // The user by id for read-mostly paths (GET /v1/me): from a small in-process
   // cache when fresh (non-blocking, safe on an I/O thread), else nullopt.
   [[nodiscard]] std::optional<store::User> cached_user(std::string_view id) const;
+  // One cached version of a user, shared by readers. Never modified once
+  // published: a reload or a change replaces the whole entry, so whatever a
+  // read path derives from `user` may be kept in `rendered` for as long as the
+  // entry lives (GET /v1/me keeps its response body there).
+  struct SharedUser {
+    store::User user;
+    mutable std::atomic<std::shared_ptr<const std::string>> rendered;
+  };
+  // Like cached_user(), without copying the user: nullptr unless fresh.
+  [[nodiscard]] std::shared_ptr<const SharedUser> cached_user_shared(std::string_view id) const;
   // The user by id from the store (blocking); refreshes the cache.
   [[nodiscard]] Result<store::User> load_user(std::string_view id);
 
@@ -125,7 +137,7 @@ class AccountService {
   static constexpr std::chrono::seconds kCacheTtl{2};
   static constexpr std::size_t kCacheMax = 10000;
   struct Cached {
-    store::User user;
+    std::shared_ptr<const SharedUser> entry;
     Seconds loaded;
   };
   mutable std::shared_mutex cache_mu_;
