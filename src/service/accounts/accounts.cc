@@ -1,6 +1,9 @@
 #include "service/accounts/accounts.h"
 
+#include <spdlog/spdlog.h>
+
 #include "core/account/email.h"
+#include "service/sessions/form_guard.h"
 #include "service/sessions/session_service.h"
 #include "service/tokens/token_service.h"
 
@@ -81,6 +84,23 @@ Result<store::User> AccountService::login(LoginInput in, const RequestMeta& meta
                                    : Result<store::User>(fail(store::StoreError::NotFound));
   if (!user && !is(user.error(), store::StoreError::NotFound)) return fail(user.error());
 
+  // Lockout: the attempt is counted before the password is checked (atomic
+  // reserve-then-verify); a locked source or account gets the answer of a
+  // wrong password after the same work, so the lock reveals nothing.
+  std::optional<account::AttemptStep> step;
+  if (d_.lockout && email) {
+    const bool known = d_.devices && d_.devices->check(email->normalized, in.device_token);
+    auto begun = d_.store.lockout().begin_login_attempt(email->normalized, meta.ip, d_.clock.now(), *d_.lockout, known);
+    if (!begun) return fail(begun.error());
+    step = *begun;
+    if (step->verdict != account::AttemptVerdict::Proceed) {
+      (void)d_.hasher.verify(d_.hasher.dummy_hash(), candidate);
+      audit("user.login", step->verdict == account::AttemptVerdict::SourceLocked ? "locked_source" : "locked_account",
+            "anonymous", user ? user->id : "", meta);
+      return fail(AccountError::InvalidCredentials);
+    }
+  }
+
   const bool has_password = user && !user->password_hash.empty();
   const std::string_view stored = has_password ? std::string_view(user->password_hash)
                                                : std::string_view(d_.hasher.dummy_hash());
@@ -89,7 +109,15 @@ Result<store::User> AccountService::login(LoginInput in, const RequestMeta& meta
   if (!verified) {
     const char* reason = !user ? "unknown_user" : (has_password ? "wrong_password" : "no_password");
     audit("user.login", reason, "anonymous", user ? user->id : "", meta);
+    if (step && (step->source_locked_now || step->account_locked_now))
+      audit("user.lockout", step->account_locked_now ? "account" : "source", "system", user ? user->id : "", meta);
     return fail(AccountError::InvalidCredentials);
+  }
+  if (step) {
+    // Counters reset on success (this source and the account-wide one). Best effort:
+    // a failure leaves a counter that expires with its window.
+    if (auto cleared = d_.store.lockout().clear_login_attempts(email->normalized, meta.ip); !cleared)
+      spdlog::warn("lockout: clearing counters after a success failed: {}", cleared.error().message());
   }
   if (user->disabled) {
     audit("user.login", "disabled", user->id, user->id, meta);
@@ -145,6 +173,28 @@ Result<PasswordChanged> AccountService::change_password(PasswordChangeInput in, 
   }
   audit("user.password_change", "success", user->id, user->id, meta);
   return out;
+}
+
+std::string AccountService::device_token_for(const store::User& user) {
+  return d_.devices ? d_.devices->issue(user.email_normalized) : std::string();
+}
+
+Status AccountService::unlock(std::string_view id_or_email, const RequestMeta& meta) {
+  // The counters are keyed by normalised email, so an address without an account can be unlocked too.
+  std::string key;
+  std::string subject;
+  if (auto u = find_user(id_or_email); u) {
+    key = u->email_normalized;
+    subject = u->id;
+  } else if (auto e = account::parse_email(id_or_email); e) {
+    key = e->normalized;
+  } else {
+    return fail(store::StoreError::NotFound);
+  }
+  auto n = d_.store.lockout().unlock_account(key);
+  if (!n) return fail(n.error());
+  audit("user.unlock", "success", "admin", subject, meta);
+  return {};
 }
 
 Status AccountService::logout_all(std::string_view user_id, const RequestMeta& meta) {

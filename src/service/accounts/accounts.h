@@ -13,6 +13,7 @@
 #include <string>
 #include <unordered_map>
 
+#include "core/account/lockout.h"
 #include "core/base/clock.h"
 #include "core/base/random.h"
 #include "core/base/result.h"
@@ -37,6 +38,7 @@ GH_DECLARE_ERROR_CATEGORY(AccountError)
 
 class TokenService;
 class SessionService;
+class KnownDevices;
 
 struct AccountDeps {
   store::Store& store;
@@ -47,6 +49,8 @@ struct AccountDeps {
   AuditSink& audit;
   TokenService* tokens = nullptr;      // when set: password change, disable and delete revoke tokens
   SessionService* sessions = nullptr;  // when set: password change, logout-all, disable and delete end sessions
+  const account::LockoutPolicy* lockout = nullptr;  // when set: password attempts are counted and locked out
+  KnownDevices* devices = nullptr;                  // when set: a known device gets past an account-wide lock
 };
 
 struct PasswordChangeInput {
@@ -74,7 +78,8 @@ struct RegisterInput {
 
 struct LoginInput {
   std::string email;
-  SecretString password;  // raw, as sent
+  SecretString password;     // raw, as sent
+  std::string device_token;  // the browser's known-device cookie, if any
 };
 
 // How a login ended, for metrics.
@@ -119,6 +124,10 @@ class AccountService {
   // The user by id from the store (blocking); refreshes the cache.
   [[nodiscard]] Result<store::User> load_user(std::string_view id);
 
+  // A known-device token for the browser that just signed in as `user` ("" without KnownDevices).
+  [[nodiscard]] std::string device_token_for(const store::User& user);
+  // Admin: clears every lockout counter of the account (by id or email). Errors: StoreError.
+  [[nodiscard]] Status unlock(std::string_view id_or_email, const RequestMeta& meta);
   // Admin operations (CLI, later the admin API). Errors: StoreError::NotFound, StoreError.
   [[nodiscard]] Result<store::UserPage> list_users(std::optional<std::string> after, std::size_t limit,
                                                    std::optional<std::string> email_contains);
