@@ -23,6 +23,7 @@
 #include "service/accounts/accounts.h"
 #include "service/common/audit.h"
 #include "service/config.h"
+#include "service/ratelimit/rate_limits.h"
 #include "service/common/background.h"
 #include "service/sessions/form_guard.h"
 #include "service/sessions/session_service.h"
@@ -204,8 +205,16 @@ int serve(const Common& c, bool print_config) {
   rt.accounts = std::make_unique<service::AccountService>(
       service::AccountDeps{*rt.store, *rt.hasher, *rt.policy, rt.clock, rt.rng, rt.audit, rt.tokens.get(),
                            rt.sessions.get()});
+  // Rate limits: in-process, or in Redis (rate_limit.store_url) shared by every instance.
+  std::unique_ptr<service::RateLimits> limits;
+  if (cfg.rate_limit_enabled) {
+    auto l = service::RateLimits::create(cfg, rt.audit);
+    if (!l) return die("rate_limit.store_url", l.error());
+    limits = std::move(*l);
+  }
+  service::WorkerPool limit_pool("gh-ratelimit", std::max<std::size_t>(2, cfg.store_pool_size), 1024);
   app = std::make_unique<http::App>(http::AppDeps{cfg, *rt.store, *rt.accounts, *rt.tokens, *rt.keys, *rt.sessions, *rt.forms,
-                                                  hash_pool, db_pool, metrics});
+                                                  hash_pool, db_pool, metrics, limits.get(), &limit_pool});
 
   service::Background background;
   background.every("revocation-sync", std::chrono::milliseconds(cfg.revocation_poll_ms), [&] {
@@ -220,9 +229,11 @@ int serve(const Common& c, bool print_config) {
     if (auto n = st.purge_sessions(rt.clock.now()); n && *n > 0)
       spdlog::info("purged {} expired sessions", *n);
   });
+  if (limits) background.every("rate-limit-prune", std::chrono::minutes(1), [&] { limits->prune(); });
   background.start();
 
-  spdlog::info("listening on {} (mode {}, store {})", addr, cfg.mode, rt.store->backend());
+  spdlog::info("listening on {} (mode {}, store {}, rate limits {})", addr, cfg.mode, rt.store->backend(),
+               limits ? limits->backend_name() : "off");
   std::cout << nlohmann::json{{"msg", "listening"}, {"address", addr}}.dump() << std::endl;
   server.start();
 
@@ -265,6 +276,7 @@ int serve(const Common& c, bool print_config) {
   background.stop();
   hash_pool.stop();
   db_pool.stop();
+  limit_pool.stop();
   spdlog::info("stopped");
   return 0;
 }

@@ -64,11 +64,26 @@ App::App(AppDeps deps)
                        [p = &d_.hash_pool] { return static_cast<double>(p->busy()); });
   d_.metrics.add_gauge("gatehouse_hash_pool_threads", "Password-hash workers.",
                        [p = &d_.hash_pool] { return static_cast<double>(p->threads()); });
+  if (d_.limits != nullptr)
+    d_.metrics.add_gauge("gatehouse_rate_limit_local_keys", "Rate-limit keys held in this process.",
+                         [l = d_.limits] { return static_cast<double>(l->local_keys()); });
 }
 
 Awaitable App::dispatch(Request& req, RequestContext& ctx) {
   const std::string_view target = req.target();
   const std::string_view path = target.substr(0, target.find('?'));
+  // The one place the client address is decided (audit rows, sessions, rate-limit keys).
+  if (d_.config.trusted_proxy_list.empty()) {
+    ctx.client_ip = ctx.peer_ip;
+  } else {
+    const bool rfc7239 = d_.config.client_ip_header == "forwarded";
+    std::vector<std::string_view> fields;
+    for (auto [it, end] = req.base().equal_range(rfc7239 ? "Forwarded" : "X-Forwarded-For"); it != end; ++it)
+      fields.push_back(it->value());
+    ctx.client_ip = net::client_address(ctx.peer_ip,
+                                        rfc7239 ? net::ForwardedHeader::Forwarded : net::ForwardedHeader::XForwardedFor,
+                                        fields, d_.config.trusted_proxy_list);
+  }
   if (req.method() == bhttp::verb::options && !req[bhttp::field::access_control_request_method].empty()) {
     ctx.route = "(preflight)";
     co_return preflight(req, ctx);
@@ -76,7 +91,14 @@ Awaitable App::dispatch(Request& req, RequestContext& ctx) {
   const auto r = router_.route(req.method(), path, ctx);
   switch (r.match) {
     case Router::Match::Found: {
+      if (const auto limit = ip_limit_of(req.method(), ctx.route)) {
+        if (auto refused = co_await rate_limited(req, ctx, *limit, ctx.client_ip)) {
+          add_cors_headers(req, path, *refused);
+          co_return std::move(*refused);
+        }
+      }
       Response res = co_await (*r.handler)(req, ctx);
+      add_rate_limit_headers(res, ctx);
       add_cors_headers(req, path, res);
       co_return res;
     }
@@ -104,6 +126,28 @@ Awaitable App::readyz(Request& req, RequestContext& ctx) {
     co_return problem_response(req, ctx, kUnavailable, "The store is not reachable.");
   }
   nlohmann::json j = {{"status", "ready"}, {"store", d_.store.backend()}};
+  if (d_.limits != nullptr) {
+    // A shared (Redis) limiter is pinged; in-process limits are always ready.
+    std::optional<service::LimiterHealth> h;
+    if (d_.limits->blocking()) {
+      h = co_await offload(*d_.limit_pool, [this] { return d_.limits->health(); });
+      if (!h) co_return overloaded(req, ctx);
+    } else {
+      h = d_.limits->health();
+    }
+    j["rate_limit"] = {{"backend", h->backend}, {"state", h->state}};
+    if (!h->ready) {
+      spdlog::warn("readiness: the rate-limit store is not reachable (redis_failure = closed)");
+      Response res = problem_response(req, ctx, kUnavailable, "The rate-limit store is not reachable.");
+      auto body = nlohmann::json::parse(res.body());
+      body["rate_limit"] = j["rate_limit"];
+      res.body() = body.dump();
+      res.prepare_payload();
+      co_return res;
+    }
+  } else {
+    j["rate_limit"] = {{"backend", "off"}, {"state", "disabled"}};
+  }
   co_return json_response(req, ctx, 200, j.dump());
 }
 
@@ -144,11 +188,14 @@ Awaitable App::login(Request& req, RequestContext& ctx) {
   auto password = json::required_string(*body, "password", kMaxPasswordBytes);
   if (!password) co_return error_response(req, ctx, password.error());
 
-  service::LoginInput in{std::move(*email), SecretString(std::move(*password))};
+  service::LoginInput in{*email, SecretString(std::move(*password))};
   wipe_secret_field(*body, "password");
   wipe(req.body());
+  if (auto refused = co_await rate_limited(req, ctx, service::LimitId::LoginPerAccount, *email)) co_return std::move(*refused);
   const auto meta = meta_of(req, ctx);
   auto r = co_await offload(d_.hash_pool, [&] { return d_.accounts.login(std::move(in), meta); });
+  // The per-account limit counts failures: a sign-in that worked is given back.
+  if (r && *r) co_await rate_limit_refund(service::LimitId::LoginPerAccount, std::move(*email));
   if (!r) {
     d_.metrics.inc("gatehouse_logins_total", "outcome=\"overloaded\"");
     co_return overloaded(req, ctx);

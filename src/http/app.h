@@ -5,6 +5,7 @@
 #pragma once
 
 #include <memory>
+#include <optional>
 
 #include "core/web/web.h"
 #include "http/metrics.h"
@@ -14,6 +15,7 @@
 #include "service/accounts/accounts.h"
 #include "service/common/worker_pool.h"
 #include "service/config.h"
+#include "service/ratelimit/rate_limits.h"
 #include "service/tokens/key_manager.h"
 #include "service/sessions/form_guard.h"
 #include "service/sessions/session_service.h"
@@ -33,6 +35,8 @@ struct AppDeps {
   service::WorkerPool& hash_pool;  // password hashing (bounded; full -> 503)
   service::WorkerPool& db_pool;    // other blocking store calls
   Metrics& metrics;
+  service::RateLimits* limits = nullptr;      // null: rate limiting off (rate_limit.enabled = false)
+  service::WorkerPool* limit_pool = nullptr;  // for a blocking (Redis) limiter backend
 };
 
 class App {
@@ -96,6 +100,17 @@ class App {
   // `candidate` if it is an allowed place to return to after sign-in, else "".
   std::string return_to(std::string_view candidate) const;
   std::string form_cookie_name() const;
+
+  // Rate limiting (rate_limit_guard.cc). The per-IP limit guarding a route, if any.
+  [[nodiscard]] std::optional<service::LimitId> ip_limit_of(bhttp::verb method, std::string_view route) const;
+  // Counts one attempt against `id` by `subject` (client IP or email); the 429
+  // (HTML for the hosted pages) or 503 to send instead, or nullopt to go on.
+  asio::awaitable<std::optional<Response>> rate_limited(const Request& req, RequestContext& ctx, service::LimitId id,
+                                                        std::string_view subject);
+  // Gives back an attempt counted by rate_limited() (a login that succeeded).
+  asio::awaitable<void> rate_limit_refund(service::LimitId id, std::string subject);
+  // RateLimit-* headers from ctx.rate_limit (the tightest limit checked).
+  static void add_rate_limit_headers(Response& res, const RequestContext& ctx);
 
   // CORS (cors.cc): preflight answers, and the headers added to API responses.
   Response preflight(const Request& req, const RequestContext& ctx) const;

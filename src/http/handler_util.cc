@@ -18,7 +18,7 @@ nlohmann::json user_json(const store::User& u) {
 
 service::RequestMeta meta_of(const Request& req, const RequestContext& ctx) {
   std::string ua(req[bhttp::field::user_agent].substr(0, 256));
-  return {ctx.request_id, ctx.peer_ip, std::move(ua)};
+  return {ctx.request_id, ctx.client_ip.empty() ? ctx.peer_ip : ctx.client_ip, std::move(ua)};
 }
 
 Result<json::Json> json_body(const Request& req) {

@@ -87,7 +87,8 @@ void log_access(const Request& req, const Response& res, const RequestContext& c
                                {"status", res.result_int()},
                                {"bytes", res.body().size()},
                                {"duration_ms", seconds * 1000.0},
-                               {"peer", ctx.peer_ip}};
+                               {"peer", ctx.peer_ip},
+                               {"client_ip", ctx.client_ip}};
   logger->info(line.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
 }
 

@@ -66,13 +66,15 @@ Awaitable App::session_login(Request& req, RequestContext& ctx) {
   if (!email) co_return error_response(req, ctx, email.error());
   auto password = json::required_string(*body, "password", kMaxPasswordBytes);
   if (!password) co_return error_response(req, ctx, password.error());
-  service::LoginInput in{std::move(*email), SecretString(std::move(*password))};
+  service::LoginInput in{*email, SecretString(std::move(*password))};
   wipe_secret_field(*body, "password");
   wipe(req.body());
+  if (auto refused = co_await rate_limited(req, ctx, service::LimitId::LoginPerAccount, *email)) co_return std::move(*refused);
   const auto meta = meta_of(req, ctx);
   auto user = co_await offload(d_.hash_pool, [&] { return d_.accounts.login(std::move(in), meta); });
   if (!user) co_return overloaded(req, ctx);
   if (!*user) co_return error_response(req, ctx, user->error());
+  co_await rate_limit_refund(service::LimitId::LoginPerAccount, std::move(*email));  // only failures count
   // A fresh id at every sign-in: a planted (fixated) cookie is simply replaced,
   // and a session this browser already had is ended.
   auto previous = co_await current_session(req);

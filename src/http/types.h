@@ -2,6 +2,7 @@
 #pragma once
 
 #include <chrono>
+#include <cstdint>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -23,10 +24,19 @@ using Response = bhttp::response<bhttp::string_body>;
 // Per-request facts the transport knows and handlers may need.
 struct RequestContext {
   std::string request_id;
-  std::string peer_ip;   // the socket peer (trusted-proxy handling comes with rate limiting)
+  std::string peer_ip;    // the socket peer
+  std::string client_ip;  // the client: the peer, or what a trusted proxy forwarded (App::dispatch, the one place)
   std::string route;     // the matched route template, e.g. "/v1/login" (for metrics/logs)
   std::vector<std::pair<std::string, std::string>> params;  // path parameters
   std::chrono::steady_clock::time_point start;
+  // The tightest rate limit checked for this request, for the RateLimit-* headers.
+  struct RateLimitInfo {
+    bool set = false;
+    std::uint32_t limit = 0;      // RateLimit-Limit
+    std::uint32_t remaining = 0;  // RateLimit-Remaining
+    std::int64_t reset_s = 0;     // RateLimit-Reset
+    std::string policy;           // RateLimit-Policy, e.g. "10;w=900"
+  } rate_limit;
 
   [[nodiscard]] std::string_view param(std::string_view name) const {
     for (const auto& [k, v] : params)

@@ -15,6 +15,7 @@
 #include "core/base/encoding.h"
 #include "core/base/random.h"
 #include "core/base/secret.h"
+#include "core/ratelimit/gcra.h"
 
 namespace gh::service {
 
@@ -89,6 +90,8 @@ const std::vector<Entry>& entries() {
       GH_NUM("server.max_connections", max_connections, 1, 1000000),
       GH_BOOL("server.access_log", access_log),
       GH_STR("server.log_level", log_level, false),
+      GH_STR("server.trusted_proxies", trusted_proxies, false),
+      GH_STR("server.client_ip_header", client_ip_header, false),
       GH_STR("store.url", store_url, true),  // may embed a database password
       GH_NUM("store.pool_size", store_pool_size, 1, 256),
       GH_NUM("store.busy_timeout_ms", store_busy_timeout_ms, 0, 600000),
@@ -121,6 +124,15 @@ const std::vector<Entry>& entries() {
       GH_BOOL("sessions.cookie_secure", session_cookie_secure),
       GH_STR("web.return_to_origins", return_to_origins, false),
       GH_STR("web.cors_origins", cors_origins, false),
+      GH_BOOL("rate_limit.enabled", rate_limit_enabled),
+      GH_STR("rate_limit.store_url", rate_limit_store_url, true),  // may embed a password
+      GH_STR("rate_limit.redis_failure", rate_limit_redis_failure, false),
+      GH_NUM("rate_limit.local_max_keys", rate_limit_local_max_keys, 1000, 100000000),
+      GH_STR("rate_limit.login_per_ip", rate_limit_login_per_ip, false),
+      GH_STR("rate_limit.login_per_account", rate_limit_login_per_account, false),
+      GH_STR("rate_limit.register_per_ip", rate_limit_register_per_ip, false),
+      GH_STR("rate_limit.password_change_per_ip", rate_limit_password_change_per_ip, false),
+      GH_STR("rate_limit.refresh_per_ip", rate_limit_refresh_per_ip, false),
       GH_STR("secrets.kek", kek, true),
   };
   return table;
@@ -279,6 +291,24 @@ Status finalize_config(Config& c) {
     if (!o || *o != item) return fail(ConfigError::BadValue, fmt::format("web.cors_origins: '{}' is not an origin (scheme://host[:port], lower case, no path)", item));
     c.cors_origin_list.push_back(std::move(*o));
   }
+
+  auto proxies = net::parse_cidr_list(c.trusted_proxies);
+  if (!proxies) return fail(ConfigError::BadValue, "server.trusted_proxies: " + proxies.error().message());
+  c.trusted_proxy_list = std::move(*proxies);
+  if (c.client_ip_header != "x-forwarded-for" && c.client_ip_header != "forwarded")
+    return fail(ConfigError::BadValue, "server.client_ip_header must be \"x-forwarded-for\" or \"forwarded\"");
+  for (const auto& [key, text] : {std::pair{"login_per_ip", &c.rate_limit_login_per_ip},
+                                  std::pair{"login_per_account", &c.rate_limit_login_per_account},
+                                  std::pair{"register_per_ip", &c.rate_limit_register_per_ip},
+                                  std::pair{"password_change_per_ip", &c.rate_limit_password_change_per_ip},
+                                  std::pair{"refresh_per_ip", &c.rate_limit_refresh_per_ip}}) {
+    if (auto p = ratelimit::parse_policy(*text); !p)
+      return fail(ConfigError::BadValue, fmt::format("rate_limit.{}: '{}': {}", key, *text, p.error().message()));
+  }
+  if (c.rate_limit_redis_failure != "closed" && c.rate_limit_redis_failure != "local")
+    return fail(ConfigError::BadValue, "rate_limit.redis_failure must be \"closed\" or \"local\"");
+  if (!c.rate_limit_store_url.empty() && !c.rate_limit_store_url.starts_with("redis://"))
+    return fail(ConfigError::BadValue, "rate_limit.store_url must be empty (in-process) or redis://host:port[/db]");
 
   if (c.production()) {
     std::vector<std::string> problems;

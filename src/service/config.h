@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "core/base/result.h"
+#include "core/net/client_ip.h"
 #include "core/web/web.h"
 #include "core/password/hasher.h"
 #include "core/password/policy.h"
@@ -42,6 +43,9 @@ struct Config {
   std::size_t max_connections = 10000;      // accepted connections beyond this are closed
   bool access_log = true;                   // one JSON line per request on stdout
   std::string log_level = "info";           // trace, debug, info, warn, error
+  std::string trusted_proxies;              // comma-separated CIDRs whose forwarding header is believed; none by default
+  std::string client_ip_header = "x-forwarded-for";  // the header trusted proxies set: "x-forwarded-for" or "forwarded"
+  std::vector<net::Cidr> trusted_proxy_list;         // parsed by finalize_config
 
   // [store]
   std::string store_url;            // default sqlite://<data_dir>/gatehouse.db
@@ -88,6 +92,17 @@ struct Config {
   std::string cors_origins;       // comma-separated origins allowed to call the API with credentials (CORS)
   std::vector<web::RedirectTarget> return_to_targets;  // parsed by finalize_config
   std::vector<std::string> cors_origin_list;           // canonical origins, parsed by finalize_config
+
+  // [rate_limit] (see service/ratelimit/rate_limits.h; policies "LIMIT/PERIOD[,burst=B]" or "off")
+  bool rate_limit_enabled = true;
+  std::string rate_limit_store_url;               // "" = in-process; redis://host:port/db shared by many instances
+  std::string rate_limit_redis_failure = "closed";  // Redis down: "closed" (503) or "local" (per-instance limits)
+  std::size_t rate_limit_local_max_keys = 100000;   // in-process keys kept at most (memory bound)
+  std::string rate_limit_login_per_ip = "10/15m";         // every login attempt, by client IP
+  std::string rate_limit_login_per_account = "20/1h";     // failed logins, by account (email)
+  std::string rate_limit_register_per_ip = "10/1h";
+  std::string rate_limit_password_change_per_ip = "10/15m";
+  std::string rate_limit_refresh_per_ip = "120/1m";
 
   // [secrets]
   std::string kek;  // key-encryption key, base64url/hex of 32 bytes; dev mode generates one
