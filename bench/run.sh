@@ -172,7 +172,7 @@ start_gatehouse() {
   local name=$1
   shift
   mkdir -p "$TMP/$name/data"
-  env GATEHOUSE_SERVER_ACCESS_LOG=false "$@" \
+  env GATEHOUSE_SERVER_ACCESS_LOG=false GATEHOUSE_RATE_LIMIT_ENABLED=false "$@" \
     "$GH_BIN" serve --dev --listen 127.0.0.1:0 --data-dir "$TMP/$name/data" >"$TMP/$name/log" 2>&1 &
   GH_PID=$!
   PIDS+=("$GH_PID")

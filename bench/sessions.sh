@@ -44,7 +44,7 @@ field() { sed -E "s/.* $1=([^ ]+).*/\1/" <<<" $2"; }
 start() {  # start NAME ARGS... -> sets ADDR and SPID; env from the caller
   local name=$1; shift
   mkdir -p "$T/$name"
-  GATEHOUSE_SERVER_ACCESS_LOG=false GATEHOUSE_PASSWORD_ARGON2_MEMORY_KIB=8192 GATEHOUSE_PASSWORD_ARGON2_ITERATIONS=1 \
+  GATEHOUSE_SERVER_ACCESS_LOG=false GATEHOUSE_RATE_LIMIT_ENABLED=${GATEHOUSE_RATE_LIMIT_ENABLED:-false} GATEHOUSE_PASSWORD_ARGON2_MEMORY_KIB=8192 GATEHOUSE_PASSWORD_ARGON2_ITERATIONS=1 \
     "$BIN" serve --dev --listen 127.0.0.1:0 --data-dir "$T/$name" "$@" > "$T/$name.out" 2> "$T/$name.err" &
   SPID=$!; PIDS+=("$SPID")
   for _ in $(seq 1 200); do
