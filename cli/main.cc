@@ -52,7 +52,7 @@ struct Runtime {
   std::shared_ptr<const password::PasswordPolicy> policy;
   SystemClock clock;
   SystemRandom rng;
-  service::LogAuditSink audit;
+  service::AuditLog audit;  // after `store`: destroyed (flushed) before the store closes
   std::unique_ptr<service::AccountService> accounts;
   std::optional<crypto::Kek> kek;
   std::unique_ptr<service::KeyManager> keys;
@@ -60,7 +60,33 @@ struct Runtime {
   std::unique_ptr<store::SessionStore> session_store;  // Redis, when sessions.store_url is set
   std::unique_ptr<service::SessionService> sessions;
   std::unique_ptr<service::FormGuard> forms;
+  std::unique_ptr<service::KnownDevices> devices;
+  account::LockoutPolicy lockout;
 };
+
+// "2026-11-24T15:20:00Z" (UTC, seconds) -> time; nullopt for anything else.
+std::optional<Seconds> parse_rfc3339(const std::string& text) {
+  std::tm tm{};
+  char z = 0;
+  int consumed = 0;
+  if (std::sscanf(text.c_str(), "%4d-%2d-%2dT%2d:%2d:%2d%c%n", &tm.tm_year, &tm.tm_mon, &tm.tm_mday, &tm.tm_hour,
+                  &tm.tm_min, &tm.tm_sec, &z, &consumed) != 7 ||
+      z != 'Z' || static_cast<std::size_t>(consumed) != text.size())
+    return std::nullopt;
+  tm.tm_year -= 1900;
+  tm.tm_mon -= 1;
+  const std::time_t t = timegm(&tm);
+  if (t == -1) return std::nullopt;
+  return Seconds{std::chrono::seconds{t}};
+}
+
+// The account service with everything wired in (tokens, sessions, lockout).
+std::unique_ptr<service::AccountService> make_accounts(Runtime& rt) {
+  rt.lockout = rt.config.lockout_policy();
+  return std::make_unique<service::AccountService>(service::AccountDeps{
+      *rt.store, *rt.hasher, *rt.policy, rt.clock, rt.rng, rt.audit, rt.tokens.get(), rt.sessions.get(),
+      rt.config.lockout_enabled ? &rt.lockout : nullptr, rt.devices.get()});
+}
 
 int die(const std::string& what, const Error& e) {
   spdlog::error("{}: {}", what, e.message());
@@ -104,6 +130,7 @@ std::optional<int> make_token_runtime(Runtime& rt) {
   sc.absolute_timeout = std::chrono::seconds(rt.config.session_absolute_timeout_s);
   rt.sessions = std::make_unique<service::SessionService>(*sessions, *rt.kek, rt.clock, rt.rng, rt.audit, sc);
   rt.forms = std::make_unique<service::FormGuard>(*rt.kek, rt.rng);
+  rt.devices = std::make_unique<service::KnownDevices>(*rt.kek, rt.rng);
   return std::nullopt;
 }
 
@@ -138,6 +165,7 @@ std::optional<int> make_runtime(const Common& c, Runtime& rt, Migrate when, bool
       return 2;
     }
   }
+  rt.audit.attach(rt.store->audit());  // every command's audit events land in the store's log
   if (need_accounts) {
     auto h = password::PasswordHasher::create(rt.config.hash_params());
     if (!h) return die("password hashing", h.error());
@@ -202,9 +230,7 @@ int serve(const Common& c, bool print_config) {
     return die("signing keys", ok.error());
   }
   if (auto ok = rt.tokens->sync_revocations(); !ok) return die("revocations", ok.error());
-  rt.accounts = std::make_unique<service::AccountService>(
-      service::AccountDeps{*rt.store, *rt.hasher, *rt.policy, rt.clock, rt.rng, rt.audit, rt.tokens.get(),
-                           rt.sessions.get()});
+  rt.accounts = make_accounts(rt);
   // Rate limits: in-process, or in Redis (rate_limit.store_url) shared by every instance.
   std::unique_ptr<service::RateLimits> limits;
   if (cfg.rate_limit_enabled) {
@@ -228,6 +254,11 @@ int serve(const Common& c, bool print_config) {
     store::SessionStore& st = rt.session_store ? *rt.session_store : rt.store->sessions();
     if (auto n = st.purge_sessions(rt.clock.now()); n && *n > 0)
       spdlog::info("purged {} expired sessions", *n);
+    const Seconds now = rt.clock.now();
+    if (auto n = rt.store->lockout().purge_login_attempts(now - rt.lockout.window, now); n && *n > 0)
+      spdlog::info("purged {} stale lockout counters", *n);
+    if (auto n = rt.store->audit().purge_audit(now - std::chrono::days(cfg.audit_retention_days)); n && *n > 0)
+      spdlog::info("purged {} audit events past retention", *n);
   });
   if (limits) background.every("rate-limit-prune", std::chrono::minutes(1), [&] { limits->prune(); });
   background.start();
@@ -331,6 +362,22 @@ int main(int argc, char** argv) {
   user_enable->add_option("user", u_id, "user id or email")->required();
   auto* user_delete = user_cmd->add_subcommand("delete", "delete a user and everything they own");
   user_delete->add_option("user", u_id, "user id or email")->required();
+  auto* user_unlock = user_cmd->add_subcommand("unlock", "clear the lockout counters of an account");
+  user_unlock->add_option("user", u_id, "user id or email")->required();
+
+  auto* audit_cmd = app.add_subcommand("audit", "list audit events as JSON lines (oldest first)");
+  add_overrides(audit_cmd);
+  store::AuditQuery aq;
+  std::string a_since;
+  std::string a_until;
+  std::size_t a_limit = 1000;
+  audit_cmd->add_option("--user", aq.user, "events by or about this user id");
+  audit_cmd->add_option("--action", aq.action, "e.g. user.login");
+  audit_cmd->add_option("--result", aq.result, "e.g. success, wrong_password");
+  audit_cmd->add_option("--tenant", aq.tenant, "tenant id");
+  audit_cmd->add_option("--since", a_since, "RFC 3339 time, e.g. 2026-11-24T00:00:00Z (inclusive)");
+  audit_cmd->add_option("--until", a_until, "RFC 3339 time (exclusive)");
+  audit_cmd->add_option("--limit", a_limit, "at most this many events (default 1000; 0 = all)");
 
   auto* keys_cmd = app.add_subcommand("keys", "manage token signing keys");
   keys_cmd->require_subcommand(1);
@@ -398,6 +445,7 @@ int main(int argc, char** argv) {
       }
       auto kid = rt.keys->rotate(*alg);
       if (!kid) return die("keys rotate", kid.error());
+      rt.audit.record({"key.rotate", "success", "admin", *kid, rt.clock.now(), {"cli", "local", "gatehouse-cli"}, ""});
       std::cout << nlohmann::json{{"kid", *kid}, {"alg", jwt::alg_name(*alg)}, {"status", "active"}}.dump() << "\n";
       return 0;
     }
@@ -411,11 +459,13 @@ int main(int argc, char** argv) {
       }
       auto kid = rt.keys->import(*alg, SecretString(std::move(pem)));
       if (!kid) return die("keys import", kid.error());
+      rt.audit.record({"key.import", "success", "admin", *kid, rt.clock.now(), {"cli", "local", "gatehouse-cli"}, ""});
       std::cout << nlohmann::json{{"kid", *kid}, {"alg", jwt::alg_name(*alg)}, {"status", "active"}}.dump() << "\n";
       return 0;
     }
     if (keys_retire->parsed()) {
       if (auto ok = rt.keys->retire(k_kid); !ok) return die("keys retire", ok.error());
+      rt.audit.record({"key.retire", "success", "admin", k_kid, rt.clock.now(), {"cli", "local", "gatehouse-cli"}, ""});
       std::cout << "ok\n";
       return 0;
     }
@@ -430,10 +480,42 @@ int main(int argc, char** argv) {
     return 0;
   }
   const service::RequestMeta meta{"cli", "local", "gatehouse-cli"};
+  if (audit_cmd->parsed()) {
+    for (const auto& [text, field] : {std::pair{&a_since, &aq.since}, std::pair{&a_until, &aq.until}}) {
+      if (text->empty()) continue;
+      auto t = parse_rfc3339(*text);
+      if (!t) {
+        std::cerr << "gatehouse: --since/--until take an RFC 3339 UTC time, e.g. 2026-11-24T00:00:00Z\n";
+        return 2;
+      }
+      *field = *t;
+    }
+    std::size_t printed = 0;
+    while (a_limit == 0 || printed < a_limit) {
+      aq.limit = a_limit == 0 ? 1000 : std::min<std::size_t>(1000, a_limit - printed);
+      auto rows = rt.store->audit().query_audit(aq);
+      if (!rows) return die("audit", rows.error());
+      for (const auto& r : *rows) {
+        nlohmann::json j = {{"id", r.id},         {"time", to_rfc3339(r.time)}, {"action", r.action},
+                            {"result", r.result}, {"actor", r.actor},           {"subject", r.subject},
+                            {"ip", r.ip},         {"user_agent", r.user_agent}, {"request_id", r.request_id}};
+        if (!r.tenant.empty()) j["tenant"] = r.tenant;
+        std::cout << j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
+      }
+      printed += rows->size();
+      if (rows->size() < aq.limit) break;
+      aq.after_id = rows->back().id;
+    }
+    return 0;
+  }
   // Admin changes end what the user holds (tokens, sessions): wire those services in.
   if (auto rc = make_token_runtime(rt); rc) return *rc;
-  rt.accounts = std::make_unique<service::AccountService>(service::AccountDeps{
-      *rt.store, *rt.hasher, *rt.policy, rt.clock, rt.rng, rt.audit, rt.tokens.get(), rt.sessions.get()});
+  rt.accounts = make_accounts(rt);
+  if (user_unlock->parsed()) {
+    if (auto ok = rt.accounts->unlock(u_id, meta); !ok) return die("user unlock", ok.error());
+    std::cout << "ok\n";
+    return 0;
+  }
   auto resolve = [&]() -> Result<store::User> { return rt.accounts->find_user(u_id); };
   if (user_create->parsed()) {
     auto u = rt.accounts->register_user({u_email, SecretString(read_password_stdin()), u_name}, meta);

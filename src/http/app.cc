@@ -188,7 +188,7 @@ Awaitable App::login(Request& req, RequestContext& ctx) {
   auto password = json::required_string(*body, "password", kMaxPasswordBytes);
   if (!password) co_return error_response(req, ctx, password.error());
 
-  service::LoginInput in{*email, SecretString(std::move(*password))};
+  service::LoginInput in{*email, SecretString(std::move(*password)), device_token_of(req)};
   wipe_secret_field(*body, "password");
   wipe(req.body());
   if (auto refused = co_await rate_limited(req, ctx, service::LimitId::LoginPerAccount, *email)) co_return std::move(*refused);
@@ -209,7 +209,9 @@ Awaitable App::login(Request& req, RequestContext& ctx) {
     case service::LoginOutcome::Error: d_.metrics.inc("gatehouse_logins_total", "outcome=\"error\""); break;
   }
   if (!*r) co_return error_response(req, ctx, r->error());
-  co_return co_await signed_in(req, ctx, **r, 200);
+  Response res = co_await signed_in(req, ctx, **r, 200);
+  if (res.result() == bhttp::status::ok) add_device_cookie(res, **r);
+  co_return res;
 }
 
 }  // namespace gh::http

@@ -73,6 +73,9 @@ class App {
   asio::awaitable<Result<service::CurrentSession>> current_session(const Request& req);
   bool csrf_checked(const Request& req, const service::CurrentSession& s) const;
   std::string session_cookie_name() const;
+  // The known-device cookie (lockout): the value the browser sent, and the Set-Cookie for a fresh one.
+  std::string device_token_of(const Request& req) const;
+  void add_device_cookie(Response& res, const store::User& user);
   std::string session_set_cookie(std::string_view value, std::chrono::seconds max_age) const;
 
   // Hosted pages (page_handlers.cc).

@@ -24,7 +24,9 @@ namespace {
 constexpr std::string_view kDefaultLanding = "/account";
 constexpr std::chrono::seconds kFormCookieLifetime{3600};
 
-constexpr std::string_view kMsgBadCredentials = "The email or password is not right.";
+// The same text whether the password was wrong or sign-in from here is paused (lockout): no oracle.
+constexpr std::string_view kMsgBadCredentials =
+    "The email or password is not right. After several failed attempts, sign-in is paused for a while.";
 constexpr std::string_view kMsgMissing = "Enter your email and password.";
 constexpr std::string_view kMsgExpiredForm = "This form has expired or was not sent from this site. Please try again.";
 constexpr std::string_view kMsgBusy = "The service is busy right now. Please try again in a moment.";
@@ -173,7 +175,7 @@ Awaitable App::page_login_post(Request& req, RequestContext& ctx) {
     form->wipe();
     co_return anonymous_form(req, ctx, 400, "login.mustache", data, {"Sign in", {}, kMsgMissing});
   }
-  service::LoginInput in{email, SecretString(std::string(password))};
+  service::LoginInput in{email, SecretString(std::string(password)), device_token_of(req)};
   form->wipe();
   if (auto refused = co_await rate_limited(req, ctx, service::LimitId::LoginPerAccount, email)) co_return std::move(*refused);
   const auto meta = meta_of(req, ctx);
@@ -197,6 +199,7 @@ Awaitable App::page_login_post(Request& req, RequestContext& ctx) {
   res.insert(bhttp::field::set_cookie, session_set_cookie((*s)->id.expose(), d_.sessions.config().absolute_timeout));
   res.insert(bhttp::field::set_cookie, set_cookie({form_cookie_name(), "", "/", std::chrono::seconds{0},
                                                    d_.config.session_cookie_secure, true, "Strict"}));
+  add_device_cookie(res, **user);
   co_return res;
 }
 

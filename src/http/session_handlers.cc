@@ -48,6 +48,24 @@ std::string App::session_set_cookie(std::string_view value, std::chrono::seconds
   return set_cookie({session_cookie_name(), value, "/", max_age, d_.config.session_cookie_secure, true, "Lax"});
 }
 
+namespace {
+constexpr std::chrono::seconds kDeviceCookieLifetime{180LL * 24 * 3600};
+}
+
+std::string App::device_token_of(const Request& req) const {
+  const auto name = d_.config.session_cookie_secure ? "__Host-gh_device" : "gh_device";
+  const auto c = find_cookie(req[bhttp::field::cookie], name);
+  return c ? std::string(c->substr(0, 128)) : std::string();
+}
+
+void App::add_device_cookie(Response& res, const store::User& user) {
+  const std::string token = d_.accounts.device_token_for(user);
+  if (token.empty()) return;
+  const auto name = d_.config.session_cookie_secure ? "__Host-gh_device" : "gh_device";
+  res.insert(bhttp::field::set_cookie,
+             set_cookie({name, token, "/", kDeviceCookieLifetime, d_.config.session_cookie_secure, true, "Lax"}));
+}
+
 asio::awaitable<Result<service::CurrentSession>> App::current_session(const Request& req) {
   const auto c = find_cookie(req[bhttp::field::cookie], session_cookie_name());
   if (!c || c->empty()) co_return tl::unexpected(Error{make_error_code(service::SessionError::NoSession), ""});
@@ -66,7 +84,7 @@ Awaitable App::session_login(Request& req, RequestContext& ctx) {
   if (!email) co_return error_response(req, ctx, email.error());
   auto password = json::required_string(*body, "password", kMaxPasswordBytes);
   if (!password) co_return error_response(req, ctx, password.error());
-  service::LoginInput in{*email, SecretString(std::move(*password))};
+  service::LoginInput in{*email, SecretString(std::move(*password)), device_token_of(req)};
   wipe_secret_field(*body, "password");
   wipe(req.body());
   if (auto refused = co_await rate_limited(req, ctx, service::LimitId::LoginPerAccount, *email)) co_return std::move(*refused);
@@ -84,6 +102,7 @@ Awaitable App::session_login(Request& req, RequestContext& ctx) {
   nlohmann::json j = {{"user", user_json(**user)}, {"csrf_token", (*s)->csrf_token}};
   Response res = json_response(req, ctx, 200, j.dump());
   res.insert(bhttp::field::set_cookie, session_set_cookie((*s)->id.expose(), d_.sessions.config().absolute_timeout));
+  add_device_cookie(res, **user);
   co_return res;
 }
 

@@ -133,6 +133,12 @@ const std::vector<Entry>& entries() {
       GH_STR("rate_limit.register_per_ip", rate_limit_register_per_ip, false),
       GH_STR("rate_limit.password_change_per_ip", rate_limit_password_change_per_ip, false),
       GH_STR("rate_limit.refresh_per_ip", rate_limit_refresh_per_ip, false),
+      GH_BOOL("lockout.enabled", lockout_enabled),
+      GH_NUM("lockout.per_source", lockout_per_source, 1, 1000),
+      GH_NUM("lockout.per_account", lockout_per_account, 1, 100000),
+      GH_NUM("lockout.window_s", lockout_window_s, 60, 7 * 24 * 3600),
+      GH_NUM("lockout.duration_s", lockout_duration_s, 1, 7 * 24 * 3600),
+      GH_NUM("audit.retention_days", audit_retention_days, 1, 36500),
       GH_STR("secrets.kek", kek, true),
   };
   return table;
@@ -196,6 +202,15 @@ password::HashParams Config::hash_params() const {
   p.argon2_memory_kib = argon2_memory_kib;
   p.argon2_iterations = argon2_iterations;
   p.bcrypt_cost = bcrypt_cost;
+  return p;
+}
+
+account::LockoutPolicy Config::lockout_policy() const {
+  account::LockoutPolicy p;
+  p.per_source = lockout_per_source;
+  p.per_account = std::max(lockout_per_account, lockout_per_source);
+  p.window = std::chrono::seconds(lockout_window_s);
+  p.lock = std::chrono::seconds(lockout_duration_s);
   return p;
 }
 

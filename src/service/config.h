@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "core/account/lockout.h"
 #include "core/base/result.h"
 #include "core/net/client_ip.h"
 #include "core/web/web.h"
@@ -104,6 +105,16 @@ struct Config {
   std::string rate_limit_password_change_per_ip = "10/15m";
   std::string rate_limit_refresh_per_ip = "120/1m";
 
+  // [lockout] (core/account/lockout.h)
+  bool lockout_enabled = true;
+  std::int64_t lockout_per_source = 5;    // failed attempts per (account, client IP) within the window
+  std::int64_t lockout_per_account = 20;  // from all sources together; a known device is not held by this one
+  int lockout_window_s = 15 * 60;
+  int lockout_duration_s = 15 * 60;
+
+  // [audit]
+  int audit_retention_days = 365;  // rows older than this are purged
+
   // [secrets]
   std::string kek;  // key-encryption key, base64url/hex of 32 bytes; dev mode generates one
 
@@ -112,6 +123,7 @@ struct Config {
   [[nodiscard]] bool production() const { return mode == "production"; }
   [[nodiscard]] password::HashParams hash_params() const;
   [[nodiscard]] password::PolicyConfig policy_config() const;
+  [[nodiscard]] account::LockoutPolicy lockout_policy() const;
 };
 
 // Loads defaults, then `toml_path` (if not empty), then the environment, then
