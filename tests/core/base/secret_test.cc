@@ -4,9 +4,20 @@
 
 #include <gtest/gtest.h>
 
+#include <fmt/format.h>
+#include <ostream>
+
 #include "core/base/clock.h"
 
 namespace gh {
+
+// A secret cannot be printed or formatted by accident: neither compiles.
+template <class T>
+concept Streamable = requires(std::ostream& o, const T& v) { o << v; };
+static_assert(!Streamable<SecretString>, "SecretString must not be streamable");
+static_assert(!fmt::is_formattable<SecretString>::value, "SecretString must not be formattable");
+static_assert(!std::is_copy_constructible_v<SecretString>, "secrets are moved, never copied");
+
 namespace {
 
 static_assert(!std::is_copy_constructible_v<SecretString>);
