@@ -28,6 +28,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import uuid
 
@@ -50,6 +51,8 @@ def start(data_dir, env):
             continue
         if j.get("msg") == "listening":
             host, port = j["address"].rsplit(":", 1)
+            # Keep draining stdout (audit lines): a full pipe would stall the server.
+            threading.Thread(target=lambda: [None for _ in proc.stdout], daemon=True).start()
             return proc, host, int(port)
     proc.kill()
     raise RuntimeError("gatehouse did not start")
