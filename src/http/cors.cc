@@ -16,7 +16,8 @@ namespace gh::http {
 namespace {
 constexpr std::string_view kAllowMethods = "GET, POST, DELETE";
 constexpr std::string_view kAllowHeaders = "Content-Type, Authorization, X-CSRF-Token, Token-Transport";
-constexpr std::string_view kExposeHeaders = "WWW-Authenticate, Retry-After, X-Request-Id";
+constexpr std::string_view kExposeHeaders =
+    "WWW-Authenticate, Retry-After, X-Request-Id, RateLimit-Limit, RateLimit-Remaining, RateLimit-Reset";
 constexpr Problem kCorsRefused{403, "cors_refused", "Forbidden"};
 
 bool is_api(std::string_view path) { return path.starts_with("/v1/"); }

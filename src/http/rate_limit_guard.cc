@@ -4,7 +4,8 @@
 // hosted forms) with Retry-After, or 503 `rate_limit_unavailable` when the
 // shared store is down and rate_limit.redis_failure = "closed". Allowed
 // responses of limited endpoints carry the IETF RateLimit-* headers too
-// (draft-ietf-httpapi-ratelimit-headers: Limit, Remaining, Reset, Policy).
+// (draft-ietf-httpapi-ratelimit-headers: Limit, Remaining, Reset; for the
+// tightest of the limits checked).
 #include <boost/beast/http/field.hpp>
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
@@ -40,8 +41,6 @@ void note(RequestContext& ctx, const service::Verdict& v) {
   info.limit = d.limit;
   info.remaining = d.remaining;
   info.reset_s = reset;
-  info.policy = fmt::format("{};w={}", v.policy.limit, ratelimit::ceil_seconds(v.policy.period));
-  if (v.policy.burst != v.policy.limit) info.policy += fmt::format(";burst={}", v.policy.burst);
 }
 
 }  // namespace
@@ -60,7 +59,8 @@ std::optional<service::LimitId> App::ip_limit_of(bhttp::verb method, std::string
 asio::awaitable<std::optional<Response>> App::rate_limited(const Request& req, RequestContext& ctx,
                                                            service::LimitId id, std::string_view subject) {
   if (d_.limits == nullptr || !d_.limits->active(id)) co_return std::nullopt;
-  const auto meta = meta_of(req, ctx);
+  // Request metadata is built only if the attempt is refused (for the audit event).
+  const service::RateLimits::MetaFn meta = [&req, &ctx] { return meta_of(req, ctx); };
   Result<std::optional<service::Verdict>> r = std::optional<service::Verdict>{};
   if (d_.limits->blocking()) {
     auto done = co_await offload(*d_.limit_pool, [&] { return d_.limits->acquire(id, subject, meta); });
@@ -113,7 +113,6 @@ void App::add_rate_limit_headers(Response& res, const RequestContext& ctx) {
   res.set("RateLimit-Limit", std::to_string(info.limit));
   res.set("RateLimit-Remaining", std::to_string(info.remaining));
   res.set("RateLimit-Reset", std::to_string(info.reset_s));
-  res.set("RateLimit-Policy", info.policy);
 }
 
 }  // namespace gh::http

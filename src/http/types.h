@@ -35,7 +35,6 @@ struct RequestContext {
     std::uint32_t limit = 0;      // RateLimit-Limit
     std::uint32_t remaining = 0;  // RateLimit-Remaining
     std::int64_t reset_s = 0;     // RateLimit-Reset
-    std::string policy;           // RateLimit-Policy, e.g. "10;w=900"
   } rate_limit;
 
   [[nodiscard]] std::string_view param(std::string_view name) const {

@@ -60,7 +60,6 @@ function assertLimitHeaders(res, { limit, remaining }) {
   assert.equal(res.headers['ratelimit-limit'], String(limit), 'RateLimit-Limit');
   assert.equal(res.headers['ratelimit-remaining'], String(remaining), 'RateLimit-Remaining');
   assert.match(res.headers['ratelimit-reset'] ?? '', /^\d+$/, 'RateLimit-Reset');
-  assert.match(res.headers['ratelimit-policy'] ?? '', new RegExp(`^${limit};w=\\d+`), 'RateLimit-Policy');
 }
 
 function assertRateLimited(res, retryAfter) {

@@ -225,7 +225,7 @@ TEST(RateLimits, SharedStoreDownFailsClosedByDefault) {
   ASSERT_TRUE(f.hit(LimitId::LoginPerIp, "192.0.2.1")->decision.allowed);
   EXPECT_EQ(f.limits.health().state, "ok");
   flaky->down = true;
-  auto r = f.limits.acquire(LimitId::LoginPerIp, "192.0.2.1", {});
+  auto r = f.limits.acquire(LimitId::LoginPerIp, "192.0.2.1", RequestMeta{});
   ASSERT_FALSE(r);
   EXPECT_EQ(r.error().code, make_error_code(RateLimitError::Unavailable));
   const auto h = f.limits.health();

@@ -93,13 +93,15 @@ std::string RateLimits::key_of(LimitId id, std::string_view subject) const {
     auto email = account::parse_email(subject);
     const std::string_view id_text = email ? std::string_view(email->normalized) : subject;
     key += base64url_encode(sha256(id_text).substr(0, 16));
+  } else if (subject.find(':') == std::string_view::npos) {
+    key += subject;  // IPv4: the transport's canonical text already
   } else {
-    key += net::limit_key(subject);
+    key += net::limit_key(subject);  // IPv6 (and IPv4-mapped): by /64
   }
   return key;
 }
 
-Result<std::optional<Verdict>> RateLimits::acquire(LimitId id, std::string_view subject, const RequestMeta& meta) {
+Result<std::optional<Verdict>> RateLimits::acquire(LimitId id, std::string_view subject, const MetaFn& meta) {
   const auto& policy = config_.policies[static_cast<std::size_t>(id)];
   if (!policy) return std::optional<Verdict>{};
   const std::string key = key_of(id, subject);
@@ -131,7 +133,7 @@ Status RateLimits::refund(LimitId id, std::string_view subject) {
 }
 
 void RateLimits::audit_trip(LimitId id, std::string_view subject, const std::string& key, const ratelimit::Step& step,
-                            const RequestMeta& meta) {
+                            const MetaFn& meta) {
   // A refusal leaves the TAT as it is, so every refusal until the next
   // allowed attempt sees the same TAT: audit the first of them only.
   const ratelimit::Time tat = step.state.value_or(ratelimit::Time{});
@@ -149,7 +151,7 @@ void RateLimits::audit_trip(LimitId id, std::string_view subject, const std::str
     what = "ip:" + net::limit_key(subject);
   }
   audit_.record(AuditEvent{"rate_limit.tripped", std::string(limit_name(id)), "anonymous", std::move(what),
-                           Seconds{std::chrono::duration_cast<std::chrono::seconds>(now_().time_since_epoch())}, meta});
+                           Seconds{std::chrono::duration_cast<std::chrono::seconds>(now_().time_since_epoch())}, meta()});
 }
 
 void RateLimits::warn_failure(const Error& e) {

@@ -103,9 +103,14 @@ class RateLimits {
 
   // Counts one attempt against `id` by `subject` (the client IP, or the email
   // as typed for per-account limits). nullopt if the limit is off. On a
-  // refusal (decision.allowed false) the trip is audited. Errors:
+  // refusal (decision.allowed false) the trip is audited, with the metadata
+  // `meta` returns (called only then: the allowed path builds nothing). Errors:
   // RateLimitError::Unavailable (shared store down, FailureMode::Closed).
-  [[nodiscard]] Result<std::optional<Verdict>> acquire(LimitId id, std::string_view subject, const RequestMeta& meta);
+  using MetaFn = std::function<RequestMeta()>;
+  [[nodiscard]] Result<std::optional<Verdict>> acquire(LimitId id, std::string_view subject, const MetaFn& meta);
+  [[nodiscard]] Result<std::optional<Verdict>> acquire(LimitId id, std::string_view subject, const RequestMeta& meta) {
+    return acquire(id, subject, MetaFn([&meta] { return meta; }));
+  }
   // Gives back one attempt counted by acquire() (e.g. the login succeeded).
   // Best effort: errors are returned for logging only.
   Status refund(LimitId id, std::string_view subject);
@@ -120,7 +125,7 @@ class RateLimits {
  private:
   [[nodiscard]] std::string key_of(LimitId id, std::string_view subject) const;
   void audit_trip(LimitId id, std::string_view subject, const std::string& key, const ratelimit::Step& step,
-                  const RequestMeta& meta);
+                  const MetaFn& meta);
   void warn_failure(const Error& e);
 
   RateLimitConfig config_;
