@@ -34,6 +34,7 @@ bench: deps build
 	./bench/run.sh
 	./bench/tokens.sh | tee -a $(BUILD)/bench-report.md
 	./bench/sessions.sh | tee -a $(BUILD)/bench-report.md
+	./bench/ratelimit.sh | tee -a $(BUILD)/bench-report.md
 	./bench/enumeration.py | tee -a $(BUILD)/bench-report.md
 
 format:
