@@ -240,7 +240,8 @@ int serve(const Common& c, bool print_config) {
   }
   service::WorkerPool limit_pool("gh-ratelimit", std::max<std::size_t>(2, cfg.store_pool_size), 1024);
   app = std::make_unique<http::App>(http::AppDeps{cfg, *rt.store, *rt.accounts, *rt.tokens, *rt.keys, *rt.sessions, *rt.forms,
-                                                  hash_pool, db_pool, metrics, limits.get(), &limit_pool});
+                                                  hash_pool, db_pool, metrics, limits.get(), &limit_pool,
+                                                  rt.devices.get()});
 
   service::Background background;
   background.every("revocation-sync", std::chrono::milliseconds(cfg.revocation_poll_ms), [&] {

@@ -195,7 +195,7 @@ Awaitable App::login(Request& req, RequestContext& ctx) {
   const auto meta = meta_of(req, ctx);
   auto r = co_await offload(d_.hash_pool, [&] { return d_.accounts.login(std::move(in), meta); });
   // The per-account limit counts failures: a sign-in that worked is given back.
-  if (r && *r) co_await rate_limit_refund(service::LimitId::LoginPerAccount, std::move(*email));
+  if (r && *r) co_await rate_limit_refund(ctx, service::LimitId::LoginPerAccount, std::move(*email));
   if (!r) {
     d_.metrics.inc("gatehouse_logins_total", "outcome=\"overloaded\"");
     co_return overloaded(req, ctx);

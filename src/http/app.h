@@ -37,6 +37,7 @@ struct AppDeps {
   Metrics& metrics;
   service::RateLimits* limits = nullptr;      // null: rate limiting off (rate_limit.enabled = false)
   service::WorkerPool* limit_pool = nullptr;  // for a blocking (Redis) limiter backend
+  const service::KnownDevices* devices = nullptr;  // known-device cookies: not held by the per-account login limit
 };
 
 class App {
@@ -110,8 +111,10 @@ class App {
   // (HTML for the hosted pages) or 503 to send instead, or nullopt to go on.
   asio::awaitable<std::optional<Response>> rate_limited(const Request& req, RequestContext& ctx, service::LimitId id,
                                                         std::string_view subject);
-  // Gives back an attempt counted by rate_limited() (a login that succeeded).
-  asio::awaitable<void> rate_limit_refund(service::LimitId id, std::string subject);
+  // Gives back the per-account attempt rate_limited() counted for this request, if it did (a login that succeeded).
+  asio::awaitable<void> rate_limit_refund(const RequestContext& ctx, service::LimitId id, std::string subject);
+  // True if the request carries this account's known-device cookie (exempt from the per-account login limit).
+  [[nodiscard]] bool known_device(const Request& req, std::string_view email) const;
   // RateLimit-* headers from ctx.rate_limit (the tightest limit checked).
   static void add_rate_limit_headers(Response& res, const RequestContext& ctx);
 

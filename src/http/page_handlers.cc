@@ -181,7 +181,7 @@ Awaitable App::page_login_post(Request& req, RequestContext& ctx) {
   const auto meta = meta_of(req, ctx);
   auto user = co_await offload(d_.hash_pool, [&] { return d_.accounts.login(std::move(in), meta); });
   if (!user) co_return anonymous_form(req, ctx, 503, "login.mustache", data, {"Sign in", {}, kMsgBusy});
-  if (*user) co_await rate_limit_refund(service::LimitId::LoginPerAccount, email);  // only failures count
+  if (*user) co_await rate_limit_refund(ctx, service::LimitId::LoginPerAccount, email);  // only failures count
   if (!*user) {
     const auto& e = user->error();
     if (is(e, service::AccountError::InvalidCredentials))

@@ -10,6 +10,7 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include "core/account/email.h"
 #include "http/app.h"
 #include "http/handler_util.h"
 #include "http/offload.h"
@@ -59,6 +60,10 @@ std::optional<service::LimitId> App::ip_limit_of(bhttp::verb method, std::string
 asio::awaitable<std::optional<Response>> App::rate_limited(const Request& req, RequestContext& ctx,
                                                            service::LimitId id, std::string_view subject) {
   if (d_.limits == nullptr || !d_.limits->active(id)) co_return std::nullopt;
+  // The owner's own browser (a known-device cookie for this account, unforgeable)
+  // is not held by the per-account limit: guesses sprayed at the account from
+  // elsewhere cannot keep its owner out. The per-IP limit and lockout still apply.
+  if (service::per_account(id) && known_device(req, subject)) co_return std::nullopt;
   // Request metadata is built only if the attempt is refused (for the audit event).
   const service::RateLimits::MetaFn meta = [&req, &ctx] { return meta_of(req, ctx); };
   Result<std::optional<service::Verdict>> r = std::optional<service::Verdict>{};
@@ -80,7 +85,10 @@ asio::awaitable<std::optional<Response>> App::rate_limited(const Request& req, R
   const service::Verdict& v = **r;
   if (v.local_fallback) d_.metrics.inc("gatehouse_rate_limit_store_errors_total", "action=\"local_fallback\"");
   note(ctx, v);
-  if (v.decision.allowed) co_return std::nullopt;
+  if (v.decision.allowed) {
+    if (service::per_account(id)) ctx.rate_limit.account_charged = true;
+    co_return std::nullopt;
+  }
 
   d_.metrics.inc("gatehouse_rate_limited_total", fmt::format("limit=\"{}\"", service::limit_name(id)));
   const std::int64_t retry = std::max<std::int64_t>(1, ratelimit::ceil_seconds(v.decision.retry_after));
@@ -95,8 +103,8 @@ asio::awaitable<std::optional<Response>> App::rate_limited(const Request& req, R
   co_return res;
 }
 
-asio::awaitable<void> App::rate_limit_refund(service::LimitId id, std::string subject) {
-  if (d_.limits == nullptr || !d_.limits->active(id)) co_return;
+asio::awaitable<void> App::rate_limit_refund(const RequestContext& ctx, service::LimitId id, std::string subject) {
+  if (d_.limits == nullptr || !ctx.rate_limit.account_charged) co_return;
   Status ok;
   if (d_.limits->blocking()) {
     auto done = co_await offload(*d_.limit_pool, [&] { return d_.limits->refund(id, subject); });
@@ -105,6 +113,14 @@ asio::awaitable<void> App::rate_limit_refund(service::LimitId id, std::string su
     ok = d_.limits->refund(id, subject);
   }
   if (!ok) spdlog::debug("rate limit: refund failed: {}", ok.error().message());
+}
+
+bool App::known_device(const Request& req, std::string_view email) const {
+  if (d_.devices == nullptr) return false;
+  const std::string token = device_token_of(req);
+  if (token.empty()) return false;
+  auto parsed = account::parse_email(email);
+  return parsed && d_.devices->check(parsed->normalized, token);
 }
 
 void App::add_rate_limit_headers(Response& res, const RequestContext& ctx) {

@@ -92,7 +92,7 @@ Awaitable App::session_login(Request& req, RequestContext& ctx) {
   auto user = co_await offload(d_.hash_pool, [&] { return d_.accounts.login(std::move(in), meta); });
   if (!user) co_return overloaded(req, ctx);
   if (!*user) co_return error_response(req, ctx, user->error());
-  co_await rate_limit_refund(service::LimitId::LoginPerAccount, std::move(*email));  // only failures count
+  co_await rate_limit_refund(ctx, service::LimitId::LoginPerAccount, std::move(*email));  // only failures count
   // A fresh id at every sign-in: a planted (fixated) cookie is simply replaced,
   // and a session this browser already had is ended.
   auto previous = co_await current_session(req);

@@ -35,6 +35,7 @@ struct RequestContext {
     std::uint32_t limit = 0;      // RateLimit-Limit
     std::uint32_t remaining = 0;  // RateLimit-Remaining
     std::int64_t reset_s = 0;     // RateLimit-Reset
+    bool account_charged = false; // a per-account attempt was counted (and may be given back)
   } rate_limit;
 
   [[nodiscard]] std::string_view param(std::string_view name) const {

@@ -1,5 +1,5 @@
 // Rate limiting against the real binary (issue #5): per-IP and per-account
-// limits with 429 + Retry-After + RateLimit-* headers (HTML for the hosted
+// limits (the owner's known device exempt from the latter) with 429 + Retry-After + RateLimit-* headers (HTML for the hosted
 // forms), the trusted-proxy rule for the client address (and spoofing from an
 // untrusted peer changing nothing), two instances sharing one Redis (the limit
 // is global), and Redis going down: 503 by default, per-instance limits with
@@ -180,7 +180,13 @@ describe('per account', () => {
   test('failed logins for one account are limited across client addresses; successes do not count', async () => {
     const { email, password } = await register(gh);
     // Signing in works as often as the person likes: a success is given back.
-    for (let i = 0; i < 5; i += 1) assert.equal((await login(gh, email, password)).status, 200);
+    let device = '';
+    for (let i = 0; i < 5; i += 1) {
+      const ok = await login(gh, email, password);
+      assert.equal(ok.status, 200);
+      device = (ok.headers['set-cookie'] ?? []).find((c) => c.startsWith('__Host-gh_device='))?.split(';')[0] ?? device;
+    }
+    assert.ok(device, 'a known-device cookie was issued');
     // Three failures from three addresses, with the email spelled differently.
     const spellings = [email, email.toUpperCase(), `  ${email}`];
     for (let i = 0; i < 3; i += 1) {
@@ -205,6 +211,12 @@ describe('per account', () => {
     assert.match(page.headers['content-type'], /text\/html/);
     assert.equal(page.headers['retry-after'], '1200');
     assert.match(page.text, /Too many attempts/);
+    // The owner's own browser (its known-device cookie) is not held by the per-account limit,
+    // so guesses sprayed from elsewhere cannot keep the owner out.
+    const owner = await login(gh, email, password, { from: '127.0.0.17', headers: { cookie: device } });
+    assert.equal(owner.status, 200, owner.text);
+    const forged = await login(gh, email, password, { from: '127.0.0.18', headers: { cookie: `${device.slice(0, -4)}AAAA` } });
+    assertRateLimited(forged, 1200);
     // Another account is unaffected, from the same addresses.
     const other = await register(gh);
     assert.equal((await login(gh, other.email, other.password, { from: '127.0.0.13' })).status, 200);
