@@ -130,7 +130,7 @@ std::optional<int> make_token_runtime(Runtime& rt) {
   sc.absolute_timeout = std::chrono::seconds(rt.config.session_absolute_timeout_s);
   rt.sessions = std::make_unique<service::SessionService>(*sessions, *rt.kek, rt.clock, rt.rng, rt.audit, sc);
   rt.forms = std::make_unique<service::FormGuard>(*rt.kek, rt.rng);
-  rt.devices = std::make_unique<service::KnownDevices>(*rt.kek, rt.rng);
+  rt.devices = std::make_unique<service::KnownDevices>(*rt.kek, rt.rng, rt.clock);
   return std::nullopt;
 }
 

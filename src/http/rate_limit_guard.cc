@@ -84,7 +84,9 @@ asio::awaitable<std::optional<Response>> App::rate_limited(const Request& req, R
   if (!*r) co_return std::nullopt;
   const service::Verdict& v = **r;
   if (v.local_fallback) d_.metrics.inc("gatehouse_rate_limit_store_errors_total", "action=\"local_fallback\"");
-  note(ctx, v);
+  // A per-account budget is shown only on its own 429: on other answers it
+  // would tell anyone how many failures an account has had (and when its owner signed in).
+  if (!service::per_account(id)) note(ctx, v);
   if (v.decision.allowed) {
     if (service::per_account(id)) ctx.rate_limit.account_charged = true;
     co_return std::nullopt;
@@ -99,6 +101,7 @@ asio::awaitable<std::optional<Response>> App::rate_limited(const Request& req, R
                      : problem_response(req, ctx, kRateLimited,
                                         fmt::format("Too many attempts; retry after {} seconds.", retry));
   res.set(bhttp::field::retry_after, std::to_string(retry));
+  if (service::per_account(id)) note(ctx, v);
   add_rate_limit_headers(res, ctx);
   co_return res;
 }

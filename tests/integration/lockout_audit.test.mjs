@@ -107,7 +107,7 @@ test('the account-wide lock holds unknown devices but not the owner\'s known dev
   const first = await postFrom('127.0.0.41', '/v1/login', { email: u.email, password: u.password });
   assert.equal(first.status, 200);
   const device = first.headers['set-cookie'].find((c) => c.startsWith('__Host-gh_device='));
-  assert.match(device, /^__Host-gh_device=[A-Za-z0-9_-]{22}\.[A-Za-z0-9_-]{43}; Path=\/; Max-Age=\d+; Secure; HttpOnly; SameSite=Lax$/);
+  assert.match(device, /^__Host-gh_device=[A-Za-z0-9_-]{22}\.\d+\.[A-Za-z0-9_-]{43}; Path=\/; Max-Age=\d+; Secure; HttpOnly; SameSite=Lax$/);
   const deviceCookie = device.split(';')[0];
   // An attacker sprays from two addresses: 6 failures lock the account for everyone else.
   for (const ip of ['127.0.0.42', '127.0.0.43'])

@@ -165,8 +165,9 @@ TEST(KnownDevicesTest, ATokenIsBoundToItsAccountAndTheServerKey) {
   SystemRandom rng;
   auto kek = std::move(*crypto::Kek::from_base64url(kKek));
   auto other_kek = std::move(*crypto::Kek::from_base64url("HwAeHRwbGhkYFxYVFBMSERAPDg0MCwoJCAcGBQQDAgE"));
-  KnownDevices devices(kek, rng);
-  KnownDevices other(other_kek, rng);
+  FakeClock clock;
+  KnownDevices devices(kek, rng, clock);
+  KnownDevices other(other_kek, rng, clock);
   const auto t = devices.issue("ada@example.com");
   EXPECT_TRUE(devices.check("ada@example.com", t));
   EXPECT_FALSE(devices.check("bob@example.com", t)) << "bound to the account";
@@ -175,6 +176,16 @@ TEST(KnownDevicesTest, ATokenIsBoundToItsAccountAndTheServerKey) {
   EXPECT_FALSE(devices.check("ada@example.com", ""));
   EXPECT_FALSE(devices.check("", t));
   EXPECT_NE(devices.issue("ada@example.com"), t) << "a fresh nonce each time";
+  // It expires on the server's clock, whatever the cookie's Max-Age.
+  clock.advance(KnownDevices::kLifetime - std::chrono::seconds{1});
+  EXPECT_TRUE(devices.check("ada@example.com", t));
+  clock.advance(std::chrono::seconds{1});
+  EXPECT_FALSE(devices.check("ada@example.com", t));
+  // The issue time is signed: moving it forward breaks the MAC.
+  const auto fresh = devices.issue("ada@example.com");
+  auto moved = fresh;
+  moved[23] = moved[23] == '9' ? '8' : static_cast<char>(moved[23] + 1);
+  EXPECT_FALSE(devices.check("ada@example.com", moved));
 }
 
 }  // namespace

@@ -268,16 +268,48 @@ std::optional<std::vector<Address>> parse_forwarded(std::span<const std::string_
   return out;
 }
 
+namespace {
+// Every X-Forwarded-For entry in order; nullopt for one that does not parse.
+std::vector<std::optional<Address>> xff_hops(std::span<const std::string_view> fields) {
+  std::vector<std::optional<Address>> out;
+  for (const std::string_view field : fields) {
+    if (trim(field).empty()) continue;
+    std::size_t start = 0;
+    while (start <= field.size()) {
+      auto end = field.find(',', start);
+      if (end == std::string_view::npos) end = field.size();
+      out.push_back(xff_entry(field.substr(start, end - start)));
+      start = end + 1;
+    }
+  }
+  return out;
+}
+}  // namespace
+
 std::string client_address(std::string_view peer, ForwardedHeader header, std::span<const std::string_view> fields,
                            std::span<const Cidr> trusted) {
   const auto peer_addr = parse_address(peer);
   if (!peer_addr) return std::string(peer);
   if (fields.empty() || !contains_in(trusted, *peer_addr)) return to_string(*peer_addr);
-  const auto hops = header == ForwardedHeader::Forwarded ? parse_forwarded(fields) : parse_x_forwarded_for(fields);
-  if (!hops || hops->empty()) return to_string(*peer_addr);
-  for (auto it = hops->rbegin(); it != hops->rend(); ++it)
-    if (!contains_in(trusted, *it)) return to_string(*it);
-  return to_string(hops->front());
+  std::vector<std::optional<Address>> hops;
+  if (header == ForwardedHeader::Forwarded) {
+    const auto parsed = parse_forwarded(fields);
+    if (!parsed) return to_string(*peer_addr);
+    hops.assign(parsed->begin(), parsed->end());
+  } else {
+    hops = xff_hops(fields);
+  }
+  // From the right (what our proxies appended) to the first address that is not
+  // a trusted proxy. An entry that does not parse ends the walk at the last
+  // trusted hop to its right: junk a client put on the left can neither hide
+  // the address our proxy appended nor make us fall back to the proxy itself.
+  Address last = *peer_addr;
+  for (auto it = hops.rbegin(); it != hops.rend(); ++it) {
+    if (!*it) return to_string(last);
+    if (!contains_in(trusted, **it)) return to_string(**it);
+    last = **it;
+  }
+  return to_string(last);
 }
 
 std::string limit_key(std::string_view address) {

@@ -10,6 +10,7 @@
 #include <string>
 #include <string_view>
 
+#include "core/base/clock.h"
 #include "core/base/random.h"
 #include "core/base/secret.h"
 #include "core/crypto/seal.h"
@@ -38,21 +39,24 @@ class FormGuard {
 
 // KnownDevices: the "device cookie" that lets an account's owner sign in
 // while the account is locked for everyone else (core/account/lockout.h). A
-// browser that signed in successfully gets `nonce.HMAC(key, account | nonce)`;
-// presenting it later for the same account marks the attempt as coming from a
-// known device. Bound to the account (normalised email), unforgeable without
-// the server key, no storage.
+// browser that signed in successfully gets `nonce.issued.HMAC(key, account |
+// nonce | issued)`; presenting it later for the same account, within
+// kLifetime of `issued`, marks the attempt as coming from a known device.
+// Bound to the account (normalised email), unforgeable without the server
+// key, expiring on the server's clock, no storage.
 class KnownDevices {
  public:
-  KnownDevices(const crypto::Kek& kek, Random& rng);
+  static constexpr std::chrono::seconds kLifetime{180LL * 24 * 3600};
+  KnownDevices(const crypto::Kek& kek, Random& rng, const Clock& clock);
   // A fresh device token for `account`.
   [[nodiscard]] std::string issue(std::string_view account);
   // True if `token` was issued by this server for `account` (constant time).
   [[nodiscard]] bool check(std::string_view account, std::string_view token) const;
 
  private:
-  [[nodiscard]] std::string mac(std::string_view account, std::string_view nonce) const;
+  [[nodiscard]] std::string mac(std::string_view account, std::string_view nonce, std::string_view issued) const;
   Random& rng_;
+  const Clock& clock_;
   SecretString key_;
 };
 

@@ -121,12 +121,24 @@ class PostgresLockoutStore final : public LockoutStore {
     });
   }
 
+  // Under the account's advisory lock too, so an attempt in flight cannot write
+  // back counters that were just cleared.
   Status clear_login_attempts(std::string_view account, std::string_view scope) override {
-    return pool_.run(kWrite, [&](PGconn* conn) { return done(exec(conn, kClearAttempts, account, scope)); });
+    return pool_.run(kWrite, [&](PGconn* conn) {
+      return transaction(conn, [&]() -> Status {
+        if (auto locked = done(exec(conn, kLockAccount, account)); !locked) return locked;
+        return done(exec(conn, kClearAttempts, account, scope));
+      });
+    });
   }
 
   Result<std::int64_t> unlock_account(std::string_view account) override {
-    return pool_.run(kWrite, [&](PGconn* conn) { return affected(exec(conn, kUnlock, account)); });
+    return pool_.run(kWrite, [&](PGconn* conn) {
+      return transaction(conn, [&]() -> Result<std::int64_t> {
+        if (auto locked = done(exec(conn, kLockAccount, account)); !locked) return fail(locked.error());
+        return affected(exec(conn, kUnlock, account));
+      });
+    });
   }
 
   Result<std::int64_t> purge_login_attempts(Seconds stale_before, Seconds now) override {

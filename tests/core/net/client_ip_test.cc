@@ -108,11 +108,21 @@ TEST(ClientAddress, TrustedPeerRightMostUntrusted) {
 }
 
 TEST(ClientAddress, MalformedHeaderMeansPeer) {
-  for (std::string_view bad : {"unknown", "198.51.100.7, junk", "198.51.100.7,", ",198.51.100.7", "1.2.3.4:99999",
+  // The right-most entry (what the trusted proxy saw) does not parse: the proxy itself is the client.
+  for (std::string_view bad : {"unknown", "198.51.100.7, junk", "198.51.100.7,", "1.2.3.4:99999",
                                "[1.2.3.4]", "[2001:db8::1", "2001:db8::1]:80", "198.51.100.7;for=1.1.1.1",
                                "for=198.51.100.7"}) {
     EXPECT_EQ(xff("127.0.0.1", {bad}, "127.0.0.1/32"), "127.0.0.1") << bad;
   }
+}
+
+TEST(ClientAddress, JunkAClientPutsOnTheLeftCannotHideTheAppendedAddress) {
+  // Proxies append: the client controls everything left of the proxy's entry.
+  EXPECT_EQ(xff("127.0.0.1", {"x, 203.0.113.9"}, "127.0.0.1/32"), "203.0.113.9");
+  EXPECT_EQ(xff("127.0.0.1", {",198.51.100.7"}, "127.0.0.1/32"), "198.51.100.7");
+  EXPECT_EQ(xff("127.0.0.1", {"unknown", "203.0.113.9"}, "127.0.0.1/32"), "203.0.113.9");
+  // Junk behind a chain of trusted proxies stops at the last trusted hop, never at the edge peer.
+  EXPECT_EQ(xff("127.0.0.1", {"junk, 10.0.0.2"}, "127.0.0.1/32, 10.0.0.0/8"), "10.0.0.2");
   // An empty field (or none) leaves the peer.
   EXPECT_EQ(xff("127.0.0.1", {""}, "127.0.0.1/32"), "127.0.0.1");
   EXPECT_EQ(xff("127.0.0.1", {}, "127.0.0.1/32"), "127.0.0.1");
