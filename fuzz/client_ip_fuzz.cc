@@ -26,9 +26,25 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     const auto hops = header == ForwardedHeader::Forwarded ? parse_forwarded(fields) : parse_x_forwarded_for(fields);
     const std::string client = client_address("127.0.0.1", header, fields, trusted);
     if (client != "127.0.0.1") {
-      if (!hops) __builtin_trap();  // a malformed header must leave the peer
+      // The client is an address the header listed (X-Forwarded-For: entry by
+      // entry, since junk left of the proxy's entry is skipped; Forwarded: whole).
       bool listed = false;
-      for (const auto& a : *hops) listed = listed || to_string(a) == client;
+      if (header == ForwardedHeader::Forwarded) {
+        if (!hops) __builtin_trap();  // a malformed Forwarded header must leave the peer
+        for (const auto& a : *hops) listed = listed || to_string(a) == client;
+      } else {
+        for (const auto field : fields) {
+          std::size_t from = 0;
+          while (from <= field.size()) {
+            auto to = field.find(',', from);
+            if (to == std::string_view::npos) to = field.size();
+            const std::string_view entry = field.substr(from, to - from);
+            if (auto one = parse_x_forwarded_for(std::span<const std::string_view>(&entry, 1)); one)
+              for (const auto& a : *one) listed = listed || to_string(a) == client;
+            from = to + 1;
+          }
+        }
+      }
       if (!listed) __builtin_trap();
     }
     if (client_address("192.0.2.1", header, fields, trusted) != "192.0.2.1") __builtin_trap();  // untrusted peer
