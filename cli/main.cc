@@ -21,6 +21,7 @@
 #include "http/app.h"
 #include "http/server.h"
 #include "service/accounts/accounts.h"
+#include "core/authz/policy.h"
 #include "service/common/audit.h"
 #include "service/config.h"
 #include "service/ratelimit/rate_limits.h"
@@ -230,6 +231,18 @@ int serve(const Common& c, bool print_config) {
     return die("signing keys", ok.error());
   }
   if (auto ok = rt.tokens->sync_revocations(); !ok) return die("revocations", ok.error());
+  // The authorization policy: a server refuses to start on an invalid one (the error names the line).
+  authz::Policy policy = authz::default_policy();
+  if (!cfg.authz_policy_file.empty()) {
+    std::ifstream in(cfg.authz_policy_file, std::ios::binary);
+    if (!in) return die("authz.policy_file", Error{make_error_code(authz::AuthzError::BadPolicy), "cannot read " + cfg.authz_policy_file});
+    const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    auto parsed = authz::parse_policy(text, cfg.authz_policy_file);
+    if (!parsed) return die("authz.policy_file", parsed.error());
+    policy = std::move(*parsed);
+  }
+  spdlog::info("authorization policy: {} roles, {} resources, {} actions", policy.roles.size(), policy.resources.size(),
+               policy.actions.size());
   rt.accounts = make_accounts(rt);
   // Rate limits: in-process, or in Redis (rate_limit.store_url) shared by every instance.
   std::unique_ptr<service::RateLimits> limits;

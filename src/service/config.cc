@@ -139,6 +139,7 @@ const std::vector<Entry>& entries() {
       GH_NUM("lockout.window_s", lockout_window_s, 60, 7 * 24 * 3600),
       GH_NUM("lockout.duration_s", lockout_duration_s, 1, 7 * 24 * 3600),
       GH_NUM("audit.retention_days", audit_retention_days, 1, 36500),
+      GH_STR("authz.policy_file", authz_policy_file, false),
       GH_STR("secrets.kek", kek, true),
   };
   return table;

@@ -115,6 +115,9 @@ struct Config {
   // [audit]
   int audit_retention_days = 365;  // rows older than this are purged
 
+  // [authz]
+  std::string authz_policy_file;  // TOML roles × resources × actions (core/authz/policy.h); "" = the built-in default
+
   // [secrets]
   std::string kek;  // key-encryption key, base64url/hex of 32 bytes; dev mode generates one
 

@@ -3,7 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { BIN, FAST_HASH_ENV, Server, uniqueEmail, goodPassword } from './lib/server.mjs';
@@ -128,4 +128,21 @@ test('a bad listen address and an unusable store fail fast with a message', () =
   const s = gh(['serve', '--store', 'mysql://x', '--listen', '127.0.0.1:0']);
   assert.notEqual(s.code, 0);
   assert.match(s.err, /store/);
+});
+
+test('the server refuses to start on an invalid authorization policy, naming the line', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'gh-policy-'));
+  try {
+    const file = join(dir, 'policy.toml');
+    writeFileSync(file, 'resources = ["projects"]\nactions = ["read"]\n[roles.member]\ngrants = ["projects:fly"]\n');
+    const bad = new Server({ env: { GATEHOUSE_AUTHZ_POLICY_FILE: file } });
+    await assert.rejects(bad.start(), /policy\.toml: line 4: unknown action 'fly'/);
+    await bad.stop();
+    writeFileSync(file, 'resources = ["projects"]\nactions = ["read"]\n[roles.member]\ngrants = ["projects:read"]\n');
+    const good = await new Server({ env: { GATEHOUSE_AUTHZ_POLICY_FILE: file } }).start();
+    assert.match(good.stdout + good.stderr, /authorization policy: 1 roles, 1 resources, 1 actions/);
+    assert.equal(await good.stop(), 0);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
