@@ -114,7 +114,7 @@ test('production mode refuses an insecure config and says what to fix', () => {
     assert.notEqual(short.code, 0);
     assert.match(short.err, /at least 32 bytes/);
     // An unknown setting is an error, not silently ignored.
-    const unknown = gh(['serve', '--print-config'], { env: { GATEHOUSE_SERVER_LISTEN_ADDR: 'x' } });
+    const unknown = gh(['serve', '--print-config'], { env: { GATEHOUSE_SERVER_LISTEN_ADDR: 'x', GATEHOUSE_DATA_DIR: dir } });
     assert.equal(unknown.code, 0, 'unrelated GATEHOUSE_ variables are ignored');
   } finally {
     rmSync(dir, { recursive: true, force: true });
