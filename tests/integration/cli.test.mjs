@@ -125,9 +125,14 @@ test('a bad listen address and an unusable store fail fast with a message', () =
   const r = gh(['serve', '--listen', 'nonsense', '--data-dir', mkdtempSync(join(tmpdir(), 'gh-bad-'))]);
   assert.notEqual(r.code, 0);
   assert.match(r.err, /listen/);
-  const s = gh(['serve', '--store', 'mysql://x', '--listen', '127.0.0.1:0']);
-  assert.notEqual(s.code, 0);
-  assert.match(s.err, /store/);
+  const dir = mkdtempSync(join(tmpdir(), 'gh-badstore-'));
+  try {
+    const s = gh(['serve', '--store', 'mysql://x', '--listen', '127.0.0.1:0', '--data-dir', dir]);
+    assert.notEqual(s.code, 0);
+    assert.match(s.err, /store/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
 
 test('the server refuses to start on an invalid authorization policy, naming the line', async () => {
