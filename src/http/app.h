@@ -97,6 +97,9 @@ class App {
   // A sign-in or registration form with a login-CSRF token (reusing the browser's nonce cookie when valid).
   Response anonymous_form(const Request& req, const RequestContext& ctx, unsigned status, std::string_view page,
                           PageData data, const PageFrame& frame);
+  // 303 to `back` (or /account) with the new session's cookie; clears the form cookie.
+  Response signed_in_redirect(const Request& req, const RequestContext& ctx, const service::NewSession& s,
+                              std::string_view back);
   Response message_page(const Request& req, const RequestContext& ctx, unsigned status, std::string_view title,
                         std::string_view message);
   // False for a form post that is not from one of our own pages (Origin / Sec-Fetch-Site).

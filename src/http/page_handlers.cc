@@ -139,6 +139,16 @@ Response App::anonymous_form(const Request& req, const RequestContext& ctx, unsi
   return res;
 }
 
+Response App::signed_in_redirect(const Request& req, const RequestContext& ctx, const service::NewSession& s,
+                                 std::string_view back) {
+  Response res = pages_.redirect(req, ctx, back.empty() ? kDefaultLanding : back);
+  res.insert(bhttp::field::set_cookie, session_set_cookie(s.id.expose(), d_.sessions.config().absolute_timeout));
+  // The login-CSRF nonce has done its job.
+  res.insert(bhttp::field::set_cookie, set_cookie({form_cookie_name(), "", "/", std::chrono::seconds{0},
+                                                   d_.config.session_cookie_secure, true, "Strict"}));
+  return res;
+}
+
 // --- Sign in ---------------------------------------------------------------
 
 Awaitable App::page_login(Request& req, RequestContext& ctx) {
@@ -195,10 +205,7 @@ Awaitable App::page_login_post(Request& req, RequestContext& ctx) {
   auto previous = co_await current_session(req);
   auto s = co_await offload(d_.db_pool, [&] { return d_.sessions.replace(previous ? &*previous : nullptr, (*user)->id, "pwd", meta); });
   if (!s || !*s) co_return anonymous_form(req, ctx, s ? 500 : 503, "login.mustache", data, {"Sign in", {}, s ? kMsgBroken : kMsgBusy});
-  Response res = pages_.redirect(req, ctx, back.empty() ? kDefaultLanding : back);
-  res.insert(bhttp::field::set_cookie, session_set_cookie((*s)->id.expose(), d_.sessions.config().absolute_timeout));
-  res.insert(bhttp::field::set_cookie, set_cookie({form_cookie_name(), "", "/", std::chrono::seconds{0},
-                                                   d_.config.session_cookie_secure, true, "Strict"}));
+  Response res = signed_in_redirect(req, ctx, **s, back);
   add_device_cookie(res, **user);
   co_return res;
 }
@@ -259,11 +266,7 @@ Awaitable App::page_register_post(Request& req, RequestContext& ctx) {
   auto previous = co_await current_session(req);
   auto s = co_await offload(d_.db_pool, [&] { return d_.sessions.replace(previous ? &*previous : nullptr, (*user)->id, "pwd", meta); });
   if (!s || !*s) co_return message_page(req, ctx, s ? 500 : 503, "Account created", "Your account was created. Please sign in.");
-  Response res = pages_.redirect(req, ctx, back.empty() ? kDefaultLanding : back);
-  res.insert(bhttp::field::set_cookie, session_set_cookie((*s)->id.expose(), d_.sessions.config().absolute_timeout));
-  res.insert(bhttp::field::set_cookie, set_cookie({form_cookie_name(), "", "/", std::chrono::seconds{0},
-                                                   d_.config.session_cookie_secure, true, "Strict"}));
-  co_return res;
+  co_return signed_in_redirect(req, ctx, **s, back);
 }
 
 // --- Sign out --------------------------------------------------------------

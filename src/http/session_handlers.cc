@@ -49,21 +49,19 @@ std::string App::session_set_cookie(std::string_view value, std::chrono::seconds
 }
 
 namespace {
-constexpr std::chrono::seconds kDeviceCookieLifetime{180LL * 24 * 3600};
-}
+std::string_view device_cookie_name(bool secure) { return secure ? "__Host-gh_device" : "gh_device"; }
+}  // namespace
 
 std::string App::device_token_of(const Request& req) const {
-  const auto name = d_.config.session_cookie_secure ? "__Host-gh_device" : "gh_device";
-  const auto c = find_cookie(req[bhttp::field::cookie], name);
+  const auto c = find_cookie(req[bhttp::field::cookie], device_cookie_name(d_.config.session_cookie_secure));
   return c ? std::string(c->substr(0, 128)) : std::string();
 }
 
 void App::add_device_cookie(Response& res, const store::User& user) {
   const std::string token = d_.accounts.device_token_for(user);
   if (token.empty()) return;
-  const auto name = d_.config.session_cookie_secure ? "__Host-gh_device" : "gh_device";
   res.insert(bhttp::field::set_cookie,
-             set_cookie({name, token, "/", kDeviceCookieLifetime, d_.config.session_cookie_secure, true, "Lax"}));
+             set_cookie({device_cookie_name(d_.config.session_cookie_secure), token, "/", service::KnownDevices::kLifetime, d_.config.session_cookie_secure, true, "Lax"}));
 }
 
 asio::awaitable<Result<service::CurrentSession>> App::current_session(const Request& req) {
