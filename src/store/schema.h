@@ -13,6 +13,7 @@ namespace gh::store {
 // 2: refresh_families, refresh_tokens, denied_jtis, denied_subjects, signing_keys.
 // 3: sessions (store/session_store.h).
 // 4: audit_events (store/audit_store.h), login_attempts (store/lockout_store.h).
-inline constexpr int kSchemaVersion = 4;
+// 5: tenants, memberships, platform_admins, service_clients (store/tenant_store.h).
+inline constexpr int kSchemaVersion = 5;
 
 }  // namespace gh::store

@@ -20,6 +20,7 @@
 #include "store/audit_store.h"
 #include "store/lockout_store.h"
 #include "store/session_store.h"
+#include "store/tenant_store.h"
 #include "store/token_store.h"
 
 namespace gh::store {
@@ -74,7 +75,8 @@ class UserStore {
   // NotFound if no user has this id.
   [[nodiscard]] virtual Status set_disabled(std::string_view id, bool disabled, Seconds now) = 0;
   // Deletes the user and every row that belongs to it (one transaction): its
-  // refresh-token families and tokens, and its sessions in this store (a
+  // refresh-token families and tokens, its sessions in this store, its
+  // memberships and platform-admin grant (a
   // separate Redis session store is not reached: see session_store.h).
   // NotFound if absent.
   [[nodiscard]] virtual Status delete_user(std::string_view id) = 0;
@@ -105,6 +107,8 @@ class Store {
   // The audit log and the lockout counters (schema version >= 4).
   virtual AuditStore& audit() = 0;
   virtual LockoutStore& lockout() = 0;
+  // Tenants, memberships, platform admins, service clients (schema version >= 5).
+  virtual TenantStore& tenants() = 0;
 };
 
 struct StoreOptions {

@@ -8,6 +8,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -32,6 +33,10 @@ struct MemoryState {
   std::vector<AuditRecord> audit;                        // in id order
   std::int64_t audit_last_id = 0;
   std::map<std::pair<std::string, std::string>, account::AttemptCounter> attempts;  // by (account, scope)
+  std::map<std::string, Tenant, std::less<>> tenants;
+  std::map<std::pair<std::string, std::string>, Membership, std::less<>> members;  // by (tenant, user)
+  std::set<std::string, std::less<>> platform_admins;
+  std::map<std::string, ServiceClient, std::less<>> service_clients;
 
   // What ON DELETE CASCADE does in SQL. REQUIRES: mu held.
   void erase_user_rows(std::string_view user_id);
@@ -43,5 +48,6 @@ struct MemoryState {
 [[nodiscard]] std::unique_ptr<SessionStore> make_session_store(MemoryState& state);
 [[nodiscard]] std::unique_ptr<AuditStore> make_audit_store(MemoryState& state);
 [[nodiscard]] std::unique_ptr<LockoutStore> make_lockout_store(MemoryState& state);
+[[nodiscard]] std::unique_ptr<TenantStore> make_tenant_store(MemoryState& state);
 
 }  // namespace gh::store::memory

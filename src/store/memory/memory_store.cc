@@ -12,6 +12,8 @@ void MemoryState::erase_user_rows(std::string_view user_id) {
   std::erase_if(tokens, [&](const auto& entry) { return entry.second.user_id == user_id; });
   std::erase_if(families, [&](const auto& entry) { return entry.second.user_id == user_id; });
   std::erase_if(sessions, [&](const auto& entry) { return entry.second.user_id == user_id; });
+  std::erase_if(members, [&](const auto& entry) { return entry.first.second == user_id; });
+  platform_admins.erase(std::string(user_id));
 }
 
 namespace {
@@ -111,7 +113,8 @@ class MemoryStore final : public Store {
         keys_(make_key_store(state_)),
         sessions_(make_session_store(state_)),
         audit_(make_audit_store(state_)),
-        lockout_(make_lockout_store(state_)) {}
+        lockout_(make_lockout_store(state_)),
+        tenants_(make_tenant_store(state_)) {}
 
   Result<int> migrate() override {
     std::lock_guard lock(state_.mu);
@@ -130,6 +133,7 @@ class MemoryStore final : public Store {
   SessionStore& sessions() override { return *sessions_; }
   AuditStore& audit() override { return *audit_; }
   LockoutStore& lockout() override { return *lockout_; }
+  TenantStore& tenants() override { return *tenants_; }
 
  private:
   MemoryState state_;
@@ -139,6 +143,7 @@ class MemoryStore final : public Store {
   std::unique_ptr<SessionStore> sessions_;
   std::unique_ptr<AuditStore> audit_;
   std::unique_ptr<LockoutStore> lockout_;
+  std::unique_ptr<TenantStore> tenants_;
 };
 
 }  // namespace

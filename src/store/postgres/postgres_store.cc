@@ -7,8 +7,8 @@
 
 #include "store/postgres/pg_db.h"
 #include "store/postgres/postgres_audit_store.h"
-#include "store/postgres/postgres_audit_store.h"
 #include "store/postgres/postgres_session_store.h"
+#include "store/postgres/postgres_tenant_store.h"
 #include "store/postgres/postgres_token_store.h"
 #include "store/schema.h"
 
@@ -139,6 +139,42 @@ CREATE TABLE login_attempts (
   PRIMARY KEY (account, scope)
 );
 CREATE INDEX login_attempts_window_start ON login_attempts(window_start);
+)sql",
+    // 5: tenants, their members (roles are policy names, kept as text), the
+    // platform admins and the service clients (store/tenant_store.h).
+    // secret_hash is the hex SHA-256 of the client's secret, never the secret.
+    // A membership's primary key starts with tenant_id, which serves
+    // list_members and the cascade from tenants; user_id has its own index for
+    // memberships_of and the cascade from users.
+    R"sql(
+CREATE TABLE tenants (
+  id         TEXT COLLATE "C" PRIMARY KEY,
+  name       TEXT NOT NULL,
+  created_at BIGINT NOT NULL,
+  updated_at BIGINT NOT NULL
+);
+CREATE TABLE memberships (
+  tenant_id  TEXT COLLATE "C" NOT NULL REFERENCES tenants(id) ON DELETE CASCADE,
+  user_id    TEXT COLLATE "C" NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+  role       TEXT NOT NULL,
+  created_at BIGINT NOT NULL,
+  updated_at BIGINT NOT NULL,
+  PRIMARY KEY (tenant_id, user_id)
+);
+CREATE INDEX memberships_user_id ON memberships(user_id);
+CREATE TABLE platform_admins (
+  user_id    TEXT COLLATE "C" PRIMARY KEY REFERENCES users(id) ON DELETE CASCADE,
+  granted_at BIGINT NOT NULL
+);
+CREATE TABLE service_clients (
+  id          TEXT COLLATE "C" PRIMARY KEY,
+  tenant_id   TEXT COLLATE "C" NOT NULL REFERENCES tenants(id) ON DELETE CASCADE,
+  name        TEXT NOT NULL,
+  secret_hash TEXT NOT NULL,
+  created_at  BIGINT NOT NULL,
+  updated_at  BIGINT NOT NULL
+);
+CREATE INDEX service_clients_tenant_id ON service_clients(tenant_id);
 )sql",
 };
 static_assert(std::size(kMigrations) == static_cast<std::size_t>(kSchemaVersion),
@@ -321,7 +357,8 @@ class PostgresStore final : public Store {
         keys_(make_key_store(*pool_)),
         sessions_(make_session_store(*pool_)),
         audit_(make_audit_store(*pool_)),
-        lockout_(make_lockout_store(*pool_)) {}
+        lockout_(make_lockout_store(*pool_)),
+        tenants_(make_tenant_store(*pool_)) {}
 
   // Each migration runs in its own transaction holding the advisory lock and
   // re-reads the version under it, so concurrent migrators apply each step
@@ -367,6 +404,7 @@ class PostgresStore final : public Store {
   SessionStore& sessions() override { return *sessions_; }
   AuditStore& audit() override { return *audit_; }
   LockoutStore& lockout() override { return *lockout_; }
+  TenantStore& tenants() override { return *tenants_; }
 
  private:
   std::unique_ptr<Pool> pool_;
@@ -376,6 +414,7 @@ class PostgresStore final : public Store {
   std::unique_ptr<SessionStore> sessions_;
   std::unique_ptr<AuditStore> audit_;
   std::unique_ptr<LockoutStore> lockout_;
+  std::unique_ptr<TenantStore> tenants_;
 };
 
 }  // namespace

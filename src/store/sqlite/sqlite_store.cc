@@ -8,10 +8,10 @@
 #include <spdlog/spdlog.h>
 
 #include "store/schema.h"
+#include "store/sqlite/sqlite_audit_store.h"
 #include "store/sqlite/sqlite_db.h"
-#include "store/sqlite/sqlite_audit_store.h"
-#include "store/sqlite/sqlite_audit_store.h"
 #include "store/sqlite/sqlite_session_store.h"
+#include "store/sqlite/sqlite_tenant_store.h"
 #include "store/sqlite/sqlite_token_store.h"
 
 namespace gh::store::sqlite {
@@ -139,6 +139,42 @@ CREATE TABLE login_attempts (
   PRIMARY KEY (account, scope)
 ) STRICT, WITHOUT ROWID;
 CREATE INDEX login_attempts_window_start ON login_attempts(window_start);
+)sql",
+    // 5: tenants, their members (roles are policy names, kept as text), the
+    // platform admins and the service clients (store/tenant_store.h).
+    // secret_hash is the hex SHA-256 of the client's secret, never the secret.
+    // A membership's primary key starts with tenant_id, which serves
+    // list_members and the cascade from tenants; user_id has its own index for
+    // memberships_of and the cascade from users.
+    R"sql(
+CREATE TABLE tenants (
+  id         TEXT NOT NULL PRIMARY KEY,
+  name       TEXT NOT NULL,
+  created_at INTEGER NOT NULL,
+  updated_at INTEGER NOT NULL
+) STRICT;
+CREATE TABLE memberships (
+  tenant_id  TEXT NOT NULL REFERENCES tenants(id) ON DELETE CASCADE,
+  user_id    TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+  role       TEXT NOT NULL,
+  created_at INTEGER NOT NULL,
+  updated_at INTEGER NOT NULL,
+  PRIMARY KEY (tenant_id, user_id)
+) STRICT, WITHOUT ROWID;
+CREATE INDEX memberships_user_id ON memberships(user_id);
+CREATE TABLE platform_admins (
+  user_id    TEXT NOT NULL PRIMARY KEY REFERENCES users(id) ON DELETE CASCADE,
+  granted_at INTEGER NOT NULL
+) STRICT;
+CREATE TABLE service_clients (
+  id          TEXT NOT NULL PRIMARY KEY,
+  tenant_id   TEXT NOT NULL REFERENCES tenants(id) ON DELETE CASCADE,
+  name        TEXT NOT NULL,
+  secret_hash TEXT NOT NULL,
+  created_at  INTEGER NOT NULL,
+  updated_at  INTEGER NOT NULL
+) STRICT;
+CREATE INDEX service_clients_tenant_id ON service_clients(tenant_id);
 )sql",
 };
 static_assert(std::size(kMigrations) == static_cast<std::size_t>(kSchemaVersion),
@@ -308,7 +344,8 @@ class SqliteStore final : public Store {
         keys_(make_key_store(*db_)),
         sessions_(make_session_store(*db_)),
         audit_(make_audit_store(*db_)),
-        lockout_(make_lockout_store(*db_)) {}
+        lockout_(make_lockout_store(*db_)),
+        tenants_(make_tenant_store(*db_)) {}
 
   Result<int> migrate() override {
     return db_->write([&](Connection& c) -> Result<int> {
@@ -353,6 +390,7 @@ class SqliteStore final : public Store {
   SessionStore& sessions() override { return *sessions_; }
   AuditStore& audit() override { return *audit_; }
   LockoutStore& lockout() override { return *lockout_; }
+  TenantStore& tenants() override { return *tenants_; }
 
  private:
   std::unique_ptr<Database> db_;
@@ -362,6 +400,7 @@ class SqliteStore final : public Store {
   std::unique_ptr<SessionStore> sessions_;
   std::unique_ptr<AuditStore> audit_;
   std::unique_ptr<LockoutStore> lockout_;
+  std::unique_ptr<TenantStore> tenants_;
 };
 
 }  // namespace
