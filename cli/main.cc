@@ -22,6 +22,8 @@
 #include "http/server.h"
 #include "service/accounts/accounts.h"
 #include "core/authz/policy.h"
+#include "service/authz/admin_service.h"
+#include "service/authz/authz_service.h"
 #include "service/common/audit.h"
 #include "service/config.h"
 #include "service/ratelimit/rate_limits.h"
@@ -244,6 +246,12 @@ int serve(const Common& c, bool print_config) {
   spdlog::info("authorization policy: {} roles, {} resources, {} actions", policy.roles.size(), policy.resources.size(),
                policy.actions.size());
   rt.accounts = make_accounts(rt);
+  service::AuthzConfig ac;
+  ac.cache_ttl = std::chrono::seconds(cfg.authz_cache_ttl_s);
+  ac.cache_entries = cfg.authz_cache_ttl_s > 0 ? ac.cache_entries : 0;
+  ac.reauth_window = std::chrono::seconds(cfg.authz_reauth_window_s);
+  service::AuthzService authz(*rt.store, *rt.accounts, *rt.tokens, std::move(policy), rt.clock, rt.audit, ac);
+  service::AdminService admin(*rt.store, *rt.accounts, authz, rt.clock, rt.rng, rt.audit);
   // Rate limits: in-process, or in Redis (rate_limit.store_url) shared by every instance.
   std::unique_ptr<service::RateLimits> limits;
   if (cfg.rate_limit_enabled) {
@@ -254,7 +262,7 @@ int serve(const Common& c, bool print_config) {
   service::WorkerPool limit_pool("gh-ratelimit", std::max<std::size_t>(2, cfg.store_pool_size), 1024);
   app = std::make_unique<http::App>(http::AppDeps{cfg, *rt.store, *rt.accounts, *rt.tokens, *rt.keys, *rt.sessions, *rt.forms,
                                                   hash_pool, db_pool, metrics, limits.get(), &limit_pool,
-                                                  rt.devices.get()});
+                                                  rt.devices.get(), &authz, &admin});
 
   service::Background background;
   background.every("revocation-sync", std::chrono::milliseconds(cfg.revocation_poll_ms), [&] {
@@ -378,6 +386,10 @@ int main(int argc, char** argv) {
   user_delete->add_option("user", u_id, "user id or email")->required();
   auto* user_unlock = user_cmd->add_subcommand("unlock", "clear the lockout counters of an account");
   user_unlock->add_option("user", u_id, "user id or email")->required();
+  auto* user_grant_admin = user_cmd->add_subcommand("grant-admin", "make a user a platform (global) admin");
+  user_grant_admin->add_option("user", u_id, "user id or email")->required();
+  auto* user_revoke_admin = user_cmd->add_subcommand("revoke-admin", "withdraw a user's platform admin grant");
+  user_revoke_admin->add_option("user", u_id, "user id or email")->required();
 
   auto* audit_cmd = app.add_subcommand("audit", "list audit events as JSON lines (oldest first)");
   add_overrides(audit_cmd);
@@ -561,6 +573,12 @@ int main(int argc, char** argv) {
   if (user_disable->parsed()) st = rt.accounts->set_disabled(u->id, true, meta);
   if (user_enable->parsed()) st = rt.accounts->set_disabled(u->id, false, meta);
   if (user_delete->parsed()) st = rt.accounts->delete_user(u->id, meta);
+  if (user_grant_admin->parsed() || user_revoke_admin->parsed()) {
+    const bool grant = user_grant_admin->parsed();
+    st = rt.store->tenants().set_platform_admin(u->id, grant, rt.clock.now());
+    rt.audit.record({grant ? "admin.platform.grant" : "admin.platform.revoke", st ? "success" : "error", "admin", u->id,
+                     rt.clock.now(), meta, ""});
+  }
   if (!st) return die("user", st.error());
   std::cout << "ok\n";
   return 0;

@@ -11,7 +11,7 @@ PKGS=(
   libkainjow-mustache-dev libutf8proc-dev libspdlog-dev libfmt-dev libcli11-dev libtomlplusplus-dev
   libcrack2-dev cracklib-runtime john-data libgtest-dev libgmock-dev libbenchmark-dev libexpected-dev
   postgresql-15 postgresql-client-15 redis-server redis-tools nginx chromium fonts-liberation curl
-  oathtool wrk python3-aiosmtpd nodejs npm
+  oathtool faketime wrk python3-aiosmtpd nodejs npm
 )
 
 missing=()

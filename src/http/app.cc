@@ -55,6 +55,30 @@ App::App(AppDeps deps)
   router_.add(verb::post, "/account/sessions/revoke", bind(&App::page_revoke_session_post));
   router_.add(verb::post, "/account/sessions/revoke-others", bind(&App::page_revoke_others_post));
   router_.add(verb::get, "/assets/gatehouse.css", bind(&App::stylesheet));
+  router_.add(verb::post, "/v1/token/tenant", bind(&App::tenant_token));
+  router_.add(verb::post, "/v1/reauthenticate", bind(&App::reauthenticate));
+  router_.add(verb::post, "/v1/authz/check", bind(&App::authz_check));
+  router_.add(verb::get, "/v1/admin/users", bind(&App::admin_list_users));
+  router_.add(verb::get, "/v1/admin/users/{id}", bind(&App::admin_get_user));
+  router_.add(verb::delete_, "/v1/admin/users/{id}", bind(&App::admin_user_action));
+  for (const char* action : {"disable", "enable", "logout", "unlock"})
+    router_.add(verb::post, fmt::format("/v1/admin/users/{{id}}/{}", action), bind(&App::admin_user_action));
+  router_.add(verb::get, "/v1/admin/audit", bind(&App::admin_audit));
+  router_.add(verb::post, "/v1/tenants", bind(&App::create_tenant));
+  router_.add(verb::get, "/v1/tenants", bind(&App::list_tenants));
+  router_.add(verb::get, "/v1/tenants/{t}", bind(&App::get_tenant));
+  router_.add(verb::patch, "/v1/tenants/{t}", bind(&App::rename_tenant));
+  router_.add(verb::delete_, "/v1/tenants/{t}", bind(&App::delete_tenant));
+  router_.add(verb::get, "/v1/tenants/{t}/members", bind(&App::list_members));
+  router_.add(verb::post, "/v1/tenants/{t}/members", bind(&App::add_member));
+  router_.add(verb::patch, "/v1/tenants/{t}/members/{user}", bind(&App::change_member));
+  router_.add(verb::delete_, "/v1/tenants/{t}/members/{user}", bind(&App::remove_member));
+  router_.add(verb::get, "/v1/tenants/{t}/service-clients", bind(&App::list_clients));
+  router_.add(verb::post, "/v1/tenants/{t}/service-clients", bind(&App::create_client));
+  router_.add(verb::post, "/v1/tenants/{t}/service-clients/{id}/rotate", bind(&App::rotate_client));
+  router_.add(verb::delete_, "/v1/tenants/{t}/service-clients/{id}", bind(&App::delete_client));
+  router_.add(verb::get, "/v1/tenants/{t}/audit", bind(&App::admin_audit));
+  router_.add(verb::get, "/v1/openapi.json", bind(&App::openapi));
   router_.add(verb::get, "/.well-known/jwks.json", bind(&App::jwks));
   router_.add(verb::get, "/.well-known/openid-configuration", bind(&App::openid_configuration));
 

@@ -13,6 +13,8 @@
 #include "http/router.h"
 #include "http/types.h"
 #include "service/accounts/accounts.h"
+#include "service/authz/admin_service.h"
+#include "service/authz/authz_service.h"
 #include "service/common/worker_pool.h"
 #include "service/config.h"
 #include "service/ratelimit/rate_limits.h"
@@ -38,6 +40,8 @@ struct AppDeps {
   service::RateLimits* limits = nullptr;      // null: rate limiting off (rate_limit.enabled = false)
   service::WorkerPool* limit_pool = nullptr;  // for a blocking (Redis) limiter backend
   const service::KnownDevices* devices = nullptr;  // known-device cookies: not held by the per-account login limit
+  service::AuthzService* authz = nullptr;  // required: authorization decisions, tenant tokens
+  service::AdminService* admin = nullptr;  // required: the admin API
 };
 
 class App {
@@ -62,6 +66,36 @@ class App {
   Awaitable change_password(Request& req, RequestContext& ctx);
   Awaitable jwks(Request& req, RequestContext& ctx);
   Awaitable openid_configuration(Request& req, RequestContext& ctx);
+
+  // Authorization and the admin API (authz_handlers.cc, docs/authz.md).
+  Awaitable tenant_token(Request& req, RequestContext& ctx);
+  Awaitable reauthenticate(Request& req, RequestContext& ctx);
+  Awaitable authz_check(Request& req, RequestContext& ctx);
+  Awaitable admin_list_users(Request& req, RequestContext& ctx);
+  Awaitable admin_get_user(Request& req, RequestContext& ctx);
+  Awaitable admin_user_action(Request& req, RequestContext& ctx);  // disable, enable, logout, unlock, DELETE
+  Awaitable admin_audit(Request& req, RequestContext& ctx);        // platform-wide, or one tenant's
+  Awaitable create_tenant(Request& req, RequestContext& ctx);
+  Awaitable list_tenants(Request& req, RequestContext& ctx);
+  Awaitable get_tenant(Request& req, RequestContext& ctx);
+  Awaitable rename_tenant(Request& req, RequestContext& ctx);
+  Awaitable delete_tenant(Request& req, RequestContext& ctx);
+  Awaitable list_members(Request& req, RequestContext& ctx);
+  Awaitable add_member(Request& req, RequestContext& ctx);
+  Awaitable change_member(Request& req, RequestContext& ctx);
+  Awaitable remove_member(Request& req, RequestContext& ctx);
+  Awaitable list_clients(Request& req, RequestContext& ctx);
+  Awaitable create_client(Request& req, RequestContext& ctx);
+  Awaitable rotate_client(Request& req, RequestContext& ctx);
+  Awaitable delete_client(Request& req, RequestContext& ctx);
+  Awaitable openapi(Request& req, RequestContext& ctx);
+  // The admin API's caller from the bearer token, or the 401 to send.
+  std::optional<Response> caller_of(const Request& req, const RequestContext& ctx, service::Caller& out);
+  // A problem for an AuthzFailure (with WWW-Authenticate for step-up and service clients) or any other error.
+  Response authz_problem(const Request& req, const RequestContext& ctx, const Error& e);
+  // Runs op(caller) on the store pool; renders its value, or 204 for a Status, or the problem.
+  template <class Op, class Render>
+  Awaitable admin_call(Request& req, RequestContext& ctx, Op op, Render render);
 
   // Browser sessions and forward-auth (session_handlers.cc).
   Awaitable session_login(Request& req, RequestContext& ctx);

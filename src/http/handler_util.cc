@@ -49,4 +49,21 @@ Response overloaded(const Request& req, const RequestContext& ctx) {
   return problem_response(req, ctx, kOverloaded, "The server is busy; retry shortly.");
 }
 
+web::Form query_of(const Request& req) {
+  const std::string_view target = req.target();
+  const auto q = target.find('?');
+  if (q == std::string_view::npos) return {};
+  auto f = web::parse_form(target.substr(q + 1));
+  return f ? std::move(*f) : web::Form{};
+}
+
+Response no_content(const Request& req, const RequestContext& ctx) {
+  Response res{bhttp::status::no_content, req.version()};
+  res.set("X-Request-Id", ctx.request_id);
+  res.set(bhttp::field::cache_control, "no-store");
+  res.keep_alive(req.keep_alive());
+  res.prepare_payload();
+  return res;
+}
+
 }  // namespace gh::http

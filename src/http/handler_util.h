@@ -7,6 +7,7 @@
 #include "core/base/result.h"
 #include "core/base/secret.h"
 #include "core/json/json.h"
+#include "core/web/web.h"
 #include "http/types.h"
 #include "service/common/audit.h"
 #include "store/store.h"
@@ -25,6 +26,10 @@ inline constexpr std::size_t kMaxTokenBytes = 8192;
 [[nodiscard]] Response overloaded(const Request& req, const RequestContext& ctx);
 [[nodiscard]] service::RequestMeta meta_of(const Request& req, const RequestContext& ctx);
 [[nodiscard]] nlohmann::json user_json(const store::User& u);
+// The query string parsed like a form; a malformed query counts as empty.
+[[nodiscard]] web::Form query_of(const Request& req);
+// 204 with the standard API headers.
+[[nodiscard]] Response no_content(const Request& req, const RequestContext& ctx);
 // Overwrites the parsed copy of a secret field in place, then drops it.
 void wipe_secret_field(json::Json& body, std::string_view key);
 

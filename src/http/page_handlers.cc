@@ -45,15 +45,6 @@ std::string_view notice_text(std::string_view code) {
   return {};
 }
 
-// The query string parsed like a form; a malformed query counts as empty.
-web::Form query_of(const Request& req) {
-  const std::string_view target = req.target();
-  const auto q = target.find('?');
-  if (q == std::string_view::npos) return {};
-  auto f = web::parse_form(target.substr(q + 1));
-  return f ? std::move(*f) : web::Form{};
-}
-
 bool is_form_post(const Request& req) {
   const std::string_view ct = req[bhttp::field::content_type];
   const std::string_view type = ct.substr(0, ct.find(';'));

@@ -10,6 +10,7 @@
 #include "core/password/hasher.h"
 #include "core/password/policy.h"
 #include "service/accounts/accounts.h"
+#include "service/authz/authz_service.h"
 #include "service/tokens/token_service.h"
 #include "store/store.h"
 
@@ -55,6 +56,15 @@ const std::vector<Row>& table() {
       {make_error_code(service::AccountError::EmailTaken), {409, "email_taken", "Email already registered"}},
       {make_error_code(service::AccountError::InvalidCredentials), {401, "invalid_credentials", "Invalid credentials"}},
       {make_error_code(service::AccountError::Disabled), {403, "account_disabled", "Account disabled"}},
+      // Authorization and the admin API.
+      {make_error_code(service::AuthzFailure::Forbidden), {403, "forbidden", "Forbidden"}},
+      {make_error_code(service::AuthzFailure::NotFound), {404, "not_found", "Not Found"}},
+      {make_error_code(service::AuthzFailure::UnknownRole), {422, "unknown_role", "Unknown role"}},
+      {make_error_code(service::AuthzFailure::AlreadyMember), {409, "already_member", "Already a member"}},
+      {make_error_code(service::AuthzFailure::LastAdmin), {409, "last_admin", "Last admin"}},
+      {make_error_code(service::AuthzFailure::ReauthRequired), {401, "reauthentication_required", "Reauthentication required"}},
+      {make_error_code(service::AuthzFailure::InvalidClient), {401, "invalid_client", "Invalid client"}},
+      {make_error_code(service::AuthzFailure::InvalidName), {422, "invalid_name", "Invalid name"}},
       // Tokens.
       {make_error_code(service::TokenError::InvalidToken), {401, "invalid_token", "Invalid token"}},
       {make_error_code(service::TokenError::TokenRevoked), {401, "invalid_token", "Invalid token"}},

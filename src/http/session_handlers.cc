@@ -29,14 +29,6 @@ nlohmann::json session_json(const store::Session& s, bool current) {
           {"current", current}};
 }
 
-Response no_content(const Request& req, const RequestContext& ctx) {
-  Response res{bhttp::status::no_content, req.version()};
-  res.set("X-Request-Id", ctx.request_id);
-  res.set(bhttp::field::cache_control, "no-store");
-  res.keep_alive(req.keep_alive());
-  res.prepare_payload();
-  return res;
-}
 }  // namespace
 
 std::string App::session_cookie_name() const {

@@ -222,6 +222,12 @@ Awaitable App::jwks(Request& req, RequestContext& ctx) {
   co_return res;
 }
 
+Awaitable App::openapi(Request& req, RequestContext& ctx) {
+  Response res = json_response(req, ctx, 200, std::string(embedded_page_file("openapi.json")));
+  res.set(bhttp::field::cache_control, "public, max-age=300");
+  co_return res;
+}
+
 Awaitable App::openid_configuration(Request& req, RequestContext& ctx) {
   const std::string& iss = d_.tokens.config().issuer;
   // Only what exists: the issuer, its keys and the user endpoint. No grant

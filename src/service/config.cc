@@ -140,6 +140,9 @@ const std::vector<Entry>& entries() {
       GH_NUM("lockout.duration_s", lockout_duration_s, 1, 7 * 24 * 3600),
       GH_NUM("audit.retention_days", audit_retention_days, 1, 36500),
       GH_STR("authz.policy_file", authz_policy_file, false),
+      GH_NUM("authz.cache_ttl_s", authz_cache_ttl_s, 0, 60),
+      GH_NUM("authz.reauth_window_s", authz_reauth_window_s, 30, 7 * 24 * 3600),
+      GH_STR("authz.forward_auth_rules", authz_forward_auth_rules, false),
       GH_STR("secrets.kek", kek, true),
   };
   return table;

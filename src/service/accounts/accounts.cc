@@ -74,6 +74,25 @@ Result<store::User> AccountService::register_user(RegisterInput in, const Reques
 }
 
 Result<store::User> AccountService::login(LoginInput in, const RequestMeta& meta) {
+  return authenticate(std::move(in), meta, "user.login");
+}
+
+Result<store::User> AccountService::reauthenticate(std::string_view user_id, SecretString password,
+                                                   std::string device_token, const RequestMeta& meta) {
+  auto user = d_.store.users().find_user_by_id(user_id);
+  if (!user) {
+    if (!is(user.error(), store::StoreError::NotFound)) return fail(user.error());
+    (void)d_.hasher.verify(d_.hasher.dummy_hash(), password);  // same work as a wrong password
+    return fail(AccountError::InvalidCredentials);
+  }
+  auto again = authenticate(LoginInput{user->email, std::move(password), std::move(device_token)}, meta,
+                            "user.reauthenticate");
+  if (again && again->id != user->id) return fail(AccountError::InvalidCredentials);  // cannot happen: emails are unique
+  return again;
+}
+
+Result<store::User> AccountService::authenticate(LoginInput in, const RequestMeta& meta, std::string_view action_name) {
+  const std::string action(action_name);
   // Normalise exactly as at registration. An un-normalisable password or email
   // cannot match any account, but still costs one hash so timing says nothing.
   auto pw = password::normalize_password(in.password.expose());
@@ -95,7 +114,7 @@ Result<store::User> AccountService::login(LoginInput in, const RequestMeta& meta
     step = *begun;
     if (step->verdict != account::AttemptVerdict::Proceed) {
       (void)d_.hasher.verify(d_.hasher.dummy_hash(), candidate);
-      audit("user.login", step->verdict == account::AttemptVerdict::SourceLocked ? "locked_source" : "locked_account",
+      audit(action, step->verdict == account::AttemptVerdict::SourceLocked ? "locked_source" : "locked_account",
             "anonymous", user ? user->id : "", meta);
       return fail(AccountError::InvalidCredentials);
     }
@@ -108,7 +127,7 @@ Result<store::User> AccountService::login(LoginInput in, const RequestMeta& meta
 
   if (!verified) {
     const char* reason = !user ? "unknown_user" : (has_password ? "wrong_password" : "no_password");
-    audit("user.login", reason, "anonymous", user ? user->id : "", meta);
+    audit(action, reason, "anonymous", user ? user->id : "", meta);
     if (step && (step->source_locked_now || step->account_locked_now))
       audit("user.lockout", step->account_locked_now ? "account" : "source", "system", user ? user->id : "", meta);
     return fail(AccountError::InvalidCredentials);
@@ -120,7 +139,7 @@ Result<store::User> AccountService::login(LoginInput in, const RequestMeta& meta
       spdlog::warn("lockout: clearing counters after a success failed: {}", cleared.error().message());
   }
   if (user->disabled) {
-    audit("user.login", "disabled", user->id, user->id, meta);
+    audit(action, "disabled", user->id, user->id, meta);
     return fail(AccountError::Disabled);
   }
   if (d_.hasher.needs_rehash(user->password_hash)) {
@@ -131,7 +150,7 @@ Result<store::User> AccountService::login(LoginInput in, const RequestMeta& meta
         user->password_hash = std::move(*fresh);
     }
   }
-  audit("user.login", "success", user->id, user->id, meta);
+  audit(action, "success", user->id, user->id, meta);
   return user;
 }
 
@@ -179,7 +198,7 @@ std::string AccountService::device_token_for(const store::User& user) {
   return d_.devices ? d_.devices->issue(user.email_normalized) : std::string();
 }
 
-Status AccountService::unlock(std::string_view id_or_email, const RequestMeta& meta) {
+Status AccountService::unlock(std::string_view id_or_email, const RequestMeta& meta, std::string_view actor) {
   // The counters are keyed by normalised email, so an address without an account can be unlocked too.
   std::string key;
   std::string subject;
@@ -193,7 +212,7 @@ Status AccountService::unlock(std::string_view id_or_email, const RequestMeta& m
   }
   auto n = d_.store.lockout().unlock_account(key);
   if (!n) return fail(n.error());
-  audit("user.unlock", "success", "admin", subject, meta);
+  audit("user.unlock", "success", std::string(actor), subject, meta);
   return {};
 }
 
@@ -269,23 +288,25 @@ Status AccountService::end_everything(std::string_view id, std::string_view reas
   return {};
 }
 
-Status AccountService::set_disabled(std::string_view id, bool disabled, const RequestMeta& meta) {
+Status AccountService::set_disabled(std::string_view id, bool disabled, const RequestMeta& meta,
+                                    std::string_view actor) {
   auto r = d_.store.users().set_disabled(id, disabled, d_.clock.now());
   forget(id);
   if (r && disabled) {
     if (auto ok = end_everything(id, "disabled", meta); !ok) return ok;
   }
-  audit(disabled ? "user.disable" : "user.enable", r ? "success" : "not_found", "admin", std::string(id), meta);
+  audit(disabled ? "user.disable" : "user.enable", r ? "success" : "not_found", std::string(actor), std::string(id),
+        meta);
   return r;
 }
 
-Status AccountService::delete_user(std::string_view id, const RequestMeta& meta) {
+Status AccountService::delete_user(std::string_view id, const RequestMeta& meta, std::string_view actor) {
   if (auto found = d_.store.users().find_user_by_id(id); found) {
     if (auto ok = end_everything(id, "deleted", meta); !ok) return ok;
   }
   auto r = d_.store.users().delete_user(id);
   forget(id);
-  audit("user.delete", r ? "success" : "not_found", "admin", std::string(id), meta);
+  audit("user.delete", r ? "success" : "not_found", std::string(actor), std::string(id), meta);
   return r;
 }
 

@@ -99,6 +99,12 @@ class AccountService {
   // the password verified), StoreError.
   [[nodiscard]] Result<store::User> login(LoginInput in, const RequestMeta& meta);
 
+  // Step-up: the signed-in user `user_id` proves it again with their password.
+  // Same checks, lockout counting and timing as login(); audited as
+  // "user.reauthenticate". Errors: as login().
+  [[nodiscard]] Result<store::User> reauthenticate(std::string_view user_id, SecretString password,
+                                                   std::string device_token, const RequestMeta& meta);
+
   // Requires the current password (a wrong one is InvalidCredentials and audited
   // as a failed authentication), applies the policy to the new one, stores it
   // (compare-and-swap on the old hash), and revokes every other session.
@@ -127,17 +133,21 @@ class AccountService {
   // A known-device token for the browser that just signed in as `user` ("" without KnownDevices).
   [[nodiscard]] std::string device_token_for(const store::User& user);
   // Admin: clears every lockout counter of the account (by id or email). Errors: StoreError.
-  [[nodiscard]] Status unlock(std::string_view id_or_email, const RequestMeta& meta);
+  [[nodiscard]] Status unlock(std::string_view id_or_email, const RequestMeta& meta, std::string_view actor = "admin");
   // Admin operations (CLI, later the admin API). Errors: StoreError::NotFound, StoreError.
   [[nodiscard]] Result<store::UserPage> list_users(std::optional<std::string> after, std::size_t limit,
                                                    std::optional<std::string> email_contains);
   [[nodiscard]] Result<store::User> find_user(std::string_view id_or_email);
-  [[nodiscard]] Status set_disabled(std::string_view id, bool disabled, const RequestMeta& meta);
-  [[nodiscard]] Status delete_user(std::string_view id, const RequestMeta& meta);
+  // `actor` names who did it in the audit log (the CLI: "admin"; the admin API: the caller's id).
+  [[nodiscard]] Status set_disabled(std::string_view id, bool disabled, const RequestMeta& meta,
+                                    std::string_view actor = "admin");
+  [[nodiscard]] Status delete_user(std::string_view id, const RequestMeta& meta, std::string_view actor = "admin");
 
  private:
   void audit(std::string action, std::string result, std::string actor, std::string subject,
              const RequestMeta& meta);
+  // login() and reauthenticate(): `action` names the audit events.
+  [[nodiscard]] Result<store::User> authenticate(LoginInput in, const RequestMeta& meta, std::string_view action);
   void forget(std::string_view id);
   [[nodiscard]] Status end_everything(std::string_view id, std::string_view reason, const RequestMeta& meta);
 

@@ -49,7 +49,7 @@ std::string TokenService::child_of(std::string_view parent) const {
 }
 
 Result<std::string> TokenService::mint_access(const store::User& user, std::string_view family_id, Seconds auth_time,
-                                              std::string_view client_id) {
+                                              std::string_view client_id, const TenantClaims& tenant) {
   const auto snap = keys_.snapshot();
   if (!snap->active) return fail(KeyError::NoActiveKey);
   const Seconds now = clock_.now();
@@ -63,6 +63,10 @@ Result<std::string> TokenService::mint_access(const store::User& user, std::stri
                            {"auth_time", secs(auth_time)},
                            {"sid", family_id},
                            {"client_id", client_id.empty() ? std::string_view("gatehouse") : client_id}};
+  if (!tenant.tenant.empty()) {
+    claims["tenant"] = tenant.tenant;
+    claims["role"] = tenant.role;
+  }
   auto token = jwt::sign_jwt(*snap->active, claims);
   if (!token) return fail(token.error());
   return token;
@@ -225,6 +229,8 @@ Result<AccessClaims> TokenService::verify_access(std::string_view token) {
       c.jti = j.at("jti").get<std::string>();
       c.sid = j.value("sid", "");
       c.client_id = j.value("client_id", "");
+      c.tenant = j.value("tenant", "");
+      c.role = j.value("role", "");
       c.iat = Seconds{std::chrono::seconds{j.at("iat").get<std::int64_t>()}};
       c.exp = Seconds{std::chrono::seconds{j.at("exp").get<std::int64_t>()}};
       c.auth_time = Seconds{std::chrono::seconds{j.value("auth_time", j.at("iat").get<std::int64_t>())}};

@@ -75,7 +75,15 @@ struct AccessClaims {
   std::string jti;
   std::string sid;        // refresh family id ("session" in the OIDC sense)
   std::string client_id;
+  std::string tenant;     // set on a tenant-scoped token (POST /v1/token/tenant)
+  std::string role;       // the caller's role in `tenant` when the token was issued
   Seconds iat{}, exp{}, auth_time{};
+};
+
+// The tenant a token is issued for, and the holder's role there (docs/authz.md).
+struct TenantClaims {
+  std::string tenant;
+  std::string role;
 };
 
 class TokenService {
@@ -108,8 +116,9 @@ class TokenService {
   // issued before now (by subject). For disable and delete.
   [[nodiscard]] Status revoke_user(std::string_view user_id, std::string_view reason, const RequestMeta& meta);
   // Mints a new access token in an existing family (after a password change).
+  // With `tenant` set, the token carries the `tenant` and `role` claims.
   [[nodiscard]] Result<std::string> mint_access(const store::User& user, std::string_view family_id, Seconds auth_time,
-                                                std::string_view client_id);
+                                                std::string_view client_id, const TenantClaims& tenant = {});
 
   // Reloads the revocation set from the store (background, every poll interval).
   [[nodiscard]] Status sync_revocations();
