@@ -16,20 +16,32 @@ export const FAST_HASH_ENV = {
 };
 
 export class Server {
-  constructor({ env = {}, args = [], dataDir } = {}) {
+  // faketime: a libfaketime offset such as '+11m': the server runs with its clock shifted by it.
+  constructor({ env = {}, args = [], dataDir, faketime } = {}) {
     this.ownDir = !dataDir;
     this.dataDir = dataDir ?? mkdtempSync(join(tmpdir(), 'gh-it-'));
     this.env = env;
+    this.faketime = faketime;
     this.args = args;
     this.stdout = '';
     this.stderr = '';
   }
 
   async start() {
+    const fake = {};
+    if (this.faketime) {
+      // The preload must come after ASan's runtime in an ASan build; the order check is off for it.
+      const asan = this.env.ASAN_OPTIONS ?? process.env.ASAN_OPTIONS;
+      Object.assign(fake, {
+        LD_PRELOAD: '/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1',  // Debian package libfaketime
+        FAKETIME: this.faketime,
+        ASAN_OPTIONS: asan ? `${asan}:verify_asan_link_order=0` : 'verify_asan_link_order=0',
+      });
+    }
     this.proc = spawn(BIN, ['serve', '--dev', '--listen', '127.0.0.1:0', '--data-dir', this.dataDir, ...this.args], {
       // Rate limiting is off unless a test turns it on in its env: these suites sign in many
       // times from 127.0.0.1 (tests/integration/rate_limit.test.mjs enables it explicitly).
-      env: { PATH: process.env.PATH, ...FAST_HASH_ENV, GATEHOUSE_RATE_LIMIT_ENABLED: 'false', ...this.env },
+      env: { PATH: process.env.PATH, ...FAST_HASH_ENV, GATEHOUSE_RATE_LIMIT_ENABLED: 'false', ...this.env, ...fake },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     this.exited = once(this.proc, 'exit');
