@@ -250,6 +250,9 @@ int serve(const Common& c, bool print_config) {
   ac.cache_ttl = std::chrono::seconds(cfg.authz_cache_ttl_s);
   ac.cache_entries = cfg.authz_cache_ttl_s > 0 ? ac.cache_entries : 0;
   ac.reauth_window = std::chrono::seconds(cfg.authz_reauth_window_s);
+  auto route_rules = authz::parse_route_rules(cfg.authz_forward_auth_rules, policy);
+  if (!route_rules) return die("authz.forward_auth_rules", route_rules.error());
+  ac.forward_auth_rules = std::move(*route_rules);
   service::AuthzService authz(*rt.store, *rt.accounts, *rt.tokens, std::move(policy), rt.clock, rt.audit, ac);
   service::AdminService admin(*rt.store, *rt.accounts, authz, rt.clock, rt.rng, rt.audit);
   // Rate limits: in-process, or in Redis (rate_limit.store_url) shared by every instance.

@@ -54,6 +54,8 @@ App::App(AppDeps deps)
   router_.add(verb::post, "/account/password", bind(&App::page_password_post));
   router_.add(verb::post, "/account/sessions/revoke", bind(&App::page_revoke_session_post));
   router_.add(verb::post, "/account/sessions/revoke-others", bind(&App::page_revoke_others_post));
+  router_.add(verb::get, "/reauth", bind(&App::page_reauth));
+  router_.add(verb::post, "/reauth", bind(&App::page_reauth_post));
   router_.add(verb::get, "/assets/gatehouse.css", bind(&App::stylesheet));
   router_.add(verb::post, "/v1/token/tenant", bind(&App::tenant_token));
   router_.add(verb::post, "/v1/reauthenticate", bind(&App::reauthenticate));

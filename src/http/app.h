@@ -124,7 +124,12 @@ class App {
   Awaitable page_password_post(Request& req, RequestContext& ctx);
   Awaitable page_revoke_session_post(Request& req, RequestContext& ctx);
   Awaitable page_revoke_others_post(Request& req, RequestContext& ctx);
+  Awaitable page_reauth(Request& req, RequestContext& ctx);
+  Awaitable page_reauth_post(Request& req, RequestContext& ctx);
   Awaitable stylesheet(Request& req, RequestContext& ctx);
+  // The "enter your password again" form for a signed-in browser, returning to `back`.
+  Awaitable reauth_view(Request& req, RequestContext& ctx, const service::CurrentSession& s, unsigned status,
+                        std::string_view back, std::string_view error);
   // The account page for a signed-in person, with an optional status line.
   Awaitable account_view(Request& req, RequestContext& ctx, const service::CurrentSession& s, unsigned status,
                          std::string_view notice, std::string_view error);

@@ -376,11 +376,17 @@ Awaitable App::admin_audit(Request& req, RequestContext& ctx) {
       });
 }
 
+// Handlers with a body read it inside the operation, after the caller is
+// authenticated: without a valid token the answer is 401, whatever the body.
+
 Awaitable App::create_tenant(Request& req, RequestContext& ctx) {
-  auto name = body_string(req, "name", 400, {"name"});
-  if (!name) co_return error_response(req, ctx, name.error());
   co_return co_await admin_call(
-      req, ctx, [&](const service::Caller& c) { return d_.admin->create_tenant(c, *name); },
+      req, ctx,
+      [&](const service::Caller& c) -> Result<store::Tenant> {
+        auto name = body_string(req, "name", 400, {"name"});
+        if (!name) return fail(name.error());
+        return d_.admin->create_tenant(c, *name);
+      },
       [&](const store::Tenant& t) {
         return json_response(req, ctx, 201, nlohmann::json{{"tenant", tenant_json(t)}}.dump());
       });
@@ -410,11 +416,14 @@ Awaitable App::get_tenant(Request& req, RequestContext& ctx) {
 }
 
 Awaitable App::rename_tenant(Request& req, RequestContext& ctx) {
-  auto name = body_string(req, "name", 400, {"name"});
-  if (!name) co_return error_response(req, ctx, name.error());
   const std::string t(ctx.param("t"));
   co_return co_await admin_call(
-      req, ctx, [&](const service::Caller& c) { return d_.admin->rename_tenant(c, t, *name); },
+      req, ctx,
+      [&](const service::Caller& c) -> Result<store::Tenant> {
+        auto name = body_string(req, "name", 400, {"name"});
+        if (!name) return fail(name.error());
+        return d_.admin->rename_tenant(c, t, *name);
+      },
       [&](const store::Tenant& tenant) {
         return json_response(req, ctx, 200, nlohmann::json{{"tenant", tenant_json(tenant)}}.dump());
       });
@@ -451,36 +460,40 @@ Awaitable App::list_members(Request& req, RequestContext& ctx) {
 }
 
 Awaitable App::add_member(Request& req, RequestContext& ctx) {
-  auto body = json_body(req);
-  if (!body) co_return error_response(req, ctx, body.error());
-  if (auto ok = json::only_fields(*body, {"user_id", "email", "role"}); !ok) co_return error_response(req, ctx, ok.error());
-  auto user_id = json::optional_string(*body, "user_id", kMaxIdBytes);
-  if (!user_id) co_return error_response(req, ctx, user_id.error());
-  auto email = json::optional_string(*body, "email", kMaxEmailBytes);
-  if (!email) co_return error_response(req, ctx, email.error());
-  if (user_id->has_value() == email->has_value())
-    co_return problem_response(req, ctx, {400, "missing_field", "Missing field"}, "Give exactly one of user_id and email.");
-  auto role = json::required_string(*body, "role", kMaxRoleBytes);
-  if (!role) co_return error_response(req, ctx, role.error());
-  // An email always has an '@' and a user id never does: AccountService::find_user tells them apart.
-  const std::string who = user_id->has_value() ? **user_id : **email;
-  if (user_id->has_value() && who.find('@') != std::string::npos)
-    co_return error_response(req, ctx, Error{make_error_code(service::AuthzFailure::NotFound), ""});
   const std::string t(ctx.param("t"));
   co_return co_await admin_call(
-      req, ctx, [&](const service::Caller& c) { return d_.admin->add_member(c, t, who, *role); },
+      req, ctx,
+      [&](const service::Caller& c) -> Result<service::MemberView> {
+        auto body = json_body(req);
+        if (!body) return fail(body.error());
+        if (auto ok = json::only_fields(*body, {"user_id", "email", "role"}); !ok) return fail(ok.error());
+        auto user_id = json::optional_string(*body, "user_id", kMaxIdBytes);
+        if (!user_id) return fail(user_id.error());
+        auto email = json::optional_string(*body, "email", kMaxEmailBytes);
+        if (!email) return fail(email.error());
+        if (user_id->has_value() == email->has_value())
+          return fail(json::JsonError::MissingField, "give exactly one of user_id and email");
+        auto role = json::required_string(*body, "role", kMaxRoleBytes);
+        if (!role) return fail(role.error());
+        // AccountService::find_user reads an '@' as an email: a user id never has one.
+        if (user_id->has_value() && (*user_id)->find('@') != std::string::npos) return fail(service::AuthzFailure::NotFound);
+        return d_.admin->add_member(c, t, user_id->has_value() ? **user_id : **email, *role);
+      },
       [&](const service::MemberView& m) {
         return json_response(req, ctx, 201, nlohmann::json{{"member", member_json(m)}}.dump());
       });
 }
 
 Awaitable App::change_member(Request& req, RequestContext& ctx) {
-  auto role = body_string(req, "role", kMaxRoleBytes, {"role"});
-  if (!role) co_return error_response(req, ctx, role.error());
   const std::string t(ctx.param("t"));
   const std::string user(ctx.param("user"));
   co_return co_await admin_call(
-      req, ctx, [&](const service::Caller& c) { return d_.admin->set_member_role(c, t, user, *role); },
+      req, ctx,
+      [&](const service::Caller& c) -> Result<service::MemberView> {
+        auto role = body_string(req, "role", kMaxRoleBytes, {"role"});
+        if (!role) return fail(role.error());
+        return d_.admin->set_member_role(c, t, user, *role);
+      },
       [&](const service::MemberView& m) {
         return json_response(req, ctx, 200, nlohmann::json{{"member", member_json(m)}}.dump());
       });
@@ -505,11 +518,14 @@ Awaitable App::list_clients(Request& req, RequestContext& ctx) {
 }
 
 Awaitable App::create_client(Request& req, RequestContext& ctx) {
-  auto name = body_string(req, "name", 400, {"name"});
-  if (!name) co_return error_response(req, ctx, name.error());
   const std::string t(ctx.param("t"));
   co_return co_await admin_call(
-      req, ctx, [&](const service::Caller& c) { return d_.admin->create_client(c, t, *name); },
+      req, ctx,
+      [&](const service::Caller& c) -> Result<service::ClientSecret> {
+        auto name = body_string(req, "name", 400, {"name"});
+        if (!name) return fail(name.error());
+        return d_.admin->create_client(c, t, *name);
+      },
       [&](const service::ClientSecret& s) {
         auto j = client_json(s.client);
         j["client_secret"] = s.secret.expose();  // the only time it is ever shown

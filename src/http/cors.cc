@@ -14,7 +14,7 @@
 namespace gh::http {
 
 namespace {
-constexpr std::string_view kAllowMethods = "GET, POST, DELETE";
+constexpr std::string_view kAllowMethods = "GET, POST, PATCH, DELETE";
 constexpr std::string_view kAllowHeaders = "Content-Type, Authorization, X-CSRF-Token, Token-Transport";
 constexpr std::string_view kExposeHeaders =
     "WWW-Authenticate, Retry-After, X-Request-Id, RateLimit-Limit, RateLimit-Remaining, RateLimit-Reset";
@@ -34,7 +34,7 @@ Response App::preflight(const Request& req, const RequestContext& ctx) const {
   const std::string_view path = target.substr(0, target.find('?'));
   const std::string_view origin = req[bhttp::field::origin];
   const std::string_view method = req[bhttp::field::access_control_request_method];
-  const bool method_ok = method == "GET" || method == "POST" || method == "DELETE";
+  const bool method_ok = method == "GET" || method == "POST" || method == "PATCH" || method == "DELETE";
   Response res{bhttp::status::no_content, req.version()};
   if (is_public_document(path) && method == "GET") {
     res.set(bhttp::field::access_control_allow_origin, "*");

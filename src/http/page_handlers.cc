@@ -42,6 +42,7 @@ std::string_view notice_text(std::string_view code) {
   if (code == "password_changed") return "Your password was changed. Every other device has been signed out.";
   if (code == "session_revoked") return "That device has been signed out.";
   if (code == "others_signed_out") return "Every other device has been signed out.";
+  if (code == "reauthenticated") return "Thank you. You can go on.";
   return {};
 }
 
@@ -382,6 +383,8 @@ Awaitable App::page_revoke_session_post(Request& req, RequestContext& ctx) {
   auto form = web::parse_form(req.body());
   if (!is_form_post(req) || !form || !d_.sessions.csrf_ok(*s, form->value("csrf")))
     co_return message_page(req, ctx, 403, "Request refused", kMsgExpiredForm);
+  if (!d_.authz->require_recent(s->row.auth_time))  // step-up: signing devices out needs a recent authentication
+    co_return co_await reauth_view(req, ctx, *s, 200, "/account", {});
   const std::string handle(form->value("id"));
   const auto meta = meta_of(req, ctx);
   auto r = co_await offload(d_.db_pool, [&] { return d_.sessions.revoke(s->row.user_id, handle, meta); });
@@ -397,11 +400,68 @@ Awaitable App::page_revoke_others_post(Request& req, RequestContext& ctx) {
   auto form = web::parse_form(req.body());
   if (!is_form_post(req) || !form || !d_.sessions.csrf_ok(*s, form->value("csrf")))
     co_return message_page(req, ctx, 403, "Request refused", kMsgExpiredForm);
+  if (!d_.authz->require_recent(s->row.auth_time))  // step-up: signing devices out needs a recent authentication
+    co_return co_await reauth_view(req, ctx, *s, 200, "/account", {});
   const auto meta = meta_of(req, ctx);
   auto r = co_await offload(d_.db_pool, [&] { return d_.sessions.revoke_all(s->row.user_id, s->row.id_hash, meta); });
   if (!r) co_return co_await account_view(req, ctx, *s, 503, {}, kMsgBusy);
   if (!*r) co_return co_await account_view(req, ctx, *s, 500, {}, kMsgBroken);
   co_return pages_.redirect(req, ctx, "/account?notice=others_signed_out");
+}
+
+// --- Step-up re-authentication (docs/authz.md) -------------------------------
+
+Awaitable App::reauth_view(Request& req, RequestContext& ctx, const service::CurrentSession& s, unsigned status,
+                           std::string_view back, std::string_view error) {
+  auto user = co_await offload(d_.db_pool, [&] { return d_.accounts.load_user(s.row.user_id); });
+  if (!user) co_return message_page(req, ctx, 503, "Confirm it's you", kMsgBusy);
+  if (!*user) co_return message_page(req, ctx, 500, "Confirm it's you", kMsgBroken);
+  PageData data;
+  data.set("email", (*user)->email);
+  data.set("csrf", s.csrf_token);
+  data.set("return_to", std::string(back));
+  co_return pages_.html(req, ctx, status, pages_.render("reauth.mustache", data, {"Confirm it's you", {}, error, true}));
+}
+
+Awaitable App::page_reauth(Request& req, RequestContext& ctx) {
+  const std::string back = return_to(query_of(req).value("return_to"));
+  auto s = co_await current_session(req);
+  if (!s) co_return pages_.redirect(req, ctx, with_return_to("/login", back.empty() ? "/account" : back));
+  co_return co_await reauth_view(req, ctx, *s, 200, back, {});
+}
+
+Awaitable App::page_reauth_post(Request& req, RequestContext& ctx) {
+  if (!same_origin_form(req)) co_return message_page(req, ctx, 403, "Request refused", kMsgExpiredForm);
+  auto s = co_await current_session(req);
+  if (!s) co_return pages_.redirect(req, ctx, "/login?return_to=%2Faccount");
+  auto form = web::parse_form(req.body());
+  wipe(req.body());
+  if (!is_form_post(req) || !form || !d_.sessions.csrf_ok(*s, form->value("csrf"))) {
+    if (form) form->wipe();
+    co_return message_page(req, ctx, 403, "Request refused", kMsgExpiredForm);
+  }
+  const std::string back = return_to(form->value("return_to"));
+  const auto password = form->value("password");
+  if (password.empty() || password.size() > kMaxPasswordBytes) {
+    form->wipe();
+    co_return co_await reauth_view(req, ctx, *s, 400, back, "Enter your password.");
+  }
+  SecretString pw{std::string(password)};
+  form->wipe();
+  const auto meta = meta_of(req, ctx);
+  auto user = co_await offload(d_.hash_pool, [&] {
+    return d_.accounts.reauthenticate(s->row.user_id, std::move(pw), device_token_of(req), meta);
+  });
+  if (!user) co_return co_await reauth_view(req, ctx, *s, 503, back, kMsgBusy);
+  if (!*user) {
+    const bool wrong = is(user->error(), service::AccountError::InvalidCredentials);
+    co_return co_await reauth_view(req, ctx, *s, wrong ? 401 : 403, back, wrong ? kMsgWrongCurrent : kMsgDisabled);
+  }
+  // A fresh session (new id, auth_time now) in place of this one: the
+  // privilege of a recent authentication goes with a new cookie (ASVS 7.2.4).
+  auto fresh = co_await offload(d_.db_pool, [&] { return d_.sessions.replace(&*s, (*user)->id, "pwd", meta); });
+  if (!fresh || !*fresh) co_return co_await reauth_view(req, ctx, *s, fresh ? 500 : 503, back, fresh ? kMsgBroken : kMsgBusy);
+  co_return signed_in_redirect(req, ctx, **fresh, back.empty() ? "/account?notice=reauthenticated" : back);
 }
 
 Awaitable App::stylesheet(Request& req, RequestContext& ctx) { co_return pages_.stylesheet(req, ctx); }

@@ -50,7 +50,10 @@ std::optional<service::LimitId> App::ip_limit_of(bhttp::verb method, std::string
   using service::LimitId;
   if (d_.limits == nullptr || method != bhttp::verb::post) return std::nullopt;
   // The JSON API and the hosted form share one budget per kind of attempt.
-  if (route == "/v1/login" || route == "/v1/session/login" || route == "/login") return LimitId::LoginPerIp;
+  // Re-authentication is a password attempt like a sign-in: same budget.
+  if (route == "/v1/login" || route == "/v1/session/login" || route == "/login" || route == "/v1/reauthenticate" ||
+      route == "/reauth")
+    return LimitId::LoginPerIp;
   if (route == "/v1/register" || route == "/register") return LimitId::RegisterPerIp;
   if (route == "/v1/password/change" || route == "/account/password") return LimitId::PasswordChangePerIp;
   if (route == "/v1/token/refresh") return LimitId::RefreshPerIp;

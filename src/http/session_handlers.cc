@@ -5,6 +5,7 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "core/authz/routes.h"
 #include "http/app.h"
 #include "http/cookies.h"
 #include "http/handler_util.h"
@@ -29,6 +30,16 @@ nlohmann::json session_json(const store::Session& s, bool current) {
           {"current", current}};
 }
 
+// The path of the request the proxy is asking about: X-Forwarded-Uri
+// (Traefik), else the path of X-Original-URL (nginx example), else "".
+std::string_view original_path(const Request& req) {
+  if (const auto uri = req["X-Forwarded-Uri"]; !uri.empty()) return uri;
+  const std::string_view url = req["X-Original-URL"];
+  const auto scheme = url.find("://");
+  if (scheme == std::string_view::npos) return {};
+  const auto path = url.find('/', scheme + 3);
+  return path == std::string_view::npos ? std::string_view("/") : url.substr(path);
+}
 }  // namespace
 
 std::string App::session_cookie_name() const {
@@ -174,11 +185,13 @@ Awaitable App::forward_auth(Request& req, RequestContext& ctx) {
     return res;
   };
   std::string user_id;
+  std::string tenant;  // a bearer token's tenant claim, else what the proxy says
   std::optional<service::CurrentSession> cached;
   if (!req[bhttp::field::authorization].empty()) {
     auto claims = bearer(req);
     if (!claims) co_return unauthorized(bearer_problem(req, ctx, claims.error()));
     user_id = claims->sub;
+    tenant = claims->tenant;
   } else if (const auto c = find_cookie(req[bhttp::field::cookie], session_cookie_name());
              c && !c->empty() && (cached = d_.sessions.authenticate_cached(*c))) {
     // Hot path (every request to a protected app): a session the store vouched
@@ -198,10 +211,39 @@ Awaitable App::forward_auth(Request& req, RequestContext& ctx) {
     user = std::move(**loaded);
   }
   if (user->disabled) co_return unauthorized(problem_response(req, ctx, kNoSession, "Sign in first."));
+  // Per-route requirements (authz.forward_auth_rules): the original path,
+  // normalised as the application might read it, against the longest rule.
+  if (tenant.empty()) tenant = std::string(req["X-Gatehouse-Tenant"].substr(0, 64));
+  const auto& rules = d_.authz->config().forward_auth_rules;
+  const authz::RouteRule* rule = nullptr;
+  if (!rules.empty()) {
+    const auto path = authz::normalize_route_path(original_path(req));
+    // Fail closed: with rules configured, a request whose path cannot be read is refused.
+    if (!path) co_return problem_response(req, ctx, problem_for(Error{make_error_code(service::AuthzFailure::Forbidden), ""}),
+                                          "The original request path is missing or malformed.");
+    rule = authz::match_route(rules, *path);
+  }
+  std::optional<authz::Subject> subject;
+  if (rule || !tenant.empty()) {
+    subject = d_.authz->subject_cached(user->id, tenant);
+    if (!subject) {
+      auto loaded = co_await offload(d_.db_pool, [&] { return d_.authz->subject(user->id, tenant); });
+      if (!loaded) co_return overloaded(req, ctx);
+      if (!*loaded) co_return error_response(req, ctx, loaded->error());
+      subject = std::move(**loaded);
+    }
+  }
+  if (rule && !authz::decide(d_.authz->policy(), *subject, rule->resource, rule->action).allow)
+    co_return problem_response(req, ctx, problem_for(Error{make_error_code(service::AuthzFailure::Forbidden), ""}),
+                               "You are not allowed to open this page.");
   Response res = no_content(req, ctx);
   res.result(bhttp::status::ok);
   res.set("X-Auth-User-Id", user->id);
   res.set("X-Auth-Email", user->email);
+  if (subject && (!subject->role_in_tenant.empty() || subject->platform_admin)) {
+    res.set("X-Auth-Tenant", tenant);
+    res.set("X-Auth-Role", subject->role_in_tenant.empty() ? "admin" : subject->role_in_tenant);
+  }
   res.prepare_payload();
   co_return res;
 }

@@ -235,7 +235,7 @@ Awaitable App::openid_configuration(Request& req, RequestContext& ctx) {
   nlohmann::json j = {{"issuer", iss},
                       {"jwks_uri", d_.config.public_url + "/.well-known/jwks.json"},
                       {"userinfo_endpoint", d_.config.public_url + "/v1/me"},
-                      {"claims_supported", {"iss", "sub", "aud", "exp", "iat", "nbf", "jti", "auth_time", "sid", "client_id"}}};
+                      {"claims_supported", {"iss", "sub", "aud", "exp", "iat", "nbf", "jti", "auth_time", "sid", "client_id", "tenant", "role"}}};
   Response res = json_response(req, ctx, 200, j.dump());
   res.set(bhttp::field::cache_control, "public, max-age=300");
   co_return res;

@@ -25,6 +25,7 @@
 #include <vector>
 
 #include "core/authz/policy.h"
+#include "core/authz/routes.h"
 #include "core/base/clock.h"
 #include "core/base/result.h"
 #include "core/base/secret.h"
@@ -52,6 +53,7 @@ struct AuthzConfig {
   std::chrono::seconds cache_ttl{1};
   std::size_t cache_entries = 100000;
   std::chrono::seconds reauth_window{600};
+  std::vector<authz::RouteRule> forward_auth_rules;  // authz.forward_auth_rules, parsed
 };
 
 // One question: may `subject` (a user id) do `action` on `resource` in `tenant`?

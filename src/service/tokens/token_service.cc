@@ -53,6 +53,7 @@ Result<std::string> TokenService::mint_access(const store::User& user, std::stri
   const auto snap = keys_.snapshot();
   if (!snap->active) return fail(KeyError::NoActiveKey);
   const Seconds now = clock_.now();
+  if (auth_time == Seconds{}) auth_time = now;  // as in issue(): the caller just authenticated
   nlohmann::json claims = {{"iss", cfg_.issuer},
                            {"sub", user.id},
                            {"aud", cfg_.audience},

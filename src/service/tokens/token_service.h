@@ -116,7 +116,7 @@ class TokenService {
   // issued before now (by subject). For disable and delete.
   [[nodiscard]] Status revoke_user(std::string_view user_id, std::string_view reason, const RequestMeta& meta);
   // Mints a new access token in an existing family (after a password change).
-  // With `tenant` set, the token carries the `tenant` and `role` claims.
+  // With `tenant` set, the token carries the `tenant` and `role` claims. auth_time zero = now.
   [[nodiscard]] Result<std::string> mint_access(const store::User& user, std::string_view family_id, Seconds auth_time,
                                                 std::string_view client_id, const TenantClaims& tenant = {});
 
