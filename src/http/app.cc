@@ -18,71 +18,80 @@ std::vector<std::string> redirect_origins(const service::Config& c) {
 }
 }  // namespace
 
+std::span<const App::RouteDef> App::route_table() {
+  using bhttp::verb;
+  // Every route, in match order (the first match wins). src/http/openapi.json
+  // documents each one; tests/http/openapi_test.cc keeps the two in step.
+  static const RouteDef kRoutes[] = {
+      {verb::get, "/healthz", &App::healthz},
+      {verb::get, "/readyz", &App::readyz},
+      {verb::get, "/metrics", &App::metrics},
+      {verb::post, "/v1/register", &App::register_user},
+      {verb::post, "/v1/login", &App::login},
+      {verb::post, "/v1/token/refresh", &App::refresh},
+      {verb::get, "/v1/me", &App::me},
+      {verb::post, "/v1/logout", &App::logout},
+      {verb::post, "/v1/logout/all", &App::logout_all},
+      {verb::post, "/v1/password/change", &App::change_password},
+      {verb::post, "/v1/session/login", &App::session_login},
+      {verb::get, "/v1/session", &App::session_info},
+      {verb::post, "/v1/session/logout", &App::session_logout},
+      {verb::post, "/v1/session/token", &App::session_token},
+      {verb::get, "/v1/sessions", &App::list_sessions},
+      {verb::delete_, "/v1/sessions/{id}", &App::revoke_session},
+      {verb::get, "/v1/forward-auth", &App::forward_auth},
+      {verb::get, "/login", &App::page_login},
+      {verb::post, "/login", &App::page_login_post},
+      {verb::get, "/register", &App::page_register},
+      {verb::post, "/register", &App::page_register_post},
+      {verb::get, "/logout", &App::page_logout},
+      {verb::post, "/logout", &App::page_logout_post},
+      {verb::get, "/account", &App::page_account},
+      {verb::post, "/account/password", &App::page_password_post},
+      {verb::post, "/account/sessions/revoke", &App::page_revoke_session_post},
+      {verb::post, "/account/sessions/revoke-others", &App::page_revoke_others_post},
+      {verb::get, "/reauth", &App::page_reauth},
+      {verb::post, "/reauth", &App::page_reauth_post},
+      {verb::get, "/assets/gatehouse.css", &App::stylesheet},
+      {verb::post, "/v1/token/tenant", &App::tenant_token},
+      {verb::post, "/v1/reauthenticate", &App::reauthenticate},
+      {verb::post, "/v1/authz/check", &App::authz_check},
+      {verb::get, "/v1/admin/users", &App::admin_list_users},
+      {verb::get, "/v1/admin/users/{id}", &App::admin_get_user},
+      {verb::delete_, "/v1/admin/users/{id}", &App::admin_user_action},
+      {verb::post, "/v1/admin/users/{id}/disable", &App::admin_user_action},
+      {verb::post, "/v1/admin/users/{id}/enable", &App::admin_user_action},
+      {verb::post, "/v1/admin/users/{id}/logout", &App::admin_user_action},
+      {verb::post, "/v1/admin/users/{id}/unlock", &App::admin_user_action},
+      {verb::get, "/v1/admin/audit", &App::admin_audit},
+      {verb::post, "/v1/tenants", &App::create_tenant},
+      {verb::get, "/v1/tenants", &App::list_tenants},
+      {verb::get, "/v1/tenants/{t}", &App::get_tenant},
+      {verb::patch, "/v1/tenants/{t}", &App::rename_tenant},
+      {verb::delete_, "/v1/tenants/{t}", &App::delete_tenant},
+      {verb::get, "/v1/tenants/{t}/members", &App::list_members},
+      {verb::post, "/v1/tenants/{t}/members", &App::add_member},
+      {verb::patch, "/v1/tenants/{t}/members/{user}", &App::change_member},
+      {verb::delete_, "/v1/tenants/{t}/members/{user}", &App::remove_member},
+      {verb::get, "/v1/tenants/{t}/service-clients", &App::list_clients},
+      {verb::post, "/v1/tenants/{t}/service-clients", &App::create_client},
+      {verb::post, "/v1/tenants/{t}/service-clients/{id}/rotate", &App::rotate_client},
+      {verb::delete_, "/v1/tenants/{t}/service-clients/{id}", &App::delete_client},
+      {verb::get, "/v1/tenants/{t}/audit", &App::admin_audit},
+      {verb::get, "/v1/openapi.json", &App::openapi},
+      {verb::get, "/.well-known/jwks.json", &App::jwks},
+      {verb::get, "/.well-known/openid-configuration", &App::openid_configuration},
+  };
+  return kRoutes;
+}
+
 App::App(AppDeps deps)
     : d_(deps),
       // scheme://host[:port] of the public URL: where our pages live and cookie-authenticated calls come from.
       public_origin_(web::origin_of(d_.config.public_url).value_or(d_.config.public_url)),
       pages_(redirect_origins(d_.config), public_origin_.starts_with("https://")) {
-  using bhttp::verb;
-  auto bind = [this](Awaitable (App::*fn)(Request&, RequestContext&)) {
-    return [this, fn](Request& r, RequestContext& c) { return (this->*fn)(r, c); };
-  };
-  router_.add(verb::get, "/healthz", bind(&App::healthz));
-  router_.add(verb::get, "/readyz", bind(&App::readyz));
-  router_.add(verb::get, "/metrics", bind(&App::metrics));
-  router_.add(verb::post, "/v1/register", bind(&App::register_user));
-  router_.add(verb::post, "/v1/login", bind(&App::login));
-  router_.add(verb::post, "/v1/token/refresh", bind(&App::refresh));
-  router_.add(verb::get, "/v1/me", bind(&App::me));
-  router_.add(verb::post, "/v1/logout", bind(&App::logout));
-  router_.add(verb::post, "/v1/logout/all", bind(&App::logout_all));
-  router_.add(verb::post, "/v1/password/change", bind(&App::change_password));
-  router_.add(verb::post, "/v1/session/login", bind(&App::session_login));
-  router_.add(verb::get, "/v1/session", bind(&App::session_info));
-  router_.add(verb::post, "/v1/session/logout", bind(&App::session_logout));
-  router_.add(verb::post, "/v1/session/token", bind(&App::session_token));
-  router_.add(verb::get, "/v1/sessions", bind(&App::list_sessions));
-  router_.add(verb::delete_, "/v1/sessions/{id}", bind(&App::revoke_session));
-  router_.add(verb::get, "/v1/forward-auth", bind(&App::forward_auth));
-  router_.add(verb::get, "/login", bind(&App::page_login));
-  router_.add(verb::post, "/login", bind(&App::page_login_post));
-  router_.add(verb::get, "/register", bind(&App::page_register));
-  router_.add(verb::post, "/register", bind(&App::page_register_post));
-  router_.add(verb::get, "/logout", bind(&App::page_logout));
-  router_.add(verb::post, "/logout", bind(&App::page_logout_post));
-  router_.add(verb::get, "/account", bind(&App::page_account));
-  router_.add(verb::post, "/account/password", bind(&App::page_password_post));
-  router_.add(verb::post, "/account/sessions/revoke", bind(&App::page_revoke_session_post));
-  router_.add(verb::post, "/account/sessions/revoke-others", bind(&App::page_revoke_others_post));
-  router_.add(verb::get, "/reauth", bind(&App::page_reauth));
-  router_.add(verb::post, "/reauth", bind(&App::page_reauth_post));
-  router_.add(verb::get, "/assets/gatehouse.css", bind(&App::stylesheet));
-  router_.add(verb::post, "/v1/token/tenant", bind(&App::tenant_token));
-  router_.add(verb::post, "/v1/reauthenticate", bind(&App::reauthenticate));
-  router_.add(verb::post, "/v1/authz/check", bind(&App::authz_check));
-  router_.add(verb::get, "/v1/admin/users", bind(&App::admin_list_users));
-  router_.add(verb::get, "/v1/admin/users/{id}", bind(&App::admin_get_user));
-  router_.add(verb::delete_, "/v1/admin/users/{id}", bind(&App::admin_user_action));
-  for (const char* action : {"disable", "enable", "logout", "unlock"})
-    router_.add(verb::post, fmt::format("/v1/admin/users/{{id}}/{}", action), bind(&App::admin_user_action));
-  router_.add(verb::get, "/v1/admin/audit", bind(&App::admin_audit));
-  router_.add(verb::post, "/v1/tenants", bind(&App::create_tenant));
-  router_.add(verb::get, "/v1/tenants", bind(&App::list_tenants));
-  router_.add(verb::get, "/v1/tenants/{t}", bind(&App::get_tenant));
-  router_.add(verb::patch, "/v1/tenants/{t}", bind(&App::rename_tenant));
-  router_.add(verb::delete_, "/v1/tenants/{t}", bind(&App::delete_tenant));
-  router_.add(verb::get, "/v1/tenants/{t}/members", bind(&App::list_members));
-  router_.add(verb::post, "/v1/tenants/{t}/members", bind(&App::add_member));
-  router_.add(verb::patch, "/v1/tenants/{t}/members/{user}", bind(&App::change_member));
-  router_.add(verb::delete_, "/v1/tenants/{t}/members/{user}", bind(&App::remove_member));
-  router_.add(verb::get, "/v1/tenants/{t}/service-clients", bind(&App::list_clients));
-  router_.add(verb::post, "/v1/tenants/{t}/service-clients", bind(&App::create_client));
-  router_.add(verb::post, "/v1/tenants/{t}/service-clients/{id}/rotate", bind(&App::rotate_client));
-  router_.add(verb::delete_, "/v1/tenants/{t}/service-clients/{id}", bind(&App::delete_client));
-  router_.add(verb::get, "/v1/tenants/{t}/audit", bind(&App::admin_audit));
-  router_.add(verb::get, "/v1/openapi.json", bind(&App::openapi));
-  router_.add(verb::get, "/.well-known/jwks.json", bind(&App::jwks));
-  router_.add(verb::get, "/.well-known/openid-configuration", bind(&App::openid_configuration));
+  for (const auto& r : route_table())
+    router_.add(r.method, std::string(r.pattern), [this, fn = r.handler](Request& req, RequestContext& c) { return (this->*fn)(req, c); });
 
   d_.metrics.add_gauge("gatehouse_hash_pool_queue_depth", "Password-hash jobs waiting for a worker.",
                        [p = &d_.hash_pool] { return static_cast<double>(p->queue_depth()); });

@@ -6,6 +6,7 @@
 
 #include <memory>
 #include <optional>
+#include <span>
 
 #include "core/web/web.h"
 #include "http/metrics.h"
@@ -47,6 +48,13 @@ struct AppDeps {
 class App {
  public:
   explicit App(AppDeps deps);
+  struct RouteDef {
+    bhttp::verb method;
+    std::string_view pattern;
+    Awaitable (App::*handler)(Request&, RequestContext&);
+  };
+  // The route table (method, path pattern, handler), e.g. for checking the OpenAPI document against it.
+  static std::span<const RouteDef> route_table();
   // Routes and runs one request; never throws for a client's fault.
   Awaitable dispatch(Request& req, RequestContext& ctx);
 
