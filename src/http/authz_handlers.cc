@@ -4,8 +4,8 @@
 // what is decided in the services, never here.
 #include <charconv>
 
-#include <boost/beast/http/field.hpp>
 #include <fmt/format.h>
+#include <boost/beast/http/field.hpp>
 #include <nlohmann/json.hpp>
 
 #include "core/base/encoding.h"
@@ -25,25 +25,39 @@ constexpr Problem kInvalidQuery{400, "invalid_query", "Invalid query parameter"}
 constexpr Problem kTooManyChecks{400, "too_many_checks", "Too many checks"};
 
 nlohmann::json tenant_json(const store::Tenant& t) {
-  return {{"id", t.id}, {"name", t.name}, {"created_at", to_rfc3339(t.created_at)},
+  return {{"id", t.id},
+          {"name", t.name},
+          {"created_at", to_rfc3339(t.created_at)},
           {"updated_at", to_rfc3339(t.updated_at)}};
 }
 
 nlohmann::json member_json(const service::MemberView& m) {
-  return {{"tenant", m.membership.tenant_id}, {"user_id", m.membership.user_id}, {"email", m.email},
-          {"role", m.membership.role}, {"created_at", to_rfc3339(m.membership.created_at)},
+  return {{"tenant", m.membership.tenant_id},
+          {"user_id", m.membership.user_id},
+          {"email", m.email},
+          {"role", m.membership.role},
+          {"created_at", to_rfc3339(m.membership.created_at)},
           {"updated_at", to_rfc3339(m.membership.updated_at)}};
 }
 
 nlohmann::json client_json(const store::ServiceClient& c) {
-  return {{"client_id", c.id}, {"tenant", c.tenant_id}, {"name", c.name}, {"created_at", to_rfc3339(c.created_at)},
+  return {{"client_id", c.id},
+          {"tenant", c.tenant_id},
+          {"name", c.name},
+          {"created_at", to_rfc3339(c.created_at)},
           {"updated_at", to_rfc3339(c.updated_at)}};
 }
 
 nlohmann::json audit_json(const store::AuditRecord& r) {
-  return {{"id", r.id},         {"time", to_rfc3339(r.time)}, {"action", r.action},
-          {"result", r.result}, {"actor", r.actor},           {"subject", r.subject},
-          {"tenant", r.tenant}, {"ip", r.ip},                 {"user_agent", r.user_agent},
+  return {{"id", r.id},
+          {"time", to_rfc3339(r.time)},
+          {"action", r.action},
+          {"result", r.result},
+          {"actor", r.actor},
+          {"subject", r.subject},
+          {"tenant", r.tenant},
+          {"ip", r.ip},
+          {"user_agent", r.user_agent},
           {"request_id", r.request_id}};
 }
 
@@ -77,12 +91,14 @@ std::optional<std::pair<std::string, std::string>> basic_credentials(std::string
 // A check from a JSON object: tenant, resource, action required; subject optional.
 Result<service::CheckRequest> check_of(const json::Json& j) {
   if (!j.is_object()) return fail(json::JsonError::WrongType, "each check must be an object");
-  if (auto ok = json::only_fields(j, {"subject", "tenant", "resource", "action"}); !ok) return fail(ok.error());
+  if (auto ok = json::only_fields(j, {"subject", "tenant", "resource", "action"}); !ok)
+    return fail(ok.error());
   service::CheckRequest c;
   auto subject = json::optional_string(j, "subject", kMaxIdBytes);
   if (!subject) return fail(subject.error());
   c.subject = subject->value_or("");
-  for (auto [key, out] : {std::pair{"tenant", &c.tenant}, {"resource", &c.resource}, {"action", &c.action}}) {
+  for (auto [key, out] :
+       {std::pair{"tenant", &c.tenant}, {"resource", &c.resource}, {"action", &c.action}}) {
     auto v = json::required_string(j, key, kMaxIdBytes);
     if (!v) return fail(v.error());
     *out = std::move(*v);
@@ -92,7 +108,8 @@ Result<service::CheckRequest> check_of(const json::Json& j) {
 
 }  // namespace
 
-std::optional<Response> App::caller_of(const Request& req, const RequestContext& ctx, service::Caller& out) {
+std::optional<Response> App::caller_of(const Request& req, const RequestContext& ctx,
+                                       service::Caller& out) {
   auto claims = bearer(req);
   if (!claims) return bearer_problem(req, ctx, claims.error());
   out = service::Caller{claims->sub, claims->auth_time, meta_of(req, ctx)};
@@ -103,10 +120,11 @@ Response App::authz_problem(const Request& req, const RequestContext& ctx, const
   Response res = error_response(req, ctx, e);
   if (e.code == make_error_code(service::AuthzFailure::ReauthRequired)) {
     // RFC 9470: the client should re-authenticate and come back with a fresh auth_time.
-    res.set(bhttp::field::www_authenticate,
-            fmt::format(R"(Bearer realm="gatehouse", error="insufficient_user_authentication", )"
-                        R"(error_description="a more recent authentication is required", max_age={})",
-                        d_.authz->config().reauth_window.count()));
+    res.set(
+        bhttp::field::www_authenticate,
+        fmt::format(R"(Bearer realm="gatehouse", error="insufficient_user_authentication", )"
+                    R"(error_description="a more recent authentication is required", max_age={})",
+                    d_.authz->config().reauth_window.count()));
   } else if (e.code == make_error_code(service::AuthzFailure::InvalidClient)) {
     res.set(bhttp::field::www_authenticate, R"(Basic realm="gatehouse")");
   }
@@ -120,11 +138,13 @@ Awaitable App::tenant_token(Request& req, RequestContext& ctx) {
   if (!claims) co_return bearer_problem(req, ctx, claims.error());
   auto body = json_body(req);
   if (!body) co_return error_response(req, ctx, body.error());
-  if (auto ok = json::only_fields(*body, {"tenant"}); !ok) co_return error_response(req, ctx, ok.error());
+  if (auto ok = json::only_fields(*body, {"tenant"}); !ok)
+    co_return error_response(req, ctx, ok.error());
   auto tenant = json::required_string(*body, "tenant", kMaxIdBytes);
   if (!tenant) co_return error_response(req, ctx, tenant.error());
   const auto meta = meta_of(req, ctx);
-  auto t = co_await offload(d_.db_pool, [&] { return d_.authz->tenant_token(*claims, *tenant, meta); });
+  auto t =
+      co_await offload(d_.db_pool, [&] { return d_.authz->tenant_token(*claims, *tenant, meta); });
   if (!t) co_return overloaded(req, ctx);
   if (!*t) co_return authz_problem(req, ctx, t->error());
   co_return json_response(req, ctx, 200,
@@ -141,7 +161,8 @@ Awaitable App::reauthenticate(Request& req, RequestContext& ctx) {
   if (!claims) co_return bearer_problem(req, ctx, claims.error());
   auto body = json_body(req);
   if (!body) co_return error_response(req, ctx, body.error());
-  if (auto ok = json::only_fields(*body, {"password"}); !ok) co_return error_response(req, ctx, ok.error());
+  if (auto ok = json::only_fields(*body, {"password"}); !ok)
+    co_return error_response(req, ctx, ok.error());
   auto password = json::required_string(*body, "password", kMaxPasswordBytes);
   if (!password) co_return error_response(req, ctx, password.error());
   SecretString pw(std::move(*password));
@@ -173,10 +194,13 @@ Awaitable App::authz_check(Request& req, RequestContext& ctx) {
   const std::string_view authorization = req[bhttp::field::authorization];
   if (authorization.size() >= 6 && beast::iequals(authorization.substr(0, 6), "Basic ")) {
     auto creds = basic_credentials(authorization);
-    if (!creds) co_return authz_problem(req, ctx, Error{make_error_code(service::AuthzFailure::InvalidClient), ""});
+    if (!creds)
+      co_return authz_problem(req, ctx,
+                              Error{make_error_code(service::AuthzFailure::InvalidClient), ""});
     auto known = d_.authz->client_cached(creds->first, creds->second);
     if (!known) {
-      auto loaded = co_await offload(d_.db_pool, [&] { return d_.authz->authenticate_client(creds->first, creds->second); });
+      auto loaded = co_await offload(
+          d_.db_pool, [&] { return d_.authz->authenticate_client(creds->first, creds->second); });
       if (!loaded) co_return overloaded(req, ctx);
       known = std::move(*loaded);
     }
@@ -193,12 +217,16 @@ Awaitable App::authz_check(Request& req, RequestContext& ctx) {
   const bool batch = body->contains("checks");
   std::vector<service::CheckRequest> checks;
   if (batch) {
-    if (auto ok = json::only_fields(*body, {"checks"}); !ok) co_return error_response(req, ctx, ok.error());
+    if (auto ok = json::only_fields(*body, {"checks"}); !ok)
+      co_return error_response(req, ctx, ok.error());
     const auto& list = (*body)["checks"];
     if (!list.is_array() || list.empty())
-      co_return error_response(req, ctx, Error{make_error_code(json::JsonError::WrongType), "checks must be a non-empty array"});
+      co_return error_response(
+          req, ctx,
+          Error{make_error_code(json::JsonError::WrongType), "checks must be a non-empty array"});
     if (list.size() > kMaxChecks)
-      co_return problem_response(req, ctx, kTooManyChecks, fmt::format("At most {} checks per call.", kMaxChecks));
+      co_return problem_response(req, ctx, kTooManyChecks,
+                                 fmt::format("At most {} checks per call.", kMaxChecks));
     for (const auto& item : list) {
       auto c = check_of(item);
       if (!c) co_return error_response(req, ctx, c.error());
@@ -216,11 +244,13 @@ Awaitable App::authz_check(Request& req, RequestContext& ctx) {
     auto& c = checks[i];
     if (!client) {
       if (!c.subject.empty() && c.subject != self)
-        co_return problem_response(req, ctx, problem_for(Error{make_error_code(service::AuthzFailure::Forbidden), ""}),
-                                   "A user may only ask about their own permissions.");
+        co_return problem_response(
+            req, ctx, problem_for(Error{make_error_code(service::AuthzFailure::Forbidden), ""}),
+            "A user may only ask about their own permissions.");
       c.subject = self;
     } else if (c.subject.empty()) {
-      co_return error_response(req, ctx, Error{make_error_code(json::JsonError::MissingField), "subject"});
+      co_return error_response(req, ctx,
+                               Error{make_error_code(json::JsonError::MissingField), "subject"});
     } else if (c.tenant != client->tenant_id) {
       foreign[i] = true;
     }
@@ -286,7 +316,9 @@ Awaitable App::admin_list_users(Request& req, RequestContext& ctx) {
   }
   co_return co_await admin_call(
       req, ctx,
-      [&](const service::Caller& c) { return d_.admin->list_users(c, after, static_cast<std::size_t>(limit), search); },
+      [&](const service::Caller& c) {
+        return d_.admin->list_users(c, after, static_cast<std::size_t>(limit), search);
+      },
       [&](const store::UserPage& page) {
         nlohmann::json users = nlohmann::json::array();
         for (const auto& u : page.users) {
@@ -294,10 +326,12 @@ Awaitable App::admin_list_users(Request& req, RequestContext& ctx) {
           j["disabled"] = u.disabled;
           users.push_back(std::move(j));
         }
-        return json_response(req, ctx, 200,
-                             nlohmann::json{{"users", std::move(users)},
-                                            {"next_cursor", page.next_cursor ? nlohmann::json(*page.next_cursor) : nullptr}}
-                                 .dump());
+        return json_response(
+            req, ctx, 200,
+            nlohmann::json{
+                {"users", std::move(users)},
+                {"next_cursor", page.next_cursor ? nlohmann::json(*page.next_cursor) : nullptr}}
+                .dump());
       });
 }
 
@@ -309,7 +343,8 @@ Awaitable App::admin_get_user(Request& req, RequestContext& ctx) {
         auto user = user_json(d.user);
         user["disabled"] = d.user.disabled;
         nlohmann::json memberships = nlohmann::json::array();
-        for (const auto& m : d.memberships) memberships.push_back({{"tenant", m.tenant_id}, {"role", m.role}});
+        for (const auto& m : d.memberships)
+          memberships.push_back({{"tenant", m.tenant_id}, {"role", m.role}});
         return json_response(req, ctx, 200,
                              nlohmann::json{{"user", std::move(user)},
                                             {"platform_admin", d.platform_admin},
@@ -336,7 +371,10 @@ Awaitable App::admin_user_action(Request& req, RequestContext& ctx) {
 Awaitable App::admin_audit(Request& req, RequestContext& ctx) {
   const auto q = query_of(req);
   store::AuditQuery aq;
-  for (auto [key, out] : {std::pair{"user", &aq.user}, {"action", &aq.action}, {"result", &aq.result}, {"tenant", &aq.tenant}})
+  for (auto [key, out] : {std::pair{"user", &aq.user},
+                          {"action", &aq.action},
+                          {"result", &aq.result},
+                          {"tenant", &aq.tenant}})
     if (auto v = q.get(key)) *out = std::string(*v);
   const std::int64_t kMaxTime = std::int64_t{1} << 40;
   if (auto v = q.get("since")) {
@@ -364,15 +402,18 @@ Awaitable App::admin_audit(Request& req, RequestContext& ctx) {
   co_return co_await admin_call(
       req, ctx,
       [&](const service::Caller& c) {
-        return tenant.empty() ? d_.admin->query_audit(c, aq) : d_.admin->tenant_audit(c, tenant, aq);
+        return tenant.empty() ? d_.admin->query_audit(c, aq)
+                              : d_.admin->tenant_audit(c, tenant, aq);
       },
       [&](const service::AuditPage& page) {
         nlohmann::json events = nlohmann::json::array();
         for (const auto& r : page.events) events.push_back(audit_json(r));
-        return json_response(req, ctx, 200,
-                             nlohmann::json{{"events", std::move(events)},
-                                            {"next_cursor", page.next_cursor ? nlohmann::json(*page.next_cursor) : nullptr}}
-                                 .dump());
+        return json_response(
+            req, ctx, 200,
+            nlohmann::json{
+                {"events", std::move(events)},
+                {"next_cursor", page.next_cursor ? nlohmann::json(*page.next_cursor) : nullptr}}
+                .dump());
       });
 }
 
@@ -411,7 +452,9 @@ Awaitable App::get_tenant(Request& req, RequestContext& ctx) {
   co_return co_await admin_call(
       req, ctx, [&](const service::Caller& c) { return d_.admin->get_tenant(c, t); },
       [&](const service::TenantView& v) {
-        return json_response(req, ctx, 200, nlohmann::json{{"tenant", tenant_json(v.tenant)}, {"role", v.role}}.dump());
+        return json_response(
+            req, ctx, 200,
+            nlohmann::json{{"tenant", tenant_json(v.tenant)}, {"role", v.role}}.dump());
       });
 }
 
@@ -448,14 +491,18 @@ Awaitable App::list_members(Request& req, RequestContext& ctx) {
   const std::string t(ctx.param("t"));
   co_return co_await admin_call(
       req, ctx,
-      [&](const service::Caller& c) { return d_.admin->list_members(c, t, after, static_cast<std::size_t>(limit)); },
+      [&](const service::Caller& c) {
+        return d_.admin->list_members(c, t, after, static_cast<std::size_t>(limit));
+      },
       [&](const service::MemberList& list) {
         nlohmann::json members = nlohmann::json::array();
         for (const auto& m : list.members) members.push_back(member_json(m));
-        return json_response(req, ctx, 200,
-                             nlohmann::json{{"members", std::move(members)},
-                                            {"next_cursor", list.next_cursor ? nlohmann::json(*list.next_cursor) : nullptr}}
-                                 .dump());
+        return json_response(
+            req, ctx, 200,
+            nlohmann::json{
+                {"members", std::move(members)},
+                {"next_cursor", list.next_cursor ? nlohmann::json(*list.next_cursor) : nullptr}}
+                .dump());
       });
 }
 
@@ -466,7 +513,8 @@ Awaitable App::add_member(Request& req, RequestContext& ctx) {
       [&](const service::Caller& c) -> Result<service::MemberView> {
         auto body = json_body(req);
         if (!body) return fail(body.error());
-        if (auto ok = json::only_fields(*body, {"user_id", "email", "role"}); !ok) return fail(ok.error());
+        if (auto ok = json::only_fields(*body, {"user_id", "email", "role"}); !ok)
+          return fail(ok.error());
         auto user_id = json::optional_string(*body, "user_id", kMaxIdBytes);
         if (!user_id) return fail(user_id.error());
         auto email = json::optional_string(*body, "email", kMaxEmailBytes);
@@ -476,7 +524,8 @@ Awaitable App::add_member(Request& req, RequestContext& ctx) {
         auto role = json::required_string(*body, "role", kMaxRoleBytes);
         if (!role) return fail(role.error());
         // AccountService::find_user reads an '@' as an email: a user id never has one.
-        if (user_id->has_value() && (*user_id)->find('@') != std::string::npos) return fail(service::AuthzFailure::NotFound);
+        if (user_id->has_value() && (*user_id)->find('@') != std::string::npos)
+          return fail(service::AuthzFailure::NotFound);
         return d_.admin->add_member(c, t, user_id->has_value() ? **user_id : **email, *role);
       },
       [&](const service::MemberView& m) {
@@ -503,7 +552,8 @@ Awaitable App::remove_member(Request& req, RequestContext& ctx) {
   const std::string t(ctx.param("t"));
   const std::string user(ctx.param("user"));
   co_return co_await admin_call(
-      req, ctx, [&](const service::Caller& c) { return d_.admin->remove_member(c, t, user); }, ignore);
+      req, ctx, [&](const service::Caller& c) { return d_.admin->remove_member(c, t, user); },
+      ignore);
 }
 
 Awaitable App::list_clients(Request& req, RequestContext& ctx) {
@@ -549,7 +599,8 @@ Awaitable App::delete_client(Request& req, RequestContext& ctx) {
   const std::string t(ctx.param("t"));
   const std::string id(ctx.param("id"));
   co_return co_await admin_call(
-      req, ctx, [&](const service::Caller& c) { return d_.admin->delete_client(c, t, id); }, ignore);
+      req, ctx, [&](const service::Caller& c) { return d_.admin->delete_client(c, t, id); },
+      ignore);
 }
 
 }  // namespace gh::http

@@ -46,11 +46,14 @@ Result<std::vector<RouteRule>> parse_route_rules(std::string_view text, const Po
     const std::string_view perm = trim(entry.substr(eq + 1));
     const auto colon = perm.find(':');
     if (colon == std::string_view::npos) return bad("expected resource:action after '='");
-    RouteRule r{std::string(prefix), std::string(trim(perm.substr(0, colon))), std::string(trim(perm.substr(colon + 1)))};
+    RouteRule r{std::string(prefix), std::string(trim(perm.substr(0, colon))),
+                std::string(trim(perm.substr(colon + 1)))};
     // The prefix is matched against normalised paths, so it must be one itself.
     const auto normalized = normalize_route_path(r.prefix);
     if (!normalized || (*normalized != r.prefix && *normalized + "/" != r.prefix))
-      return bad("the path prefix must start with '/' and be normalised (no dot segments, escapes or '//')");
+      return bad(
+          "the path prefix must start with '/' and be normalised (no dot segments, escapes or "
+          "'//')");
     if (!policy.resources.contains(r.resource)) return bad("unknown resource '" + r.resource + "'");
     if (!policy.actions.contains(r.action)) return bad("unknown action '" + r.action + "'");
     rules.push_back(std::move(r));
@@ -99,14 +102,16 @@ std::optional<std::string> normalize_route_path(std::string_view raw) {
   return path;
 }
 
-const RouteRule* match_route(const std::vector<RouteRule>& rules, std::string_view normalized_path) {
+const RouteRule* match_route(const std::vector<RouteRule>& rules,
+                             std::string_view normalized_path) {
   const RouteRule* best = nullptr;
   for (const auto& r : rules) {
     // "/admin/" also covers "/admin" itself: the directory without its slash.
     std::string_view p = r.prefix;
     const bool dir = p.size() > 1 && p.ends_with('/');
-    const bool hit = starts_with_nocase(normalized_path, p) ||
-                     (dir && normalized_path.size() == p.size() - 1 && starts_with_nocase(p, normalized_path));
+    const bool hit =
+        starts_with_nocase(normalized_path, p) ||
+        (dir && normalized_path.size() == p.size() - 1 && starts_with_nocase(p, normalized_path));
     if (hit && (!best || r.prefix.size() > best->prefix.size())) best = &r;
   }
   return best;

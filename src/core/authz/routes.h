@@ -27,7 +27,8 @@ struct RouteRule {
 // Parses comma-separated "prefix=resource:action" entries (the config value).
 // The resource and action must be known to `policy`. Errors: BadPolicy with
 // "rule N: reason".
-[[nodiscard]] Result<std::vector<RouteRule>> parse_route_rules(std::string_view text, const Policy& policy);
+[[nodiscard]] Result<std::vector<RouteRule>> parse_route_rules(std::string_view text,
+                                                               const Policy& policy);
 
 // The request path (a URL's path, or a path with a query) decoded and
 // normalised: query and fragment dropped, percent-escapes decoded, backslashes
@@ -38,6 +39,7 @@ struct RouteRule {
 
 // The rule with the longest prefix that `normalized_path` starts with
 // (case-insensitive), or null if none.
-[[nodiscard]] const RouteRule* match_route(const std::vector<RouteRule>& rules, std::string_view normalized_path);
+[[nodiscard]] const RouteRule* match_route(const std::vector<RouteRule>& rules,
+                                           std::string_view normalized_path);
 
 }  // namespace gh::authz

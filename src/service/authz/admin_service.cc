@@ -16,25 +16,30 @@ bool is(const Error& e, store::StoreError s) { return e.code == make_error_code(
 bool is(const Error& e, AuthzFailure f) { return e.code == make_error_code(f); }
 
 // Store NotFound becomes the API's NotFound; anything else passes through.
-Error not_found_or(const Error& e) { return is(e, store::StoreError::NotFound) ? Error{make_error_code(AuthzFailure::NotFound), ""} : e; }
+Error not_found_or(const Error& e) {
+  return is(e, store::StoreError::NotFound) ? Error{make_error_code(AuthzFailure::NotFound), ""}
+                                            : e;
+}
 
 }  // namespace
 
-void AdminService::audit(const Caller& c, std::string action, std::string result, std::string subject,
-                         std::string tenant) {
-  audit_.record(AuditEvent{std::move(action), std::move(result), c.user_id, std::move(subject), clock_.now(), c.meta,
-                           std::move(tenant)});
+void AdminService::audit(const Caller& c, std::string action, std::string result,
+                         std::string subject, std::string tenant) {
+  audit_.record(AuditEvent{std::move(action), std::move(result), c.user_id, std::move(subject),
+                           clock_.now(), c.meta, std::move(tenant)});
 }
 
 Status AdminService::allow(const Caller& c, std::string_view tenant, std::string_view resource,
-                           std::string_view permission, std::string_view action, std::string_view subject) {
+                           std::string_view permission, std::string_view action,
+                           std::string_view subject) {
   auto ok = authz_.require(c.user_id, tenant, resource, permission);
   if (!ok && !action.empty() && is(ok.error(), AuthzFailure::Forbidden))
     audit(c, std::string(action), "forbidden", std::string(subject), std::string(tenant));
   return ok;
 }
 
-Status AdminService::allow_platform(const Caller& c, std::string_view action, std::string_view subject) {
+Status AdminService::allow_platform(const Caller& c, std::string_view action,
+                                    std::string_view subject) {
   auto ok = authz_.require_platform_admin(c.user_id);
   if (!ok && !action.empty() && is(ok.error(), AuthzFailure::Forbidden))
     audit(c, std::string(action), "forbidden", std::string(subject));
@@ -44,7 +49,9 @@ Status AdminService::allow_platform(const Caller& c, std::string_view action, st
 Status AdminService::recent(const Caller& c, std::string_view tenant, std::string_view action,
                             std::string_view subject) {
   auto ok = authz_.require_recent(c.auth_time);
-  if (!ok) audit(c, std::string(action), "reauthentication_required", std::string(subject), std::string(tenant));
+  if (!ok)
+    audit(c, std::string(action), "reauthentication_required", std::string(subject),
+          std::string(tenant));
   return ok;
 }
 
@@ -57,7 +64,8 @@ Status AdminService::not_last_admin(std::string_view tenant, std::string_view us
   // An "admin" is any role the policy lets administer the tenant's users.
   const auto& policy = authz_.policy();
   auto administers = [&](std::string_view role) {
-    return authz::decide(policy, authz::Subject{true, false, std::string(role)}, kUsers, kAdmin).allow;
+    return authz::decide(policy, authz::Subject{true, false, std::string(role)}, kUsers, kAdmin)
+        .allow;
   };
   auto self = store_.tenants().find_membership(tenant, user_id);
   if (!self) return fail(not_found_or(self.error()));
@@ -75,7 +83,8 @@ Status AdminService::not_last_admin(std::string_view tenant, std::string_view us
 
 // ---- Platform admins --------------------------------------------------------
 
-Result<store::UserPage> AdminService::list_users(const Caller& c, std::optional<std::string> after, std::size_t limit,
+Result<store::UserPage> AdminService::list_users(const Caller& c, std::optional<std::string> after,
+                                                 std::size_t limit,
                                                  std::optional<std::string> email_contains) {
   if (auto ok = allow_platform(c, "", ""); !ok) return fail(ok.error());
   return accounts_.list_users(std::move(after), limit, std::move(email_contains));
@@ -103,7 +112,8 @@ Status AdminService::set_disabled(const Caller& c, std::string_view id, bool dis
 
 Status AdminService::logout_user(const Caller& c, std::string_view id) {
   if (auto ok = allow_platform(c, "admin.user.logout", id); !ok) return ok;
-  if (auto user = store_.users().find_user_by_id(id); !user) return fail(not_found_or(user.error()));
+  if (auto user = store_.users().find_user_by_id(id); !user)
+    return fail(not_found_or(user.error()));
   if (auto ok = accounts_.logout_all(id, c.meta); !ok) return ok;
   audit(c, "admin.user.logout", "success", std::string(id));
   return {};
@@ -111,7 +121,8 @@ Status AdminService::logout_user(const Caller& c, std::string_view id) {
 
 Status AdminService::unlock_user(const Caller& c, std::string_view id) {
   if (auto ok = allow_platform(c, "admin.user.unlock", id); !ok) return ok;
-  if (auto user = store_.users().find_user_by_id(id); !user) return fail(not_found_or(user.error()));
+  if (auto user = store_.users().find_user_by_id(id); !user)
+    return fail(not_found_or(user.error()));
   if (auto ok = accounts_.unlock(id, c.meta, c.user_id); !ok) return fail(not_found_or(ok.error()));
   return {};
 }
@@ -160,7 +171,8 @@ Result<std::vector<TenantView>> AdminService::tenants_of(const Caller& c) {
     if (!page) return fail(page.error());
     for (auto& t : page->tenants) {
       const auto m = std::ranges::find(*memberships, t.id, &store::Membership::tenant_id);
-      out.push_back(TenantView{std::move(t), m == memberships->end() ? std::string(kAdmin) : m->role});
+      out.push_back(
+          TenantView{std::move(t), m == memberships->end() ? std::string(kAdmin) : m->role});
     }
     return out;
   }
@@ -178,17 +190,22 @@ Result<std::vector<TenantView>> AdminService::tenants_of(const Caller& c) {
 Result<TenantView> AdminService::get_tenant(const Caller& c, std::string_view tenant) {
   auto s = authz_.subject(c.user_id, tenant);
   if (!s) return fail(s.error());
-  if (!s->authenticated || (s->role_in_tenant.empty() && !s->platform_admin)) return fail(AuthzFailure::Forbidden);
+  if (!s->authenticated || (s->role_in_tenant.empty() && !s->platform_admin))
+    return fail(AuthzFailure::Forbidden);
   auto t = store_.tenants().find_tenant(tenant);
   if (!t) return fail(not_found_or(t.error()));
-  return TenantView{std::move(*t), s->role_in_tenant.empty() ? std::string(kAdmin) : s->role_in_tenant};
+  return TenantView{std::move(*t),
+                    s->role_in_tenant.empty() ? std::string(kAdmin) : s->role_in_tenant};
 }
 
-Result<store::Tenant> AdminService::rename_tenant(const Caller& c, std::string_view tenant, std::string_view name) {
-  if (auto ok = allow(c, tenant, kUsers, kAdmin, "admin.tenant.rename", tenant); !ok) return fail(ok.error());
+Result<store::Tenant> AdminService::rename_tenant(const Caller& c, std::string_view tenant,
+                                                  std::string_view name) {
+  if (auto ok = allow(c, tenant, kUsers, kAdmin, "admin.tenant.rename", tenant); !ok)
+    return fail(ok.error());
   auto clean = clean_name(name);
   if (!clean) return fail(clean.error());
-  if (auto ok = store_.tenants().rename_tenant(tenant, *clean, clock_.now()); !ok) return fail(not_found_or(ok.error()));
+  if (auto ok = store_.tenants().rename_tenant(tenant, *clean, clock_.now()); !ok)
+    return fail(not_found_or(ok.error()));
   audit(c, "admin.tenant.rename", "success", std::string(tenant), std::string(tenant));
   auto t = store_.tenants().find_tenant(tenant);
   if (!t) return fail(not_found_or(t.error()));
@@ -208,7 +225,8 @@ Result<MemberList> AdminService::list_members(const Caller& c, std::string_view 
                                               std::optional<std::string> after, std::size_t limit) {
   if (auto ok = allow(c, tenant, kUsers, kRead, "", ""); !ok) return fail(ok.error());
   auto page = store_.tenants().list_members(
-      tenant, after ? std::optional<std::string_view>(*after) : std::nullopt, std::clamp<std::size_t>(limit, 1, 200));
+      tenant, after ? std::optional<std::string_view>(*after) : std::nullopt,
+      std::clamp<std::size_t>(limit, 1, 200));
   if (!page) return fail(page.error());
   MemberList out;
   out.next_cursor = std::move(page->next_cursor);
@@ -223,8 +241,8 @@ Result<MemberList> AdminService::list_members(const Caller& c, std::string_view 
   return out;
 }
 
-Result<MemberView> AdminService::add_member(const Caller& c, std::string_view tenant, std::string_view user,
-                                            std::string_view role) {
+Result<MemberView> AdminService::add_member(const Caller& c, std::string_view tenant,
+                                            std::string_view user, std::string_view role) {
   constexpr std::string_view kAction = "admin.member.add";
   if (auto ok = allow(c, tenant, kUsers, kAdmin, kAction, user); !ok) return fail(ok.error());
   if (auto ok = recent(c, tenant, kAction, user); !ok) return fail(ok.error());
@@ -242,14 +260,15 @@ Result<MemberView> AdminService::add_member(const Caller& c, std::string_view te
   return MemberView{std::move(m), std::move(found->email)};
 }
 
-Result<MemberView> AdminService::set_member_role(const Caller& c, std::string_view tenant, std::string_view user_id,
-                                                 std::string_view role) {
+Result<MemberView> AdminService::set_member_role(const Caller& c, std::string_view tenant,
+                                                 std::string_view user_id, std::string_view role) {
   constexpr std::string_view kAction = "admin.member.role";
   if (auto ok = allow(c, tenant, kUsers, kAdmin, kAction, user_id); !ok) return fail(ok.error());
   if (auto ok = recent(c, tenant, kAction, user_id); !ok) return fail(ok.error());
   if (auto ok = known_role(role); !ok) return fail(ok.error());
   const bool still_admin =
-      authz::decide(authz_.policy(), authz::Subject{true, false, std::string(role)}, kUsers, kAdmin).allow;
+      authz::decide(authz_.policy(), authz::Subject{true, false, std::string(role)}, kUsers, kAdmin)
+          .allow;
   if (!still_admin) {
     if (auto ok = not_last_admin(tenant, user_id); !ok) return fail(ok.error());
   }
@@ -263,11 +282,13 @@ Result<MemberView> AdminService::set_member_role(const Caller& c, std::string_vi
   return MemberView{std::move(*m), user ? user->email : std::string()};
 }
 
-Status AdminService::remove_member(const Caller& c, std::string_view tenant, std::string_view user_id) {
+Status AdminService::remove_member(const Caller& c, std::string_view tenant,
+                                   std::string_view user_id) {
   constexpr std::string_view kAction = "admin.member.remove";
   if (auto ok = allow(c, tenant, kUsers, kAdmin, kAction, user_id); !ok) return ok;
   if (auto ok = not_last_admin(tenant, user_id); !ok) return ok;
-  if (auto ok = store_.tenants().remove_member(tenant, user_id); !ok) return fail(not_found_or(ok.error()));
+  if (auto ok = store_.tenants().remove_member(tenant, user_id); !ok)
+    return fail(not_found_or(ok.error()));
   authz_.forget_membership(tenant, user_id);
   audit(c, std::string(kAction), "success", std::string(user_id), std::string(tenant));
   return {};
@@ -281,12 +302,14 @@ Result<store::ServiceClient> AdminService::client_in(std::string_view tenant, st
   return client;
 }
 
-Result<std::vector<store::ServiceClient>> AdminService::list_clients(const Caller& c, std::string_view tenant) {
+Result<std::vector<store::ServiceClient>> AdminService::list_clients(const Caller& c,
+                                                                     std::string_view tenant) {
   if (auto ok = allow(c, tenant, kUsers, kAdmin, "", ""); !ok) return fail(ok.error());
   return store_.tenants().list_service_clients(tenant);
 }
 
-Result<ClientSecret> AdminService::create_client(const Caller& c, std::string_view tenant, std::string_view name) {
+Result<ClientSecret> AdminService::create_client(const Caller& c, std::string_view tenant,
+                                                 std::string_view name) {
   constexpr std::string_view kAction = "admin.client.create";
   if (auto ok = allow(c, tenant, kUsers, kAdmin, kAction, ""); !ok) return fail(ok.error());
   if (auto ok = recent(c, tenant, kAction, ""); !ok) return fail(ok.error());
@@ -294,14 +317,20 @@ Result<ClientSecret> AdminService::create_client(const Caller& c, std::string_vi
   if (!clean) return fail(clean.error());
   SecretString secret(random_token(rng_, 32));
   const Seconds now = clock_.now();
-  store::ServiceClient client{"svc_" + random_token(rng_, 16), std::string(tenant), std::move(*clean),
-                              token_hash(secret.expose()), now, now};
-  if (auto ok = store_.tenants().create_service_client(client); !ok) return fail(not_found_or(ok.error()));
+  store::ServiceClient client{"svc_" + random_token(rng_, 16),
+                              std::string(tenant),
+                              std::move(*clean),
+                              token_hash(secret.expose()),
+                              now,
+                              now};
+  if (auto ok = store_.tenants().create_service_client(client); !ok)
+    return fail(not_found_or(ok.error()));
   audit(c, std::string(kAction), "success", client.id, std::string(tenant));
   return ClientSecret{std::move(client), std::move(secret)};
 }
 
-Result<ClientSecret> AdminService::rotate_client(const Caller& c, std::string_view tenant, std::string_view id) {
+Result<ClientSecret> AdminService::rotate_client(const Caller& c, std::string_view tenant,
+                                                 std::string_view id) {
   constexpr std::string_view kAction = "admin.client.rotate";
   if (auto ok = allow(c, tenant, kUsers, kAdmin, kAction, id); !ok) return fail(ok.error());
   if (auto ok = recent(c, tenant, kAction, id); !ok) return fail(ok.error());
@@ -310,7 +339,9 @@ Result<ClientSecret> AdminService::rotate_client(const Caller& c, std::string_vi
   SecretString secret(random_token(rng_, 32));
   client->secret_hash = token_hash(secret.expose());
   client->updated_at = clock_.now();
-  if (auto ok = store_.tenants().set_service_client_secret(id, client->secret_hash, client->updated_at); !ok)
+  if (auto ok =
+          store_.tenants().set_service_client_secret(id, client->secret_hash, client->updated_at);
+      !ok)
     return fail(not_found_or(ok.error()));
   authz_.forget_client(id);
   audit(c, std::string(kAction), "success", std::string(id), std::string(tenant));
@@ -321,14 +352,17 @@ Status AdminService::delete_client(const Caller& c, std::string_view tenant, std
   constexpr std::string_view kAction = "admin.client.delete";
   if (auto ok = allow(c, tenant, kUsers, kAdmin, kAction, id); !ok) return ok;
   if (auto client = client_in(tenant, id); !client) return fail(client.error());
-  if (auto ok = store_.tenants().delete_service_client(id); !ok) return fail(not_found_or(ok.error()));
+  if (auto ok = store_.tenants().delete_service_client(id); !ok)
+    return fail(not_found_or(ok.error()));
   authz_.forget_client(id);
   audit(c, std::string(kAction), "success", std::string(id), std::string(tenant));
   return {};
 }
 
-Result<AuditPage> AdminService::tenant_audit(const Caller& c, std::string_view tenant, store::AuditQuery q) {
-  if (tenant.empty()) return fail(AuthzFailure::Forbidden);  // "" would mean "every tenant" to the store
+Result<AuditPage> AdminService::tenant_audit(const Caller& c, std::string_view tenant,
+                                             store::AuditQuery q) {
+  if (tenant.empty())
+    return fail(AuthzFailure::Forbidden);  // "" would mean "every tenant" to the store
   if (auto ok = allow(c, tenant, kUsers, kAdmin, "", ""); !ok) return fail(ok.error());
   q.tenant = std::string(tenant);  // never another tenant's rows, whatever was asked
   q.limit = std::clamp<std::size_t>(q.limit, 1, 1000);

@@ -53,12 +53,19 @@ struct AuditPage {
 
 class AdminService {
  public:
-  AdminService(store::Store& store, AccountService& accounts, AuthzService& authz, Clock& clock, Random& rng,
-               AuditSink& audit)
-      : store_(store), accounts_(accounts), authz_(authz), clock_(clock), rng_(rng), audit_(audit) {}
+  AdminService(store::Store& store, AccountService& accounts, AuthzService& authz, Clock& clock,
+               Random& rng, AuditSink& audit)
+      : store_(store),
+        accounts_(accounts),
+        authz_(authz),
+        clock_(clock),
+        rng_(rng),
+        audit_(audit) {}
 
   // ---- Platform admins only ----
-  [[nodiscard]] Result<store::UserPage> list_users(const Caller& c, std::optional<std::string> after, std::size_t limit,
+  [[nodiscard]] Result<store::UserPage> list_users(const Caller& c,
+                                                   std::optional<std::string> after,
+                                                   std::size_t limit,
                                                    std::optional<std::string> email_contains);
   [[nodiscard]] Result<UserDetail> get_user(const Caller& c, std::string_view id);
   [[nodiscard]] Status set_disabled(const Caller& c, std::string_view id, bool disabled);
@@ -72,30 +79,38 @@ class AdminService {
   // ---- Tenant-scoped ----
   [[nodiscard]] Result<std::vector<TenantView>> tenants_of(const Caller& c);
   [[nodiscard]] Result<TenantView> get_tenant(const Caller& c, std::string_view tenant);
-  [[nodiscard]] Result<store::Tenant> rename_tenant(const Caller& c, std::string_view tenant, std::string_view name);
+  [[nodiscard]] Result<store::Tenant> rename_tenant(const Caller& c, std::string_view tenant,
+                                                    std::string_view name);
   [[nodiscard]] Status delete_tenant(const Caller& c, std::string_view tenant);  // step-up
   [[nodiscard]] Result<MemberList> list_members(const Caller& c, std::string_view tenant,
-                                                std::optional<std::string> after, std::size_t limit);
+                                                std::optional<std::string> after,
+                                                std::size_t limit);
   // `user` is a user id or an email. Step-up.
-  [[nodiscard]] Result<MemberView> add_member(const Caller& c, std::string_view tenant, std::string_view user,
-                                              std::string_view role);
-  [[nodiscard]] Result<MemberView> set_member_role(const Caller& c, std::string_view tenant, std::string_view user_id,
+  [[nodiscard]] Result<MemberView> add_member(const Caller& c, std::string_view tenant,
+                                              std::string_view user, std::string_view role);
+  [[nodiscard]] Result<MemberView> set_member_role(const Caller& c, std::string_view tenant,
+                                                   std::string_view user_id,
                                                    std::string_view role);  // step-up
-  [[nodiscard]] Status remove_member(const Caller& c, std::string_view tenant, std::string_view user_id);
-  [[nodiscard]] Result<std::vector<store::ServiceClient>> list_clients(const Caller& c, std::string_view tenant);
+  [[nodiscard]] Status remove_member(const Caller& c, std::string_view tenant,
+                                     std::string_view user_id);
+  [[nodiscard]] Result<std::vector<store::ServiceClient>> list_clients(const Caller& c,
+                                                                       std::string_view tenant);
   [[nodiscard]] Result<ClientSecret> create_client(const Caller& c, std::string_view tenant,
                                                    std::string_view name);  // step-up
   [[nodiscard]] Result<ClientSecret> rotate_client(const Caller& c, std::string_view tenant,
                                                    std::string_view id);  // step-up
   [[nodiscard]] Status delete_client(const Caller& c, std::string_view tenant, std::string_view id);
   // Only rows with this tenant; `q.tenant` is overwritten.
-  [[nodiscard]] Result<AuditPage> tenant_audit(const Caller& c, std::string_view tenant, store::AuditQuery q);
+  [[nodiscard]] Result<AuditPage> tenant_audit(const Caller& c, std::string_view tenant,
+                                               store::AuditQuery q);
 
  private:
   // Forbidden (audited as `action` when it would change something) unless allowed.
   [[nodiscard]] Status allow(const Caller& c, std::string_view tenant, std::string_view resource,
-                             std::string_view permission, std::string_view action, std::string_view subject);
-  [[nodiscard]] Status allow_platform(const Caller& c, std::string_view action, std::string_view subject);
+                             std::string_view permission, std::string_view action,
+                             std::string_view subject);
+  [[nodiscard]] Status allow_platform(const Caller& c, std::string_view action,
+                                      std::string_view subject);
   // ReauthRequired (audited) unless the caller authenticated recently.
   [[nodiscard]] Status recent(const Caller& c, std::string_view tenant, std::string_view action,
                               std::string_view subject);
@@ -103,8 +118,10 @@ class AdminService {
   [[nodiscard]] Status known_role(std::string_view role) const;
   // LastAdmin if `user_id` is the tenant's only admin.
   [[nodiscard]] Status not_last_admin(std::string_view tenant, std::string_view user_id);
-  void audit(const Caller& c, std::string action, std::string result, std::string subject, std::string tenant = {});
-  [[nodiscard]] Result<store::ServiceClient> client_in(std::string_view tenant, std::string_view id);
+  void audit(const Caller& c, std::string action, std::string result, std::string subject,
+             std::string tenant = {});
+  [[nodiscard]] Result<store::ServiceClient> client_in(std::string_view tenant,
+                                                       std::string_view id);
 
   store::Store& store_;
   AccountService& accounts_;

@@ -11,14 +11,22 @@ namespace gh::service {
 
 const char* describe(AuthzFailure e) {
   switch (e) {
-    case AuthzFailure::Forbidden: return "you are not allowed to do this";
-    case AuthzFailure::NotFound: return "not found";
-    case AuthzFailure::UnknownRole: return "the role is not in the authorization policy";
-    case AuthzFailure::AlreadyMember: return "the user is already a member of this tenant";
-    case AuthzFailure::LastAdmin: return "the tenant would be left without an admin";
-    case AuthzFailure::ReauthRequired: return "this operation needs a recent authentication";
-    case AuthzFailure::InvalidClient: return "unknown service client or wrong secret";
-    case AuthzFailure::InvalidName: return "the name must be 1 to 100 characters without control characters";
+    case AuthzFailure::Forbidden:
+      return "you are not allowed to do this";
+    case AuthzFailure::NotFound:
+      return "not found";
+    case AuthzFailure::UnknownRole:
+      return "the role is not in the authorization policy";
+    case AuthzFailure::AlreadyMember:
+      return "the user is already a member of this tenant";
+    case AuthzFailure::LastAdmin:
+      return "the tenant would be left without an admin";
+    case AuthzFailure::ReauthRequired:
+      return "this operation needs a recent authentication";
+    case AuthzFailure::InvalidClient:
+      return "unknown service client or wrong secret";
+    case AuthzFailure::InvalidName:
+      return "the name must be 1 to 100 characters without control characters";
   }
   return "authorization error";
 }
@@ -46,8 +54,8 @@ Result<std::string> clean_name(std::string_view name) {
   return cleaned;
 }
 
-AuthzService::AuthzService(store::Store& store, AccountService& accounts, TokenService& tokens, authz::Policy policy,
-                           Clock& clock, AuditSink& audit, AuthzConfig config)
+AuthzService::AuthzService(store::Store& store, AccountService& accounts, TokenService& tokens,
+                           authz::Policy policy, Clock& clock, AuditSink& audit, AuthzConfig config)
     : store_(store),
       accounts_(accounts),
       tokens_(tokens),
@@ -74,12 +82,14 @@ void AuthzService::remember(std::string key, std::string value, std::uint64_t ep
   if (epoch_.load() != epoch) return;
   if (cache_.size() >= cfg_.cache_entries && !cache_.contains(key)) {
     std::erase_if(cache_, [now](const auto& kv) { return now >= kv.second.fresh_until; });
-    if (cache_.size() >= cfg_.cache_entries) cache_.erase(cache_.begin());  // only a cache: drop any entry
+    if (cache_.size() >= cfg_.cache_entries)
+      cache_.erase(cache_.begin());  // only a cache: drop any entry
   }
   cache_.insert_or_assign(std::move(key), Entry{std::move(value), now + cfg_.cache_ttl});
 }
 
-Result<std::string> AuthzService::load(const std::string& key, const std::function<Result<std::string>()>& read) {
+Result<std::string> AuthzService::load(const std::string& key,
+                                       const std::function<Result<std::string>()>& read) {
   if (auto hit = lookup(key)) return *hit;
   const std::uint64_t epoch = epoch_.load();
   auto value = read();
@@ -108,7 +118,9 @@ void AuthzService::forget_user(std::string_view user_id) {
   std::lock_guard lock(mu_);
   cache_.erase(admin_key(user_id));
   const std::string suffix = std::string(1, kSep) + std::string(user_id);
-  std::erase_if(cache_, [&](const auto& kv) { return kv.first.starts_with('m') && kv.first.ends_with(suffix); });
+  std::erase_if(cache_, [&](const auto& kv) {
+    return kv.first.starts_with('m') && kv.first.ends_with(suffix);
+  });
 }
 
 void AuthzService::forget_client(std::string_view id) {
@@ -119,7 +131,8 @@ void AuthzService::forget_client(std::string_view id) {
 
 // ---- Decisions --------------------------------------------------------------
 
-std::optional<authz::Subject> AuthzService::subject_cached(std::string_view user_id, std::string_view tenant) const {
+std::optional<authz::Subject> AuthzService::subject_cached(std::string_view user_id,
+                                                           std::string_view tenant) const {
   const auto user = accounts_.cached_user_shared(user_id);
   if (!user) return std::nullopt;
   if (user->user.disabled) return authz::Subject{};
@@ -165,7 +178,8 @@ authz::Decision AuthzService::decide_one(const authz::Subject& s, const CheckReq
   return authz::decide(policy_, s, c.resource, c.action);
 }
 
-std::optional<std::vector<authz::Decision>> AuthzService::check_cached(std::span<const CheckRequest> checks) const {
+std::optional<std::vector<authz::Decision>> AuthzService::check_cached(
+    std::span<const CheckRequest> checks) const {
   std::vector<authz::Decision> out;
   out.reserve(checks.size());
   for (const auto& c : checks) {
@@ -187,8 +201,8 @@ Result<std::vector<authz::Decision>> AuthzService::check(std::span<const CheckRe
   return out;
 }
 
-Status AuthzService::require(std::string_view user_id, std::string_view tenant, std::string_view resource,
-                             std::string_view action) {
+Status AuthzService::require(std::string_view user_id, std::string_view tenant,
+                             std::string_view resource, std::string_view action) {
   auto s = subject(user_id, tenant);
   if (!s) return fail(s.error());
   if (!authz::decide(policy_, *s, resource, action).allow) return fail(AuthzFailure::Forbidden);
@@ -211,33 +225,42 @@ Status AuthzService::require_recent(Seconds auth_time) const {
 
 namespace {
 // Compared against for an unknown client id (64 hex digits, like a real hash, matching none).
-constexpr std::string_view kNoClient = "----------------------------------------------------------------";
+constexpr std::string_view kNoClient =
+    "----------------------------------------------------------------";
 // The cached value of a client: its tenant and secret hash.
-std::string client_value(const store::ServiceClient& c) { return c.tenant_id + '\n' + c.secret_hash; }
+std::string client_value(const store::ServiceClient& c) {
+  return c.tenant_id + '\n' + c.secret_hash;
+}
 
-Result<ClientIdentity> match_client(std::string_view id, std::string_view value, std::string_view secret) {
+Result<ClientIdentity> match_client(std::string_view id, std::string_view value,
+                                    std::string_view secret) {
   // value is "" for an unknown id: it is hashed and compared all the same, so
   // the answer takes as long as a wrong secret's.
   const auto nl = value.find('\n');
   const std::string presented = token_hash(secret);
-  const std::string_view stored = nl == std::string_view::npos ? std::string_view(kNoClient) : value.substr(nl + 1);
-  if (!constant_time_equal(presented, stored) || nl == std::string_view::npos) return fail(AuthzFailure::InvalidClient);
+  const std::string_view stored =
+      nl == std::string_view::npos ? std::string_view(kNoClient) : value.substr(nl + 1);
+  if (!constant_time_equal(presented, stored) || nl == std::string_view::npos)
+    return fail(AuthzFailure::InvalidClient);
   return ClientIdentity{std::string(id), std::string(value.substr(0, nl))};
 }
 }  // namespace
 
-std::optional<Result<ClientIdentity>> AuthzService::client_cached(std::string_view id, std::string_view secret) const {
+std::optional<Result<ClientIdentity>> AuthzService::client_cached(std::string_view id,
+                                                                  std::string_view secret) const {
   auto value = lookup(client_key(id));
   if (!value) return std::nullopt;
   return match_client(id, *value, secret);
 }
 
-Result<ClientIdentity> AuthzService::authenticate_client(std::string_view id, std::string_view secret) {
+Result<ClientIdentity> AuthzService::authenticate_client(std::string_view id,
+                                                         std::string_view secret) {
   if (id.empty() || id.size() > 64 || secret.size() > 256) return fail(AuthzFailure::InvalidClient);
   auto value = load(client_key(id), [&]() -> Result<std::string> {
     auto c = store_.tenants().find_service_client(id);
     if (!c) {
-      if (not_found(c.error())) return std::string();  // cached too: probing unknown ids costs no store reads
+      if (not_found(c.error()))
+        return std::string();  // cached too: probing unknown ids costs no store reads
       return fail(c.error());
     }
     return client_value(*c);
@@ -253,8 +276,8 @@ Result<TenantToken> AuthzService::tenant_token(const AccessClaims& caller, std::
   auto s = subject(caller.sub, tenant);
   if (!s) return fail(s.error());
   auto audit = [&](std::string result) {
-    audit_.record(AuditEvent{"token.tenant", std::move(result), caller.sub, caller.sub, clock_.now(), meta,
-                             std::string(tenant)});
+    audit_.record(AuditEvent{"token.tenant", std::move(result), caller.sub, caller.sub,
+                             clock_.now(), meta, std::string(tenant)});
   };
   if (!s->authenticated || (s->role_in_tenant.empty() && !s->platform_admin)) {
     audit("forbidden");
@@ -270,7 +293,9 @@ Result<TenantToken> AuthzService::tenant_token(const AccessClaims& caller, std::
   }
   const std::string role = s->role_in_tenant.empty() ? "admin" : s->role_in_tenant;
   auto user = accounts_.load_user(caller.sub);
-  if (!user) return fail(not_found(user.error()) ? Error{make_error_code(AuthzFailure::Forbidden), ""} : user.error());
+  if (!user)
+    return fail(not_found(user.error()) ? Error{make_error_code(AuthzFailure::Forbidden), ""}
+                                        : user.error());
   auto token = tokens_.mint_access(*user, caller.sid, caller.auth_time, caller.client_id,
                                    TenantClaims{std::string(tenant), role});
   if (!token) return fail(token.error());

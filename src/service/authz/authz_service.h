@@ -85,38 +85,42 @@ struct ClientSecret {
 
 class AuthzService {
  public:
-  AuthzService(store::Store& store, AccountService& accounts, TokenService& tokens, authz::Policy policy,
-               Clock& clock, AuditSink& audit, AuthzConfig config);
+  AuthzService(store::Store& store, AccountService& accounts, TokenService& tokens,
+               authz::Policy policy, Clock& clock, AuditSink& audit, AuthzConfig config);
 
   [[nodiscard]] const authz::Policy& policy() const { return policy_; }
   [[nodiscard]] const AuthzConfig& config() const { return cfg_; }
 
   // The decision subject for a user in a tenant, from the cache, or nullopt if
   // any part is not cached. Never blocks.
-  [[nodiscard]] std::optional<authz::Subject> subject_cached(std::string_view user_id, std::string_view tenant) const;
+  [[nodiscard]] std::optional<authz::Subject> subject_cached(std::string_view user_id,
+                                                             std::string_view tenant) const;
   // The same, loading what the cache lacks (blocking). An unknown or disabled
   // user is not authenticated. Errors: StoreError.
   [[nodiscard]] Result<authz::Subject> subject(std::string_view user_id, std::string_view tenant);
 
   // Decisions for each request, in order, from the cache only (nullopt on the first miss).
-  [[nodiscard]] std::optional<std::vector<authz::Decision>> check_cached(std::span<const CheckRequest> checks) const;
+  [[nodiscard]] std::optional<std::vector<authz::Decision>> check_cached(
+      std::span<const CheckRequest> checks) const;
   // The same, loading misses. Errors: StoreError.
   [[nodiscard]] Result<std::vector<authz::Decision>> check(std::span<const CheckRequest> checks);
 
   // Service-client credentials: from the cache when fresh, else nullopt (never blocks).
-  [[nodiscard]] std::optional<Result<ClientIdentity>> client_cached(std::string_view id, std::string_view secret) const;
+  [[nodiscard]] std::optional<Result<ClientIdentity>> client_cached(std::string_view id,
+                                                                    std::string_view secret) const;
   // Errors: InvalidClient (one answer for an unknown id and a wrong secret), StoreError.
-  [[nodiscard]] Result<ClientIdentity> authenticate_client(std::string_view id, std::string_view secret);
+  [[nodiscard]] Result<ClientIdentity> authenticate_client(std::string_view id,
+                                                           std::string_view secret);
 
   // An access token for `tenant` (claims `tenant` and `role`) for the holder of
   // `caller`, same family and auth_time. Errors: Forbidden, KeyError, StoreError.
-  [[nodiscard]] Result<TenantToken> tenant_token(const AccessClaims& caller, std::string_view tenant,
-                                                 const RequestMeta& meta);
+  [[nodiscard]] Result<TenantToken> tenant_token(const AccessClaims& caller,
+                                                 std::string_view tenant, const RequestMeta& meta);
 
   // Allowed, or Forbidden (the caller is not authenticated as far as the
   // policy knows: the API answers 401 before getting here). For AdminService.
-  [[nodiscard]] Status require(std::string_view user_id, std::string_view tenant, std::string_view resource,
-                               std::string_view action);
+  [[nodiscard]] Status require(std::string_view user_id, std::string_view tenant,
+                               std::string_view resource, std::string_view action);
   [[nodiscard]] Status require_platform_admin(std::string_view user_id);
   // ReauthRequired unless auth_time is within the re-authentication window.
   [[nodiscard]] Status require_recent(Seconds auth_time) const;
@@ -129,12 +133,14 @@ class AuthzService {
 
  private:
   struct Entry {
-    std::string value;  // role ("" = not a member), "1"/"" for admin grants, tenant + '\n' + hash for clients
+    std::string value;  // role ("" = not a member), "1"/"" for admin grants, tenant + '\n' + hash
+                        // for clients
     Seconds fresh_until;
   };
   [[nodiscard]] std::optional<std::string> lookup(const std::string& key) const;
   void remember(std::string key, std::string value, std::uint64_t epoch);
-  [[nodiscard]] Result<std::string> load(const std::string& key, const std::function<Result<std::string>()>& read);
+  [[nodiscard]] Result<std::string> load(const std::string& key,
+                                         const std::function<Result<std::string>()>& read);
   [[nodiscard]] authz::Decision decide_one(const authz::Subject& s, const CheckRequest& c) const;
 
   store::Store& store_;

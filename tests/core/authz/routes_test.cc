@@ -14,8 +14,9 @@ TEST(RouteRules, ParseNamesTheBadRule) {
   EXPECT_EQ((*ok)[0].resource, "users");
   EXPECT_EQ((*ok)[1].action, "read");
   EXPECT_TRUE(parse_route_rules("", p)->empty());
-  for (const char* bad : {"/admin/", "/admin/=users", "/admin/=nope:read", "/admin/=users:fly", "admin/=users:read",
-                          "/a/../admin/=users:read", "/%61dmin/=users:read", "//admin/=users:read"}) {
+  for (const char* bad :
+       {"/admin/", "/admin/=users", "/admin/=nope:read", "/admin/=users:fly", "admin/=users:read",
+        "/a/../admin/=users:read", "/%61dmin/=users:read", "//admin/=users:read"}) {
     auto r = parse_route_rules(std::string("/ok/=users:read,") + bad, p);
     ASSERT_FALSE(r) << bad;
     EXPECT_NE(r.error().detail.find("rule 2"), std::string::npos) << r.error().detail;
@@ -33,12 +34,14 @@ TEST(RouteRules, NormalizeResolvesEverySpellingAnAppMightRead) {
   EXPECT_EQ(normalize_route_path("/../../admin"), "/admin");
   EXPECT_EQ(normalize_route_path("/"), "/");
   EXPECT_EQ(normalize_route_path("/a/./b/."), "/a/b");
-  for (const char* bad : {"", "admin", "http://x/admin", "/a%", "/a%2", "/a%zz", "/a%00b", "/a\nb", "/a%0d%0ab"})
+  for (const char* bad :
+       {"", "admin", "http://x/admin", "/a%", "/a%2", "/a%zz", "/a%00b", "/a\nb", "/a%0d%0ab"})
     EXPECT_FALSE(normalize_route_path(bad)) << bad;
 }
 
 TEST(RouteRules, LongestPrefixWinsCaseInsensitively) {
-  auto rules = parse_route_rules("/admin/=users:admin,/admin/reports/=reports:read,/=projects:read", default_policy());
+  auto rules = parse_route_rules("/admin/=users:admin,/admin/reports/=reports:read,/=projects:read",
+                                 default_policy());
   ASSERT_TRUE(rules);
   auto resource_of = [&](std::string_view raw) -> std::string {
     auto path = normalize_route_path(raw);
