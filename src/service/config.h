@@ -117,10 +117,10 @@ struct Config {
 
   // [authz]
   std::string authz_policy_file;  // TOML roles × resources × actions (core/authz/policy.h); "" = the built-in default
-  int authz_cache_ttl_s = 1;         // memberships/admin grants/service clients reused this long (other instances' changes)
-  int authz_reauth_window_s = 600;   // step-up: sensitive operations need auth_time within this
   // forward-auth per route: "path-prefix=resource:action" entries; longest prefix wins (docs/authz.md).
   std::string authz_forward_auth_rules;
+  int authz_cache_ttl_s = 1;        // memberships/admin grants/service clients reused this long (other instances' changes)
+  int authz_reauth_window_s = 600;  // step-up: sensitive operations need auth_time within this
 
   // [secrets]
   std::string kek;  // key-encryption key, base64url/hex of 32 bytes; dev mode generates one

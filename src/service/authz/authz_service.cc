@@ -62,7 +62,7 @@ AuthzService::AuthzService(store::Store& store, AccountService& accounts, TokenS
       policy_(std::move(policy)),
       clock_(clock),
       audit_(audit),
-      cfg_(config) {}
+      cfg_(std::move(config)) {}
 
 // ---- Cache ------------------------------------------------------------------
 
