@@ -161,6 +161,9 @@ Result<AuditPage> AdminService::query_audit(const Caller& c, store::AuditQuery q
 
 Result<std::vector<TenantView>> AdminService::tenants_of(const Caller& c) {
   std::vector<TenantView> out;
+  auto self = authz_.subject(c.user_id, "");
+  if (!self) return fail(self.error());
+  if (!self->authenticated) return fail(AuthzFailure::Forbidden);  // disabled or gone
   auto admin = authz_.require_platform_admin(c.user_id);
   if (!admin && !is(admin.error(), AuthzFailure::Forbidden)) return fail(admin.error());
   auto memberships = store_.tenants().memberships_of(c.user_id);

@@ -145,16 +145,19 @@ std::optional<authz::Subject> AuthzService::subject_cached(std::string_view user
 
 Result<authz::Subject> AuthzService::subject(std::string_view user_id, std::string_view tenant) {
   if (auto hit = subject_cached(user_id, tenant)) return *hit;
-  if (!accounts_.cached_user_shared(user_id)) {
+  // One look at the user (the cached entry may expire or be evicted between two).
+  bool disabled = false;
+  if (const auto cached = accounts_.cached_user_shared(user_id)) {
+    disabled = cached->user.disabled;
+  } else {
     auto user = accounts_.load_user(user_id);  // refreshes the accounts cache
     if (!user) {
       if (not_found(user.error())) return authz::Subject{};
       return fail(user.error());
     }
-    if (user->disabled) return authz::Subject{};
-  } else if (accounts_.cached_user_shared(user_id)->user.disabled) {
-    return authz::Subject{};
+    disabled = user->disabled;
   }
+  if (disabled) return authz::Subject{};
   auto admin = load(admin_key(user_id), [&]() -> Result<std::string> {
     auto a = store_.tenants().is_platform_admin(user_id);
     if (!a) return fail(a.error());
