@@ -194,6 +194,34 @@ Result<PasswordChanged> AccountService::change_password(PasswordChangeInput in, 
   return out;
 }
 
+Status AccountService::check_password_policy(const SecretString& normalized, const store::User& user) const {
+  return d_.policy.check(normalized, {user.email, user.name});
+}
+
+Result<store::User> AccountService::reset_password(std::string_view user_id, SecretString new_password,
+                                                   const RequestMeta& meta) {
+  auto user = d_.store.users().find_user_by_id(user_id);
+  if (!user) return fail(user.error());
+  auto next = password::normalize_password(new_password.expose());
+  if (!next) return fail(next.error());
+  if (auto good = d_.policy.check(*next, {user->email, user->name}); !good) {
+    audit("user.password_reset", "weak_password", user->id, user->id, meta);
+    return fail(good.error());
+  }
+  auto hash = d_.hasher.hash(*next);
+  if (!hash) return fail(hash.error());
+  if (auto st = d_.store.users().update_password_hash(user->id, user->password_hash, *hash, d_.clock.now()); !st)
+    return fail(st.error());
+  user->password_hash = std::move(*hash);
+  forget(user->id);
+  // Whoever knew the old password is out: every session, family and access token.
+  if (auto ok = end_everything(user->id, "password_reset", meta); !ok) return fail(ok.error());
+  if (auto n = d_.store.lockout().unlock_account(user->email_normalized); !n)
+    spdlog::warn("password reset: clearing lockout counters failed: {}", n.error().message());
+  audit("user.password_reset", "success", user->id, user->id, meta);
+  return user;
+}
+
 std::string AccountService::device_token_for(const store::User& user) {
   return d_.devices ? d_.devices->issue(user.email_normalized) : std::string();
 }

@@ -111,6 +111,16 @@ class AccountService {
   // Errors: InvalidCredentials, PolicyError, HashError, StoreError.
   [[nodiscard]] Result<PasswordChanged> change_password(PasswordChangeInput in, const RequestMeta& meta);
 
+  // Sets a new password without the old one — the caller has proven control
+  // some other way (a password-reset link). Applies the policy, stores it,
+  // ends every session, refresh family and access token, and clears the
+  // lockout counters. Errors: PolicyError, HashError, StoreError (NotFound if the user is gone).
+  [[nodiscard]] Result<store::User> reset_password(std::string_view user_id, SecretString new_password,
+                                                   const RequestMeta& meta);
+
+  // The password policy for `user` on an already normalised password (no hashing, no store). Errors: PolicyError.
+  [[nodiscard]] Status check_password_policy(const SecretString& normalized, const store::User& user) const;
+
   // Signs the user out everywhere: every refresh family and browser session.
   // Errors: StoreError.
   [[nodiscard]] Status logout_all(std::string_view user_id, const RequestMeta& meta);
