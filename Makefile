@@ -35,6 +35,7 @@ bench: deps build
 	./bench/tokens.sh | tee -a $(BUILD)/bench-report.md
 	./bench/sessions.sh | tee -a $(BUILD)/bench-report.md
 	./bench/ratelimit.sh | tee -a $(BUILD)/bench-report.md
+	./bench/authz.sh | tee -a $(BUILD)/bench-report.md
 	./bench/enumeration.py | tee -a $(BUILD)/bench-report.md
 
 format:
