@@ -169,20 +169,21 @@ Awaitable App::reauthenticate(Request& req, RequestContext& ctx) {
   wipe_secret_field(*body, "password");
   wipe(req.body());
   const auto meta = meta_of(req, ctx);
-  auto token = co_await offload(d_.hash_pool, [&]() -> Result<std::string> {
+  auto token = co_await offload(d_.hash_pool, [&]() -> Result<service::TenantToken> {
     auto user = d_.accounts.reauthenticate(claims->sub, std::move(pw), device_token_of(req), meta);
     if (!user) return fail(user.error());
-    // A fresh auth_time, same family, same tenant and role as the token presented.
-    return d_.tokens.mint_access(*user, claims->sid, Seconds{}, claims->client_id,
-                                 service::TenantClaims{claims->tenant, claims->role});
+    return d_.authz->reauthenticated_token(*claims, *user);
   });
   if (!token) co_return overloaded(req, ctx);
   if (!*token) co_return error_response(req, ctx, token->error());
-  co_return json_response(req, ctx, 200,
-                          nlohmann::json{{"access_token", **token},
-                                         {"token_type", "Bearer"},
-                                         {"expires_in", d_.tokens.config().access_ttl.count()}}
-                              .dump());
+  nlohmann::json j = {{"access_token", (*token)->access_token},
+                      {"token_type", "Bearer"},
+                      {"expires_in", (*token)->expires_in.count()}};
+  if (!(*token)->tenant.empty()) {
+    j["tenant"] = (*token)->tenant;
+    j["role"] = (*token)->role;
+  }
+  co_return json_response(req, ctx, 200, j.dump());
 }
 
 // ---- POST /v1/authz/check ---------------------------------------------------
@@ -264,8 +265,14 @@ Awaitable App::authz_check(Request& req, RequestContext& ctx) {
     if (!*loaded) co_return error_response(req, ctx, loaded->error());
     decisions = std::move(**loaded);
   }
-  for (std::size_t i = 0; i < checks.size(); ++i)
-    if (foreign[i]) (*decisions)[i] = authz::Decision{false, authz::Reason::NotMember};
+  for (std::size_t i = 0; i < checks.size(); ++i) {
+    auto& d = (*decisions)[i];
+    if (foreign[i]) d = authz::Decision{false, authz::Reason::NotMember};
+    // A service client learns the answer, not facts about accounts: an unknown
+    // or disabled user reads as a non-member, a platform admin as granted.
+    if (client && d.reason == authz::Reason::NotAuthenticated) d.reason = authz::Reason::NotMember;
+    if (client && d.reason == authz::Reason::PlatformAdmin) d.reason = authz::Reason::Granted;
+  }
   if (!batch) co_return json_response(req, ctx, 200, decision_json(decisions->front()).dump());
   nlohmann::json results = nlohmann::json::array();
   for (const auto& d : *decisions) results.push_back(decision_json(d));

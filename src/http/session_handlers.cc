@@ -30,15 +30,27 @@ nlohmann::json session_json(const store::Session& s, bool current) {
           {"current", current}};
 }
 
-// The path of the request the proxy is asking about: X-Forwarded-Uri
-// (Traefik), else the path of X-Original-URL (nginx example), else "".
-std::string_view original_path(const Request& req) {
-  if (const auto uri = req["X-Forwarded-Uri"]; !uri.empty()) return uri;
-  const std::string_view url = req["X-Original-URL"];
-  const auto scheme = url.find("://");
-  if (scheme == std::string_view::npos) return {};
-  const auto path = url.find('/', scheme + 3);
-  return path == std::string_view::npos ? std::string_view("/") : url.substr(path);
+// The path of the request the proxy is asking about, from the headers a proxy
+// sets: X-Original-URL (its path; the nginx example), X-Original-URI,
+// X-Forwarded-Uri (Traefik). nullopt when none is present, or when two are
+// present and disagree (a client-added one next to the proxy's): refused.
+std::optional<std::string_view> original_path(const Request& req) {
+  std::optional<std::string_view> found;
+  auto offer = [&](std::string_view path) {
+    if (found && *found != path) return false;
+    found = path;
+    return true;
+  };
+  if (const std::string_view url = req["X-Original-URL"]; !url.empty()) {
+    const auto scheme = url.find("://");
+    if (scheme == std::string_view::npos) return std::nullopt;
+    const auto path = url.find('/', scheme + 3);
+    if (!offer(path == std::string_view::npos ? std::string_view("/") : url.substr(path))) return std::nullopt;
+  }
+  for (const char* name : {"X-Original-URI", "X-Forwarded-Uri"}) {
+    if (const std::string_view v = req[name]; !v.empty() && !offer(v)) return std::nullopt;
+  }
+  return found;
 }
 }  // namespace
 
@@ -147,6 +159,11 @@ Awaitable App::revoke_session(Request& req, RequestContext& ctx) {
   if (!s) co_return problem_response(req, ctx, kNoSession, "Sign in first.");
   if (!csrf_checked(req, *s)) co_return problem_response(req, ctx, kCsrf, "Missing or wrong CSRF token.");
   const std::string handle(ctx.param("id"));
+  // Signing another device out needs a recent authentication (ASVS 7.5.2); this device needs none.
+  if (handle != s->row.id_hash) {
+    if (auto recent = d_.authz->require_recent(s->row.auth_time); !recent)
+      co_return authz_problem(req, ctx, recent.error());
+  }
   const auto meta = meta_of(req, ctx);
   auto r = co_await offload(d_.db_pool, [&] { return d_.sessions.revoke(s->row.user_id, handle, meta); });
   if (!r) co_return overloaded(req, ctx);
@@ -211,16 +228,24 @@ Awaitable App::forward_auth(Request& req, RequestContext& ctx) {
     user = std::move(**loaded);
   }
   if (user->disabled) co_return unauthorized(problem_response(req, ctx, kNoSession, "Sign in first."));
-  // Per-route requirements (authz.forward_auth_rules): the original path,
-  // normalised as the application might read it, against the longest rule.
-  if (tenant.empty()) tenant = std::string(req["X-Gatehouse-Tenant"].substr(0, 64));
+  // The tenant: the proxy's X-Gatehouse-Tenant is authoritative (it knows
+  // which app the request is for); a bearer token for another tenant is refused,
+  // never used to pick the tenant the rules are checked in.
+  const auto forbidden = [&](std::string_view why) {
+    return problem_response(req, ctx, problem_for(Error{make_error_code(service::AuthzFailure::Forbidden), ""}), why);
+  };
+  if (const std::string_view named = req["X-Gatehouse-Tenant"]; !named.empty()) {
+    if (named.size() > 64) co_return forbidden("The tenant named by the proxy is not valid.");
+    if (!tenant.empty() && tenant != named) co_return forbidden("This token is for another tenant.");
+    tenant = std::string(named);
+  }
   const auto& rules = d_.authz->config().forward_auth_rules;
   const authz::RouteRule* rule = nullptr;
   if (!rules.empty()) {
-    const auto path = authz::normalize_route_path(original_path(req));
+    const auto raw = original_path(req);
+    const auto path = raw ? authz::normalize_route_path(*raw) : std::nullopt;
     // Fail closed: with rules configured, a request whose path cannot be read is refused.
-    if (!path) co_return problem_response(req, ctx, problem_for(Error{make_error_code(service::AuthzFailure::Forbidden), ""}),
-                                          "The original request path is missing or malformed.");
+    if (!path) co_return forbidden("The original request path is missing, ambiguous or malformed.");
     rule = authz::match_route(rules, *path);
   }
   std::optional<authz::Subject> subject;
@@ -234,8 +259,7 @@ Awaitable App::forward_auth(Request& req, RequestContext& ctx) {
     }
   }
   if (rule && !authz::decide(d_.authz->policy(), *subject, rule->resource, rule->action).allow)
-    co_return problem_response(req, ctx, problem_for(Error{make_error_code(service::AuthzFailure::Forbidden), ""}),
-                               "You are not allowed to open this page.");
+    co_return forbidden("You are not allowed to open this page.");
   Response res = no_content(req, ctx);
   res.result(bhttp::status::ok);
   res.set("X-Auth-User-Id", user->id);

@@ -174,6 +174,8 @@ Awaitable App::logout(Request& req, RequestContext& ctx) {
 Awaitable App::logout_all(Request& req, RequestContext& ctx) {
   auto claims = bearer(req);
   if (!claims) co_return bearer_problem(req, ctx, claims.error());
+  // Ending every other session needs a recent authentication (ASVS 7.5.2).
+  if (auto recent = d_.authz->require_recent(claims->auth_time); !recent) co_return authz_problem(req, ctx, recent.error());
   const auto meta = meta_of(req, ctx);
   auto r = co_await offload(d_.db_pool, [&] { return d_.accounts.logout_all(claims->sub, meta); });
   if (!r) co_return overloaded(req, ctx);

@@ -51,10 +51,11 @@ const UNKNOWN = [
   ['billing', 'read ', 'unknown_action'],
 ];
 
-function expected(role, resource, action, unknownReason) {
+// A service client learns answers, not account facts: a platform admin reads as "granted" to it.
+function expected(role, resource, action, unknownReason, viaClient = false) {
   if (role === 'outsider') return { allowed: false, reason: 'not_member' };
   if (unknownReason) return { allowed: false, reason: unknownReason };
-  if (role === 'platform') return { allowed: true, reason: 'platform_admin' };
+  if (role === 'platform') return { allowed: true, reason: viaClient ? 'granted' : 'platform_admin' };
   return GRANTS[role].has(`${resource}:${action}`) ? { allowed: true, reason: 'granted' } : { allowed: false, reason: 'not_granted' };
 }
 
@@ -66,6 +67,7 @@ test('the default policy, every role x resource x action, single and batch, bear
     await t.test(role, async () => {
       const wrong = [];
       const want = cases.map(([r, a, u]) => expected(role, r, a, u));
+      const wantClient = cases.map(([r, a, u]) => expected(role, r, a, u, true));
       const body = (i, withSubject) => {
         const [resource, action] = cases[i];
         return { tenant: w.t, resource, action, ...(withSubject ? { subject: user.id } : {}) };
@@ -75,13 +77,14 @@ test('the default policy, every role x resource x action, single and batch, bear
       singles.forEach((got, i) => { if (got.allowed !== want[i].allowed || got.reason !== want[i].reason) wrong.push(['bearer single', cases[i], got]); });
       // Service client, single: names the subject.
       const viaClient = await Promise.all(cases.map((_, i) => decide(gh, basic(w.client.id, w.client.secret), body(i, true))));
-      viaClient.forEach((got, i) => { if (got.allowed !== want[i].allowed || got.reason !== want[i].reason) wrong.push(['client single', cases[i], got]); });
+      viaClient.forEach((got, i) => { if (got.allowed !== wantClient[i].allowed || got.reason !== wantClient[i].reason) wrong.push(['client single', cases[i], got]); });
       // Batch, both ways: results in order.
       for (const [how, auth, withSubject] of [['bearer batch', bearer(user.access), false], ['client batch', basic(w.client.id, w.client.secret), true]]) {
         const r = await check(gh, auth, { checks: cases.map((_, i) => body(i, withSubject)) });
         assert.equal(r.status, 200, `${how}: ${r.text}`);
         assert.equal(r.body.results.length, cases.length, how);
-        r.body.results.forEach((got, i) => { if (got.allowed !== want[i].allowed || got.reason !== want[i].reason) wrong.push([how, cases[i], got]); });
+        const w2 = how.startsWith('client') ? wantClient : want;
+        r.body.results.forEach((got, i) => { if (got.allowed !== w2[i].allowed || got.reason !== w2[i].reason) wrong.push([how, cases[i], got]); });
       }
       assert.deepEqual(wrong, [], `decisions that differ from the default policy for ${role}`);
     });
@@ -117,9 +120,9 @@ test('authz/check: a user may only ask about themselves; batch bounds; a service
   // A service client names the subject of every check.
   const noSubject = await check(gh, basic(w.client.id, w.client.secret), about);
   assertProblem(noSubject, 400, null, 'service client without subject');
-  // An unknown subject is "not authenticated", not an error and not a membership answer.
+  // An unknown subject is not an error, and reads as a non-member to a service client (no account oracle).
   assert.deepEqual(await decide(gh, basic(w.client.id, w.client.secret), { ...about, subject: randomUUID() }),
-    { allowed: false, reason: 'not_authenticated' });
+    { allowed: false, reason: 'not_member' });
   // Bad shapes: 400 with a code.
   assertProblem(await check(gh, bearer(w.member.access), { tenant: w.t, resource: 'projects' }), 400, 'missing_field', 'no action');
   assertProblem(await check(gh, bearer(w.member.access), { ...about, action: 7 }), 400, 'wrong_type', 'numeric action');
@@ -421,7 +424,7 @@ test('platform admin: list and find users, user detail with memberships, logout,
   const q = await register(gh, 'platform2');
   await grantPlatformAdmin(gh, q);
   assert.deepEqual(await decide(gh, basic(w.client.id, w.client.secret), { tenant: w.t, resource: 'billing', action: 'admin', subject: q.id }),
-    { allowed: true, reason: 'platform_admin' });
+    { allowed: true, reason: 'granted' });
   const tt = await gh.json('POST', '/v1/token/tenant', { tenant: w.t }, bearer(q.access));
   assert.equal(tt.status, 200, tt.text);
   assert.equal(tt.body.role, 'admin', 'a platform admin who is not a member gets role admin');
@@ -431,7 +434,7 @@ test('platform admin: list and find users, user detail with memberships, logout,
   const denied = await until(() => gh.json('GET', '/v1/admin/users', undefined, bearer(q.access)), (x) => x.status === 403);
   assertProblem(denied, 403, 'forbidden', 'after revoke-admin');
   const d = await until(() => decide(gh, basic(w.client.id, w.client.secret), { tenant: w.t, resource: 'projects', action: 'read', subject: q.id }),
-    (x) => x.reason !== 'platform_admin');
+    (x) => x.allowed === false);
   assert.deepEqual(d, { allowed: false, reason: 'not_member' });
   assertProblem(await gh.json('POST', '/v1/token/tenant', { tenant: w.t }, bearer(q.access)), 403, 'forbidden', 'tenant token after revoke-admin');
   assert.notEqual(cli(['user', 'grant-admin', 'nobody-at-all@example.test', '--data-dir', gh.dataDir]).code, 0, 'grant-admin of an unknown user fails');
@@ -458,7 +461,7 @@ test('disable through the admin API ends the user\'s access at once; enable lets
   assertProblem(await check(gh, bearer(u.access), q), 401, null, 'authz/check with the disabled user\'s token');
   assertProblem(await gh.json('POST', '/v1/token/tenant', { tenant: w.t }, bearer(u.access)), 401, null, 'tenant token exchange after disable');
   assertProblem(await gh.json('GET', `/v1/tenants/${w.t}/members`, undefined, bearer(u.access)), 401, null, 'admin API after disable');
-  assert.deepEqual(await viaClient(), { allowed: false, reason: 'not_authenticated' });
+  assert.deepEqual(await viaClient(), { allowed: false, reason: 'not_member' });
   assert.equal((await gh.json('POST', '/v1/token/refresh', { refresh_token: u.refresh }, { 'token-transport': 'body' })).status, 401);
   assertProblem(await gh.json('POST', '/v1/login', { email: u.email, password: u.password }), 403, 'account_disabled', 'login while disabled');
 
@@ -830,4 +833,36 @@ test('admin changes are audited with the caller as actor, refused attempts too; 
     `refused disable audited: ${JSON.stringify(platform)}`);
   const platformTenant = await auditAll(gh, P.access, `/v1/admin/audit?tenant=${w.t}`);
   assert.ok(platformTenant.length >= rows.length && platformTenant.every((e) => e.tenant === w.t));
+});
+
+// ---------------------------------------------------------------------------
+// Tokens derived from tokens never outlive them; re-authenticating does not
+// keep a role the membership no longer gives (security review findings).
+// ---------------------------------------------------------------------------
+
+test('a tenant token expires no later than the token it came from, and exchanging it again does not extend it', async () => {
+  const w = await world('expcap');
+  const base = claims(w.member.access);
+  const first = await gh.json('POST', '/v1/token/tenant', { tenant: w.t }, bearer(w.member.access));
+  assert.equal(first.status, 200, first.text);
+  const second = await gh.json('POST', '/v1/token/tenant', { tenant: w.t }, bearer(first.body.access_token));
+  assert.equal(second.status, 200, second.text);
+  for (const t of [first.body.access_token, second.body.access_token]) assert.ok(claims(t).exp <= base.exp, 'exp capped');
+  assert.ok(second.body.expires_in <= first.body.expires_in);
+});
+
+test('re-authenticating with a tenant token re-derives the role; a removed member gets no tenant claims back', async () => {
+  const w = await world('reauthrole');
+  const tt = await gh.json('POST', '/v1/token/tenant', { tenant: w.t }, bearer(w.manager.access));
+  assert.equal(claims(tt.body.access_token).role, 'manager');
+  let r = await gh.json('POST', '/v1/reauthenticate', { password: w.manager.password }, bearer(tt.body.access_token));
+  assert.equal(r.status, 200, r.text);
+  assert.equal(claims(r.body.access_token).role, 'manager');
+  assert.ok(claims(r.body.access_token).exp <= claims(tt.body.access_token).exp, 'exp capped');
+  assert.equal((await gh.json('DELETE', `/v1/tenants/${w.t}/members/${w.manager.id}`, undefined, bearer(P.access))).status, 204);
+  r = await gh.json('POST', '/v1/reauthenticate', { password: w.manager.password }, bearer(tt.body.access_token));
+  assert.equal(r.status, 200, r.text);
+  const c = claims(r.body.access_token);
+  assert.equal(c.tenant, undefined, 'no tenant claim after removal');
+  assert.equal(c.role, undefined, 'no role claim after removal');
 });

@@ -75,15 +75,27 @@ test('forward-auth enforces the longest matching rule with the tenant token\'s r
 test('every spelling of a protected path meets its rule; an unreadable path is refused', async () => {
   const member = await tenantToken(world.users.member);
   for (const path of ['/ADMIN/x', '/%61dmin/x', '/public/../admin/x', '/public/%2e%2e/admin/x', '//admin//x',
-    '/public%2F..%2Fadmin/x', '/admin', '/x/..\\admin\\y', '/admin/x?next=/public']) {
+    '/public%2F..%2Fadmin/x', '/admin', '/x/..\\admin\\y', '/admin/x?next=/public',
+    // the security review's bypasses of an earlier, resolving normaliser:
+    '/admin/%2e%2e/x', '/admin/..%2fx', '/admin%2f..%2fx', '/admin;x/y', '/public/..;/admin/x', '/admin./x', '/%2561dmin/x']) {
     assert.equal((await forwardAuth(bearer(member), path)).status, 403, path);
   }
   for (const path of ['/a%zz', '/a%00b', '/a%0d%0a']) assert.equal((await forwardAuth(bearer(member), path)).status, 403, path);
   assert.equal((await forwardAuth(bearer(member))).status, 403, 'no X-Original-URL: fail closed');
   assert.equal((await forwardAuth(bearer(member), '/administrator')).status, 200, '"/admin/" is a directory prefix');
-  // Traefik's X-Forwarded-Uri is read too.
+  // Traefik's X-Forwarded-Uri and X-Original-URI are read too; two path headers that disagree are refused.
   const viaTraefik = await fetch(gh.url('/v1/forward-auth'), { headers: { ...bearer(member), 'x-forwarded-uri': '/Admin/' } });
   assert.equal(viaTraefik.status, 403);
+  const viaUri = await fetch(gh.url('/v1/forward-auth'), { headers: { ...bearer(member), 'x-original-uri': '/admin/x' } });
+  assert.equal(viaUri.status, 403);
+  const smuggled = await fetch(gh.url('/v1/forward-auth'), {
+    headers: { ...bearer(member), 'x-original-url': 'https://app.example/admin/x', 'x-forwarded-uri': '/public' },
+  });
+  assert.equal(smuggled.status, 403, 'a client-added path header next to the proxy\'s');
+  const agree = await fetch(gh.url('/v1/forward-auth'), {
+    headers: { ...bearer(member), 'x-original-url': 'https://app.example/public', 'x-original-uri': '/public' },
+  });
+  assert.equal(agree.status, 200);
 });
 
 test('a tenant-less token: the proxy\'s X-Gatehouse-Tenant names the tenant; outsiders and unknown tenants are refused', async () => {
@@ -101,6 +113,13 @@ test('a tenant-less token: the proxy\'s X-Gatehouse-Tenant names the tenant; out
   assert.equal(res.status, 200);
   assert.equal(res.headers.get('x-auth-tenant'), null);
   assert.equal(res.headers.get('x-auth-role'), null);
+  // The proxy's tenant is authoritative: a token for another tenant is refused, not used instead.
+  const other = await createTenant(gh, world.platform);
+  await addMember(gh, world.platform, other, admin, 'admin');
+  const otherToken = (await gh.json('POST', '/v1/token/tenant', { tenant: other }, bearer(admin.access))).body.access_token;
+  res = await forwardAuth({ ...bearer(otherToken), 'x-gatehouse-tenant': world.t }, '/reports/x');
+  assert.equal(res.status, 403, 'a token for tenant B at tenant A\'s app');
+  assert.equal((await forwardAuth({ ...bearer(otherToken), 'x-gatehouse-tenant': 'x'.repeat(65) }, '/projects/1')).status, 403, 'overlong tenant');
   // A membership change applies to the next forward-auth answer.
   const demote = await gh.json('PATCH', `/v1/tenants/${world.t}/members/${member.id}`, { role: 'admin' }, bearer(world.platform.access));
   assert.equal(demote.status, 200, demote.text);

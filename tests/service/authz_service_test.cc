@@ -929,7 +929,7 @@ actions = ["read", "admin"]
 [roles.admin]
 grants = ["*:*"]
 [roles.owner]
-grants = ["users:admin", "users:read"]
+grants = ["users:admin", "users:read", "projects:read"]
 [roles.member]
 grants = ["projects:read"]
 )");
@@ -940,7 +940,11 @@ grants = ["projects:read"]
   ASSERT_TRUE(admin_->set_member_role(fresh(alice_), tb_, bob_, "member"));
   EXPECT_EQ(err(admin_->remove_member(fresh(alice_), tb_, alice_)), ec(AuthzFailure::LastAdmin));
   EXPECT_EQ(err(admin_->set_member_role(fresh(alice_), tb_, alice_, "member")), ec(AuthzFailure::LastAdmin));
-  ASSERT_TRUE(admin_->set_member_role(fresh(alice_), tb_, alice_, "admin")) << "owner -> admin keeps an admin";
+  // No one grants more than they hold: the owner cannot make anyone (themselves included) an admin.
+  EXPECT_EQ(err(admin_->set_member_role(fresh(alice_), tb_, alice_, "admin")), ec(AuthzFailure::Forbidden));
+  EXPECT_EQ(err(admin_->set_member_role(fresh(alice_), tb_, bob_, "admin")), ec(AuthzFailure::Forbidden));
+  EXPECT_EQ(role_of(tb_, alice_).value_or(""), "owner");
+  ASSERT_TRUE(admin_->set_member_role(fresh(alice_), tb_, bob_, "owner")) << "an owner may grant owner";
 }
 
 // ---- (6) Cross-tenant ------------------------------------------------------------
@@ -1080,7 +1084,8 @@ TEST_F(AuthzTest, AMemberGetsATokenWithTheRoleClaim) {
   ASSERT_TRUE(t) << t.error().message();
   EXPECT_EQ(t->tenant, ta_);
   EXPECT_EQ(t->role, "manager");
-  EXPECT_EQ(t->expires_in, seconds{900});
+  // Never later than the token it was exchanged for (30 s of its 900 are gone).
+  EXPECT_EQ(t->expires_in, seconds{870});
   auto v = tokens_->verify_access(t->access_token);
   ASSERT_TRUE(v) << v.error().message();
   EXPECT_EQ(v->sub, mark_);

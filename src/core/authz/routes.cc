@@ -63,8 +63,11 @@ Result<std::vector<RouteRule>> parse_route_rules(std::string_view text, const Po
 
 std::optional<std::string> normalize_route_path(std::string_view raw) {
   raw = raw.substr(0, raw.find_first_of("?#"));
-  if (!raw.starts_with('/')) return std::nullopt;
-  // Decode (and refuse what no application should see), backslashes as slashes.
+  // ';' path parameters (Tomcat, Jetty: "/admin;x", "..;") have no safe reading.
+  if (!raw.starts_with('/') || raw.find(';') != std::string_view::npos) return std::nullopt;
+  // Decode unreserved escapes ("%61" is an "a" to every server) and read a
+  // backslash as a slash; an escape that decodes to a separator, a dot, '%' or
+  // ';' is read differently by different servers: refused.
   std::string decoded;
   decoded.reserve(raw.size());
   for (std::size_t i = 0; i < raw.size(); ++i) {
@@ -75,28 +78,27 @@ std::optional<std::string> normalize_route_path(std::string_view raw) {
       const int lo = hex(raw[i + 2]);
       if (hi < 0 || lo < 0) return std::nullopt;
       c = static_cast<char>(hi * 16 + lo);
+      if (c == '/' || c == '\\' || c == '.' || c == '%' || c == ';') return std::nullopt;
       i += 2;
     }
     if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) return std::nullopt;
     decoded.push_back(c == '\\' ? '/' : c);
   }
-  // Segments: merge empty ones, resolve "." and ".." (RFC 3986 §5.2.4).
-  std::vector<std::string_view> out;
+  // Segments: empty ones merged ("//admin" is "/admin" to most servers). Dot
+  // segments are refused, not resolved: resolving can only take a path out of
+  // a rule's prefix, and the application behind the proxy may not resolve them
+  // the same way. So is a segment ending in '.' or ' ' (Windows trims them).
+  std::string path;
   std::string_view rest = decoded;
   const bool trailing_slash = decoded.size() > 1 && decoded.back() == '/';
   while (!rest.empty()) {
     const auto slash = rest.find('/');
     const std::string_view seg = rest.substr(0, slash);
     rest = slash == std::string_view::npos ? std::string_view{} : rest.substr(slash + 1);
-    if (seg.empty() || seg == ".") continue;
-    if (seg == "..") {
-      if (!out.empty()) out.pop_back();
-      continue;
-    }
-    out.push_back(seg);
+    if (seg.empty()) continue;
+    if (seg.ends_with('.') || seg.ends_with(' ')) return std::nullopt;
+    path.append("/").append(seg);
   }
-  std::string path;
-  for (const auto seg : out) path.append("/").append(seg);
   if (path.empty()) return std::string("/");
   if (trailing_slash) path.push_back('/');
   return path;

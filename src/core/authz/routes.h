@@ -2,10 +2,11 @@
 // rules, and the path normalisation that keeps them from being sidestepped.
 //
 // A proxy forwards the raw request path; the application behind it may decode
-// percent-escapes, resolve dot segments, merge slashes or ignore case. So the
-// path is brought to that most-resolved form before matching, and prefixes
-// match case-insensitively: every spelling an application could read as
-// "/admin/x" meets the "/admin/" rule. Pure functions.
+// percent-escapes, merge slashes or ignore case — or resolve dot segments and
+// ';' parameters in ways of its own. So: what only adds spellings of a path
+// (unreserved escapes, '\\', '//', letter case) is normalised and prefixes
+// match case-insensitively; what servers read differently (dot segments,
+// encoded separators or dots, ';') is refused outright (fail closed). Pure functions.
 #pragma once
 
 #include <optional>
@@ -30,11 +31,12 @@ struct RouteRule {
 [[nodiscard]] Result<std::vector<RouteRule>> parse_route_rules(std::string_view text,
                                                                const Policy& policy);
 
-// The request path (a URL's path, or a path with a query) decoded and
-// normalised: query and fragment dropped, percent-escapes decoded, backslashes
-// as slashes, repeated slashes merged, dot segments resolved. nullopt for a
-// path that cannot be read safely (not starting with '/', a bad escape, a
-// control character or NUL): callers refuse such a request outright.
+// The request path (a path, optionally with a query) decoded and normalised:
+// query and fragment dropped, escapes decoded, backslashes as slashes,
+// repeated slashes merged. nullopt for a path that cannot be read safely — not
+// starting with '/', a bad escape, a control character, ';', a "." or ".."
+// segment, a segment ending in '.' or ' ', an escape decoding to '/', '\\',
+// '.', '%' or ';': callers refuse such a request outright.
 [[nodiscard]] std::optional<std::string> normalize_route_path(std::string_view raw);
 
 // The rule with the longest prefix that `normalized_path` starts with

@@ -60,6 +60,23 @@ Status AdminService::known_role(std::string_view role) const {
   return {};
 }
 
+Status AdminService::may_grant(const Caller& c, std::string_view tenant, std::string_view role,
+                               std::string_view action, std::string_view subject) {
+  // No one hands out more than they hold: a role's grants must be a subset of
+  // the caller's own role's in this tenant (platform admins hold everything).
+  auto self = authz_.subject(c.user_id, tenant);
+  if (!self) return fail(self.error());
+  if (self->platform_admin) return {};
+  const auto& roles = authz_.policy().roles;
+  const auto mine = roles.find(self->role_in_tenant);
+  const auto theirs = roles.find(role);
+  if (mine != roles.end() && theirs != roles.end() &&
+      std::ranges::includes(mine->second, theirs->second))
+    return {};
+  audit(c, std::string(action), "forbidden", std::string(subject), std::string(tenant));
+  return fail(AuthzFailure::Forbidden);
+}
+
 Status AdminService::not_last_admin(std::string_view tenant, std::string_view user_id) {
   // An "admin" is any role the policy lets administer the tenant's users.
   const auto& policy = authz_.policy();
@@ -250,6 +267,7 @@ Result<MemberView> AdminService::add_member(const Caller& c, std::string_view te
   if (auto ok = allow(c, tenant, kUsers, kAdmin, kAction, user); !ok) return fail(ok.error());
   if (auto ok = recent(c, tenant, kAction, user); !ok) return fail(ok.error());
   if (auto ok = known_role(role); !ok) return fail(ok.error());
+  if (auto ok = may_grant(c, tenant, role, kAction, user); !ok) return fail(ok.error());
   auto found = accounts_.find_user(user);
   if (!found) return fail(not_found_or(found.error()));
   const Seconds now = clock_.now();
@@ -269,6 +287,7 @@ Result<MemberView> AdminService::set_member_role(const Caller& c, std::string_vi
   if (auto ok = allow(c, tenant, kUsers, kAdmin, kAction, user_id); !ok) return fail(ok.error());
   if (auto ok = recent(c, tenant, kAction, user_id); !ok) return fail(ok.error());
   if (auto ok = known_role(role); !ok) return fail(ok.error());
+  if (auto ok = may_grant(c, tenant, role, kAction, user_id); !ok) return fail(ok.error());
   const bool still_admin =
       authz::decide(authz_.policy(), authz::Subject{true, false, std::string(role)}, kUsers, kAdmin)
           .allow;

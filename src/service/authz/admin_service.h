@@ -116,6 +116,9 @@ class AdminService {
                               std::string_view subject);
   // UnknownRole unless the policy has it.
   [[nodiscard]] Status known_role(std::string_view role) const;
+  // Forbidden (audited) unless the caller's own role in `tenant` covers every grant of `role`.
+  [[nodiscard]] Status may_grant(const Caller& c, std::string_view tenant, std::string_view role,
+                                 std::string_view action, std::string_view subject);
   // LastAdmin if `user_id` is the tenant's only admin.
   [[nodiscard]] Status not_last_admin(std::string_view tenant, std::string_view user_id);
   void audit(const Caller& c, std::string action, std::string result, std::string subject,

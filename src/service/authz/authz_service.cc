@@ -299,11 +299,38 @@ Result<TenantToken> AuthzService::tenant_token(const AccessClaims& caller, std::
   if (!user)
     return fail(not_found(user.error()) ? Error{make_error_code(AuthzFailure::Forbidden), ""}
                                         : user.error());
+  // Never later than the token presented: exchanging cannot extend a stolen
+  // token's life, nor outlive a session or family that ends with it.
   auto token = tokens_.mint_access(*user, caller.sid, caller.auth_time, caller.client_id,
-                                   TenantClaims{std::string(tenant), role});
+                                   TenantClaims{std::string(tenant), role}, caller.exp);
   if (!token) return fail(token.error());
   audit("success");
-  return TenantToken{std::move(*token), tokens_.config().access_ttl, std::string(tenant), role};
+  return TenantToken{std::move(*token), lifetime_left(caller), std::string(tenant), role};
+}
+
+std::chrono::seconds AuthzService::lifetime_left(const AccessClaims& caller) const {
+  const auto left = std::chrono::duration_cast<std::chrono::seconds>(caller.exp - clock_.now());
+  return std::clamp(left, std::chrono::seconds{0}, tokens_.config().access_ttl);
+}
+
+Result<TenantToken> AuthzService::reauthenticated_token(const AccessClaims& caller,
+                                                        const store::User& user) {
+  // The tenant and role come from the membership now, not from the old token:
+  // a member removed since keeps nothing by re-authenticating.
+  TenantClaims claims;
+  if (!caller.tenant.empty()) {
+    auto s = subject(caller.sub, caller.tenant);
+    if (!s) return fail(s.error());
+    if (s->authenticated && (!s->role_in_tenant.empty() || s->platform_admin))
+      claims = TenantClaims{caller.tenant,
+                            s->role_in_tenant.empty() ? std::string("admin") : s->role_in_tenant};
+  }
+  // A fresh auth_time; exp no later than the token presented (the session or family it belongs to
+  // still rules).
+  auto token =
+      tokens_.mint_access(user, caller.sid, Seconds{}, caller.client_id, claims, caller.exp);
+  if (!token) return fail(token.error());
+  return TenantToken{std::move(*token), lifetime_left(caller), claims.tenant, claims.role};
 }
 
 }  // namespace gh::service

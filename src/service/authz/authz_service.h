@@ -117,6 +117,13 @@ class AuthzService {
   [[nodiscard]] Result<TenantToken> tenant_token(const AccessClaims& caller,
                                                  std::string_view tenant, const RequestMeta& meta);
 
+  // After a successful re-authentication (AccountService::reauthenticate): a
+  // token like `caller` with auth_time now, the tenant role re-derived from the
+  // current membership (dropped if gone), exp no later than caller's.
+  // Errors: KeyError, StoreError.
+  [[nodiscard]] Result<TenantToken> reauthenticated_token(const AccessClaims& caller,
+                                                          const store::User& user);
+
   // Allowed, or Forbidden (the caller is not authenticated as far as the
   // policy knows: the API answers 401 before getting here). For AdminService.
   [[nodiscard]] Status require(std::string_view user_id, std::string_view tenant,
@@ -141,6 +148,7 @@ class AuthzService {
   void remember(std::string key, std::string value, std::uint64_t epoch);
   [[nodiscard]] Result<std::string> load(const std::string& key,
                                          const std::function<Result<std::string>()>& read);
+  [[nodiscard]] std::chrono::seconds lifetime_left(const AccessClaims& caller) const;
   [[nodiscard]] authz::Decision decide_one(const authz::Subject& s, const CheckRequest& c) const;
 
   store::Store& store_;

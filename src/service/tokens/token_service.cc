@@ -49,15 +49,18 @@ std::string TokenService::child_of(std::string_view parent) const {
 }
 
 Result<std::string> TokenService::mint_access(const store::User& user, std::string_view family_id, Seconds auth_time,
-                                              std::string_view client_id, const TenantClaims& tenant) {
+                                              std::string_view client_id, const TenantClaims& tenant,
+                                              Seconds not_after) {
   const auto snap = keys_.snapshot();
   if (!snap->active) return fail(KeyError::NoActiveKey);
   const Seconds now = clock_.now();
   if (auth_time == Seconds{}) auth_time = now;  // as in issue(): the caller just authenticated
+  Seconds exp = now + cfg_.access_ttl;
+  if (not_after != Seconds{}) exp = std::min(exp, not_after);
   nlohmann::json claims = {{"iss", cfg_.issuer},
                            {"sub", user.id},
                            {"aud", cfg_.audience},
-                           {"exp", secs(now + cfg_.access_ttl)},
+                           {"exp", secs(exp)},
                            {"iat", secs(now)},
                            {"nbf", secs(now)},
                            {"jti", random_token(rng_, 16)},

@@ -117,8 +117,10 @@ class TokenService {
   [[nodiscard]] Status revoke_user(std::string_view user_id, std::string_view reason, const RequestMeta& meta);
   // Mints a new access token in an existing family (after a password change).
   // With `tenant` set, the token carries the `tenant` and `role` claims. auth_time zero = now.
+  // `not_after` (when set) caps exp: a token minted from another token never outlives it.
   [[nodiscard]] Result<std::string> mint_access(const store::User& user, std::string_view family_id, Seconds auth_time,
-                                                std::string_view client_id, const TenantClaims& tenant = {});
+                                                std::string_view client_id, const TenantClaims& tenant = {},
+                                                Seconds not_after = {});
 
   // Reloads the revocation set from the store (background, every poll interval).
   [[nodiscard]] Status sync_revocations();
