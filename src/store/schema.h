@@ -14,6 +14,7 @@ namespace gh::store {
 // 3: sessions (store/session_store.h).
 // 4: audit_events (store/audit_store.h), login_attempts (store/lockout_store.h).
 // 5: tenants, memberships, platform_admins, service_clients (store/tenant_store.h).
-inline constexpr int kSchemaVersion = 5;
+// 6: one_time_tokens (store/onetime_store.h).
+inline constexpr int kSchemaVersion = 6;
 
 }  // namespace gh::store

@@ -19,6 +19,7 @@
 #include "core/base/result.h"
 #include "store/audit_store.h"
 #include "store/lockout_store.h"
+#include "store/onetime_store.h"
 #include "store/session_store.h"
 #include "store/tenant_store.h"
 #include "store/token_store.h"
@@ -76,7 +77,7 @@ class UserStore {
   [[nodiscard]] virtual Status set_disabled(std::string_view id, bool disabled, Seconds now) = 0;
   // Deletes the user and every row that belongs to it (one transaction): its
   // refresh-token families and tokens, its sessions in this store, its
-  // memberships and platform-admin grant (a
+  // memberships, platform-admin grant and one-time tokens (a
   // separate Redis session store is not reached: see session_store.h).
   // NotFound if absent.
   [[nodiscard]] virtual Status delete_user(std::string_view id) = 0;
@@ -109,6 +110,8 @@ class Store {
   virtual LockoutStore& lockout() = 0;
   // Tenants, memberships, platform admins, service clients (schema version >= 5).
   virtual TenantStore& tenants() = 0;
+  // Single-use tokens: password reset, email verification, MFA challenges (schema version >= 6).
+  virtual OneTimeTokenStore& one_time_tokens() = 0;
 };
 
 struct StoreOptions {

@@ -114,6 +114,7 @@ class HookedStore final : public store::Store {
   store::AuditStore& audit() override { return in_->audit(); }
   store::LockoutStore& lockout() override { return in_->lockout(); }
   store::TenantStore& tenants() override { return tenants_; }
+  store::OneTimeTokenStore& one_time_tokens() override { return in_->one_time_tokens(); }
   HookedTenants& hooked() { return tenants_; }
   // The same data without the counters/hooks: "another instance" writing.
   store::Store& raw() { return *in_; }

@@ -37,6 +37,7 @@ struct MemoryState {
   std::map<std::pair<std::string, std::string>, Membership, std::less<>> members;  // by (tenant, user)
   std::set<std::string, std::less<>> platform_admins;
   std::map<std::string, ServiceClient, std::less<>> service_clients;
+  std::map<std::string, OneTimeToken, std::less<>> one_time_tokens;  // by hash
 
   // What ON DELETE CASCADE does in SQL. REQUIRES: mu held.
   void erase_user_rows(std::string_view user_id);
@@ -49,5 +50,6 @@ struct MemoryState {
 [[nodiscard]] std::unique_ptr<AuditStore> make_audit_store(MemoryState& state);
 [[nodiscard]] std::unique_ptr<LockoutStore> make_lockout_store(MemoryState& state);
 [[nodiscard]] std::unique_ptr<TenantStore> make_tenant_store(MemoryState& state);
+[[nodiscard]] std::unique_ptr<OneTimeTokenStore> make_onetime_store(MemoryState& state);
 
 }  // namespace gh::store::memory

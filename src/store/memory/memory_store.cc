@@ -14,6 +14,8 @@ void MemoryState::erase_user_rows(std::string_view user_id) {
   std::erase_if(sessions, [&](const auto& entry) { return entry.second.user_id == user_id; });
   std::erase_if(members, [&](const auto& entry) { return entry.first.second == user_id; });
   platform_admins.erase(std::string(user_id));
+  std::erase_if(one_time_tokens,
+                [&](const auto& entry) { return entry.second.user_id == user_id; });
 }
 
 namespace {
@@ -114,7 +116,8 @@ class MemoryStore final : public Store {
         sessions_(make_session_store(state_)),
         audit_(make_audit_store(state_)),
         lockout_(make_lockout_store(state_)),
-        tenants_(make_tenant_store(state_)) {}
+        tenants_(make_tenant_store(state_)),
+        one_time_tokens_(make_onetime_store(state_)) {}
 
   Result<int> migrate() override {
     std::lock_guard lock(state_.mu);
@@ -134,6 +137,7 @@ class MemoryStore final : public Store {
   AuditStore& audit() override { return *audit_; }
   LockoutStore& lockout() override { return *lockout_; }
   TenantStore& tenants() override { return *tenants_; }
+  OneTimeTokenStore& one_time_tokens() override { return *one_time_tokens_; }
 
  private:
   MemoryState state_;
@@ -144,6 +148,7 @@ class MemoryStore final : public Store {
   std::unique_ptr<AuditStore> audit_;
   std::unique_ptr<LockoutStore> lockout_;
   std::unique_ptr<TenantStore> tenants_;
+  std::unique_ptr<OneTimeTokenStore> one_time_tokens_;
 };
 
 }  // namespace

@@ -7,6 +7,7 @@
 
 #include "store/postgres/pg_db.h"
 #include "store/postgres/postgres_audit_store.h"
+#include "store/postgres/postgres_onetime_store.h"
 #include "store/postgres/postgres_session_store.h"
 #include "store/postgres/postgres_tenant_store.h"
 #include "store/postgres/postgres_token_store.h"
@@ -175,6 +176,23 @@ CREATE TABLE service_clients (
   updated_at  BIGINT NOT NULL
 );
 CREATE INDEX service_clients_tenant_id ON service_clients(tenant_id);
+)sql",
+    // 6: one-time tokens (store/onetime_store.h): password reset, email
+    // verification and change, MFA challenges. hash is the hex SHA-256 of the
+    // token, never the token; purpose is the TokenPurpose value. The
+    // (user_id, purpose) index serves revoke, count and the cascade from
+    // users; the expires_at one serves purge.
+    R"sql(
+CREATE TABLE one_time_tokens (
+  hash       TEXT COLLATE "C" PRIMARY KEY,
+  purpose    SMALLINT NOT NULL CHECK (purpose IN (1, 2, 3, 4)),
+  user_id    TEXT COLLATE "C" NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+  data       TEXT NOT NULL DEFAULT '',
+  created_at BIGINT NOT NULL,
+  expires_at BIGINT NOT NULL
+);
+CREATE INDEX one_time_tokens_user_id_purpose ON one_time_tokens(user_id, purpose);
+CREATE INDEX one_time_tokens_expires_at ON one_time_tokens(expires_at);
 )sql",
 };
 static_assert(std::size(kMigrations) == static_cast<std::size_t>(kSchemaVersion),
@@ -358,7 +376,8 @@ class PostgresStore final : public Store {
         sessions_(make_session_store(*pool_)),
         audit_(make_audit_store(*pool_)),
         lockout_(make_lockout_store(*pool_)),
-        tenants_(make_tenant_store(*pool_)) {}
+        tenants_(make_tenant_store(*pool_)),
+        one_time_tokens_(make_onetime_store(*pool_)) {}
 
   // Each migration runs in its own transaction holding the advisory lock and
   // re-reads the version under it, so concurrent migrators apply each step
@@ -405,6 +424,7 @@ class PostgresStore final : public Store {
   AuditStore& audit() override { return *audit_; }
   LockoutStore& lockout() override { return *lockout_; }
   TenantStore& tenants() override { return *tenants_; }
+  OneTimeTokenStore& one_time_tokens() override { return *one_time_tokens_; }
 
  private:
   std::unique_ptr<Pool> pool_;
@@ -415,6 +435,7 @@ class PostgresStore final : public Store {
   std::unique_ptr<AuditStore> audit_;
   std::unique_ptr<LockoutStore> lockout_;
   std::unique_ptr<TenantStore> tenants_;
+  std::unique_ptr<OneTimeTokenStore> one_time_tokens_;
 };
 
 }  // namespace

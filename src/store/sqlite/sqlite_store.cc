@@ -10,6 +10,7 @@
 #include "store/schema.h"
 #include "store/sqlite/sqlite_audit_store.h"
 #include "store/sqlite/sqlite_db.h"
+#include "store/sqlite/sqlite_onetime_store.h"
 #include "store/sqlite/sqlite_session_store.h"
 #include "store/sqlite/sqlite_tenant_store.h"
 #include "store/sqlite/sqlite_token_store.h"
@@ -175,6 +176,23 @@ CREATE TABLE service_clients (
   updated_at  INTEGER NOT NULL
 ) STRICT;
 CREATE INDEX service_clients_tenant_id ON service_clients(tenant_id);
+)sql",
+    // 6: one-time tokens (store/onetime_store.h): password reset, email
+    // verification and change, MFA challenges. hash is the hex SHA-256 of the
+    // token, never the token; purpose is the TokenPurpose value. The
+    // (user_id, purpose) index serves revoke, count and the cascade from
+    // users; the expires_at one serves purge.
+    R"sql(
+CREATE TABLE one_time_tokens (
+  hash       TEXT NOT NULL PRIMARY KEY,
+  purpose    INTEGER NOT NULL CHECK (purpose IN (1, 2, 3, 4)),
+  user_id    TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+  data       TEXT NOT NULL DEFAULT '',
+  created_at INTEGER NOT NULL,
+  expires_at INTEGER NOT NULL
+) STRICT;
+CREATE INDEX one_time_tokens_user_id_purpose ON one_time_tokens(user_id, purpose);
+CREATE INDEX one_time_tokens_expires_at ON one_time_tokens(expires_at);
 )sql",
 };
 static_assert(std::size(kMigrations) == static_cast<std::size_t>(kSchemaVersion),
@@ -345,7 +363,8 @@ class SqliteStore final : public Store {
         sessions_(make_session_store(*db_)),
         audit_(make_audit_store(*db_)),
         lockout_(make_lockout_store(*db_)),
-        tenants_(make_tenant_store(*db_)) {}
+        tenants_(make_tenant_store(*db_)),
+        one_time_tokens_(make_onetime_store(*db_)) {}
 
   Result<int> migrate() override {
     return db_->write([&](Connection& c) -> Result<int> {
@@ -391,6 +410,7 @@ class SqliteStore final : public Store {
   AuditStore& audit() override { return *audit_; }
   LockoutStore& lockout() override { return *lockout_; }
   TenantStore& tenants() override { return *tenants_; }
+  OneTimeTokenStore& one_time_tokens() override { return *one_time_tokens_; }
 
  private:
   std::unique_ptr<Database> db_;
@@ -401,6 +421,7 @@ class SqliteStore final : public Store {
   std::unique_ptr<AuditStore> audit_;
   std::unique_ptr<LockoutStore> lockout_;
   std::unique_ptr<TenantStore> tenants_;
+  std::unique_ptr<OneTimeTokenStore> one_time_tokens_;
 };
 
 }  // namespace
