@@ -75,6 +75,8 @@ class UserStore {
                                                     std::string_view new_hash, Seconds now) = 0;
   // NotFound if no user has this id.
   [[nodiscard]] virtual Status set_disabled(std::string_view id, bool disabled, Seconds now) = 0;
+  // NotFound if no user has this id.
+  [[nodiscard]] virtual Status set_email_verified(std::string_view id, bool verified, Seconds now) = 0;
   // Deletes the user and every row that belongs to it (one transaction): its
   // refresh-token families and tokens, its sessions in this store, its
   // memberships, platform-admin grant and one-time tokens (a

@@ -295,6 +295,20 @@ TEST_P(UserStoreConformance, SetDisabled) {
   EXPECT_EQ(on->updated_at, kT0 + seconds{20});
 }
 
+TEST_P(UserStoreConformance, SetEmailVerified) {
+  ASSERT_TRUE(users().create_user(make_user("u1", "a@x.com")));
+  ASSERT_TRUE(users().create_user(make_user("u2", "b@x.com")));
+  ASSERT_TRUE(users().set_email_verified("u1", true, kT0 + seconds{10}));
+  auto yes = users().find_user_by_id("u1");
+  ASSERT_TRUE(yes);
+  EXPECT_TRUE(yes->email_verified);
+  EXPECT_EQ(yes->updated_at, kT0 + seconds{10});
+  EXPECT_FALSE(users().find_user_by_id("u2")->email_verified);  // only that user
+  ASSERT_TRUE(users().set_email_verified("u1", false, kT0 + seconds{20}));
+  EXPECT_FALSE(users().find_user_by_id("u1")->email_verified);
+  EXPECT_ERROR(users().set_email_verified("ghost", true, kT0), StoreError::NotFound);
+}
+
 TEST_P(UserStoreConformance, SetDisabledUnknownUserIsNotFound) {
   EXPECT_ERROR(users().set_disabled("ghost", true, kT0), StoreError::NotFound);
 }

@@ -88,6 +88,15 @@ class MemoryUserStore final : public UserStore {
     return {};
   }
 
+  Status set_email_verified(std::string_view id, bool verified, Seconds now) override {
+    std::lock_guard lock(s_.mu);
+    const auto it = s_.users.find(id);
+    if (it == s_.users.end()) return fail(StoreError::NotFound);
+    it->second.email_verified = verified;
+    it->second.updated_at = now;
+    return {};
+  }
+
   Status delete_user(std::string_view id) override {
     std::lock_guard lock(s_.mu);
     const auto it = s_.users.find(id);

@@ -230,6 +230,8 @@ constexpr const char* kUpdatePasswordHash =
     "UPDATE users SET password_hash = $1, updated_at = $2 WHERE id = $3 AND password_hash = $4";
 constexpr const char* kSetDisabled =
     "UPDATE users SET disabled = $1, updated_at = $2 WHERE id = $3";
+constexpr const char* kSetEmailVerified =
+    "UPDATE users SET email_verified = $1, updated_at = $2 WHERE id = $3";
 constexpr const char* kDeleteUser = "DELETE FROM users WHERE id = $1";
 constexpr const char* kCountUsers = "SELECT count(*) FROM users";
 constexpr const char* kPing = "SELECT 1";
@@ -345,6 +347,12 @@ class PostgresUserStore final : public UserStore {
   Status set_disabled(std::string_view id, bool disabled, Seconds now) override {
     return pool_.run(kWrite, [&](PGconn* conn) {
       return expect_one_row(exec(conn, kSetDisabled, disabled, now, id));
+    });
+  }
+
+  Status set_email_verified(std::string_view id, bool verified, Seconds now) override {
+    return pool_.run(kWrite, [&](PGconn* conn) {
+      return expect_one_row(exec(conn, kSetEmailVerified, verified, now, id));
     });
   }
 

@@ -224,6 +224,8 @@ constexpr std::string_view kUpdatePasswordHash =
     "UPDATE users SET password_hash = ?1, updated_at = ?2 WHERE id = ?3 AND password_hash = ?4";
 constexpr std::string_view kSetDisabled =
     "UPDATE users SET disabled = ?1, updated_at = ?2 WHERE id = ?3";
+constexpr std::string_view kSetEmailVerified =
+    "UPDATE users SET email_verified = ?1, updated_at = ?2 WHERE id = ?3";
 constexpr std::string_view kDeleteUser = "DELETE FROM users WHERE id = ?1";
 constexpr std::string_view kCountUsers = "SELECT count(*) FROM users";
 constexpr std::string_view kPing = "SELECT 1";
@@ -337,6 +339,11 @@ class SqliteUserStore final : public UserStore {
   Status set_disabled(std::string_view id, bool disabled, Seconds now) override {
     return db_.write(
         [&](Connection& c) { return expect_one_row(run(c, kSetDisabled, disabled, now, id)); });
+  }
+
+  Status set_email_verified(std::string_view id, bool verified, Seconds now) override {
+    return db_.write(
+        [&](Connection& c) { return expect_one_row(run(c, kSetEmailVerified, verified, now, id)); });
   }
 
   Status delete_user(std::string_view id) override {
