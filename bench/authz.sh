@@ -144,8 +144,9 @@ what = {
     "decide_unknown_resource": "decide(): manager, invoices:read → unknown_resource",
     "parse_default_policy": "parse_policy() on the default policy's text (TOML)",
     "route_plain_match": "normalize_route_path + match_route, 10 rules: `/admin/billing/accounts/42?tab=usage`",
-    "route_tricky_match": "same: `/static/..//ADMIN/%62illing/./accounts/42` (escape, dots, `//`, case)",
+    "route_tricky_match": "same: `//ADMIN\\%62illing//accounts/42` (escape, backslash, `//`, case)",
     "route_no_match": "same: `/static/css/site.4f2a9c.css` (no rule)",
+    "route_refused": "same: `/static/../admin/billing/accounts/42` (dot segment: refused)",
     "route_match_only": "match_route alone, 10 rules, normalised path",
 }
 scale = {"ns": 1.0, "us": 1e3, "ms": 1e6, "s": 1e9}

@@ -102,12 +102,13 @@ const std::vector<gh::authz::RouteRule>& rules10() {
   return r;
 }
 
-// normalize_route_path + match_route on one raw path; `want` is the expected prefix ("" = no rule).
-void run_route(benchmark::State& state, std::string_view raw, std::string_view want) {
+// normalize_route_path + match_route on one raw path; `want` is the expected prefix ("" = no
+// rule), `refused` whether the normaliser must refuse the path (fail closed).
+void run_route(benchmark::State& state, std::string_view raw, std::string_view want, bool refused = false) {
   const auto& rules = rules10();
   const auto n = gh::authz::normalize_route_path(raw);
   const auto* hit = n ? gh::authz::match_route(rules, *n) : nullptr;
-  if (!n || (hit ? std::string_view(hit->prefix) : std::string_view{}) != want) {
+  if (n.has_value() == refused || (hit ? std::string_view(hit->prefix) : std::string_view{}) != want) {
     state.SkipWithError("unexpected route match");
     return;
   }
@@ -124,8 +125,11 @@ void run_route(benchmark::State& state, std::string_view raw, std::string_view w
 void route_plain_match(benchmark::State& state) {
   run_route(state, "/admin/billing/accounts/42?tab=usage", "/admin/billing/");
 }
-void route_tricky_match(benchmark::State& state) {  // escapes, dot segments, double slashes, case
-  run_route(state, "/static/..//ADMIN/%62illing/./accounts/42", "/admin/billing/");
+void route_tricky_match(benchmark::State& state) {  // an unreserved escape, a backslash, '//', case
+  run_route(state, "//ADMIN\\%62illing//accounts/42", "/admin/billing/");
+}
+void route_refused(benchmark::State& state) {  // a dot segment: refused, not resolved
+  run_route(state, "/static/../admin/billing/accounts/42", "", true);
 }
 void route_no_match(benchmark::State& state) {
   run_route(state, "/static/css/site.4f2a9c.css", "");
@@ -157,6 +161,7 @@ BENCHMARK(parse_default_policy)->Unit(benchmark::kMicrosecond);
 BENCHMARK(route_plain_match);
 BENCHMARK(route_tricky_match);
 BENCHMARK(route_no_match);
+BENCHMARK(route_refused);
 BENCHMARK(route_match_only);
 
 BENCHMARK_MAIN();
