@@ -143,6 +143,14 @@ const std::vector<Entry>& entries() {
       GH_NUM("authz.cache_ttl_s", authz_cache_ttl_s, 0, 60),
       GH_NUM("authz.reauth_window_s", authz_reauth_window_s, 30, 7 * 24 * 3600),
       GH_STR("authz.forward_auth_rules", authz_forward_auth_rules, false),
+      GH_STR("mail.from", mail_from, false),
+      GH_STR("mail.smtp_url", mail_smtp_url, false),  // credentials are refused in it (mail.smtp_password)
+      GH_STR("mail.smtp_user", mail_smtp_user, false),
+      GH_STR("mail.smtp_password", mail_smtp_password, true),
+      GH_STR("mail.smtp_tls", mail_smtp_tls, false),
+      GH_STR("mail.outbox_dir", mail_outbox_dir, false),
+      GH_STR("mail.spool_dir", mail_spool_dir, false),
+      GH_NUM("mail.timeout_s", mail_timeout_s, 1, 600),
       GH_STR("secrets.kek", kek, true),
   };
   return table;

@@ -122,6 +122,16 @@ struct Config {
   int authz_cache_ttl_s = 1;        // memberships/admin grants/service clients reused this long (other instances' changes)
   int authz_reauth_window_s = 600;  // step-up: sensitive operations need auth_time within this
 
+  // [mail] (service/mail/mailer.h)
+  std::string mail_from = "Gatehouse <no-reply@localhost>";  // From of every mail: "Name <addr>" or "addr"
+  std::string mail_smtp_url;       // "" = write .eml files to mail.outbox_dir; smtp://host:587 (STARTTLS) or smtps://host:465
+  std::string mail_smtp_user;      // SMTP AUTH user; "" = no authentication
+  std::string mail_smtp_password;  // SMTP AUTH password (secret)
+  std::string mail_smtp_tls = "required";  // smtp://: "required" (STARTTLS or fail) or "none" (loopback servers only)
+  std::string mail_outbox_dir;     // default <data_dir>/outbox
+  std::string mail_spool_dir;      // default <data_dir>/mail-spool (queued SMTP mail; failed/ holds given-up mail)
+  int mail_timeout_s = 30;         // one SMTP delivery attempt, connect included (connect alone: at most 10 s)
+
   // [secrets]
   std::string kek;  // key-encryption key, base64url/hex of 32 bytes; dev mode generates one
 
