@@ -27,6 +27,7 @@
 #include "service/common/audit.h"
 #include "service/config.h"
 #include "service/mail/mailer.h"
+#include "service/recovery/recovery_service.h"
 #include "service/ratelimit/rate_limits.h"
 #include "service/common/background.h"
 #include "service/sessions/form_guard.h"
@@ -256,6 +257,12 @@ int serve(const Common& c, bool print_config) {
   ac.forward_auth_rules = std::move(*route_rules);
   service::AuthzService authz(*rt.store, *rt.accounts, *rt.tokens, std::move(policy), rt.clock, rt.audit, ac);
   service::AdminService admin(*rt.store, *rt.accounts, authz, rt.clock, rt.rng, rt.audit);
+  // Mail (outbox directory, or SMTP through a durable spool) and the links it carries.
+  auto mailer = service::make_mailer(cfg);
+  if (!mailer) return die("mail", mailer.error());
+  service::RecoveryConfig recovery_cfg;
+  recovery_cfg.public_url = cfg.public_url;
+  service::RecoveryService recovery(*rt.store, *rt.accounts, **mailer, rt.clock, rt.rng, rt.audit, recovery_cfg);
   // Rate limits: in-process, or in Redis (rate_limit.store_url) shared by every instance.
   std::unique_ptr<service::RateLimits> limits;
   if (cfg.rate_limit_enabled) {
@@ -266,7 +273,7 @@ int serve(const Common& c, bool print_config) {
   service::WorkerPool limit_pool("gh-ratelimit", std::max<std::size_t>(2, cfg.store_pool_size), 1024);
   app = std::make_unique<http::App>(http::AppDeps{cfg, *rt.store, *rt.accounts, *rt.tokens, *rt.keys, *rt.sessions, *rt.forms,
                                                   hash_pool, db_pool, metrics, limits.get(), &limit_pool,
-                                                  rt.devices.get(), &authz, &admin});
+                                                  rt.devices.get(), &authz, &admin, &recovery});
 
   service::Background background;
   background.every("revocation-sync", std::chrono::milliseconds(cfg.revocation_poll_ms), [&] {
@@ -285,6 +292,8 @@ int serve(const Common& c, bool print_config) {
       spdlog::info("purged {} stale lockout counters", *n);
     if (auto n = rt.store->audit().purge_audit(now - std::chrono::days(cfg.audit_retention_days)); n && *n > 0)
       spdlog::info("purged {} audit events past retention", *n);
+    if (auto n = rt.store->one_time_tokens().purge_tokens(now); n && *n > 0)
+      spdlog::info("purged {} expired one-time tokens", *n);
   });
   if (limits) background.every("rate-limit-prune", std::chrono::minutes(1), [&] { limits->prune(); });
   background.start();
@@ -332,7 +341,8 @@ int serve(const Common& c, bool print_config) {
   }
   background.stop();
   hash_pool.stop();
-  db_pool.stop();
+  db_pool.stop();  // queued reset/verification jobs finish first: their mail is spooled before the mailer stops
+  (*mailer)->stop(std::chrono::seconds(5));
   limit_pool.stop();
   spdlog::info("stopped");
   return 0;

@@ -79,6 +79,16 @@ std::span<const App::RouteDef> App::route_table() {
       {verb::delete_, "/v1/tenants/{t}/service-clients/{id}", &App::delete_client},
       {verb::get, "/v1/tenants/{t}/audit", &App::admin_audit},
       {verb::get, "/v1/openapi.json", &App::openapi},
+      {verb::post, "/v1/password/forgot", &App::forgot_password},
+      {verb::post, "/v1/password/reset", &App::reset_password},
+      {verb::post, "/v1/email/verify", &App::verify_email},
+      {verb::post, "/v1/email/verification", &App::resend_verification},
+      {verb::get, "/forgot-password", &App::page_forgot},
+      {verb::post, "/forgot-password", &App::page_forgot_post},
+      {verb::get, "/reset-password", &App::page_reset},
+      {verb::post, "/reset-password", &App::page_reset_post},
+      {verb::get, "/verify-email", &App::page_verify},
+      {verb::post, "/verify-email", &App::page_verify_post},
       {verb::get, "/.well-known/jwks.json", &App::jwks},
       {verb::get, "/.well-known/openid-configuration", &App::openid_configuration},
   };
@@ -211,6 +221,7 @@ Awaitable App::register_user(Request& req, RequestContext& ctx) {
   auto r = co_await offload(d_.hash_pool, [&] { return d_.accounts.register_user(std::move(in), meta); });
   if (!r) co_return overloaded(req, ctx);
   if (!*r) co_return error_response(req, ctx, r->error());
+  queue_verification((*r)->id, meta);
   co_return co_await signed_in(req, ctx, **r, 201);
 }
 

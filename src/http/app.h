@@ -16,6 +16,7 @@
 #include "service/accounts/accounts.h"
 #include "service/authz/admin_service.h"
 #include "service/authz/authz_service.h"
+#include "service/recovery/recovery_service.h"
 #include "service/common/worker_pool.h"
 #include "service/config.h"
 #include "service/ratelimit/rate_limits.h"
@@ -43,6 +44,7 @@ struct AppDeps {
   const service::KnownDevices* devices = nullptr;  // known-device cookies: not held by the per-account login limit
   service::AuthzService* authz = nullptr;  // required: authorization decisions, tenant tokens
   service::AdminService* admin = nullptr;  // required: the admin API
+  service::RecoveryService* recovery = nullptr;  // required: password reset, email verification
 };
 
 class App {
@@ -74,6 +76,22 @@ class App {
   Awaitable change_password(Request& req, RequestContext& ctx);
   Awaitable jwks(Request& req, RequestContext& ctx);
   Awaitable openid_configuration(Request& req, RequestContext& ctx);
+
+  // Password reset and email verification (recovery_handlers.cc).
+  Awaitable forgot_password(Request& req, RequestContext& ctx);
+  Awaitable reset_password(Request& req, RequestContext& ctx);
+  Awaitable verify_email(Request& req, RequestContext& ctx);
+  Awaitable resend_verification(Request& req, RequestContext& ctx);
+  Awaitable page_forgot(Request& req, RequestContext& ctx);
+  Awaitable page_forgot_post(Request& req, RequestContext& ctx);
+  Awaitable page_reset(Request& req, RequestContext& ctx);
+  Awaitable page_reset_post(Request& req, RequestContext& ctx);
+  Awaitable page_verify(Request& req, RequestContext& ctx);
+  Awaitable page_verify_post(Request& req, RequestContext& ctx);
+  // Queues a reset request (RecoveryService::request_reset) on the store pool; false if it is full.
+  bool queue_reset(std::string email, const service::RequestMeta& meta);
+  // Queues a verification mail for a new account (best effort: logged if it cannot be queued).
+  void queue_verification(std::string user_id, const service::RequestMeta& meta);
 
   // Authorization and the admin API (authz_handlers.cc, docs/authz.md).
   Awaitable tenant_token(Request& req, RequestContext& ctx);

@@ -43,6 +43,7 @@ std::string_view notice_text(std::string_view code) {
   if (code == "session_revoked") return "That device has been signed out.";
   if (code == "others_signed_out") return "Every other device has been signed out.";
   if (code == "reauthenticated") return "Thank you. You can go on.";
+  if (code == "password_reset") return "Your password was changed and every device was signed out. Sign in with the new one.";
   return {};
 }
 
@@ -255,6 +256,7 @@ Awaitable App::page_register_post(Request& req, RequestContext& ctx) {
     co_return anonymous_form(req, ctx, text == kMsgBroken ? 500 : 400, "register.mustache", data,
                              {frame.title, {}, text});
   }
+  queue_verification((*user)->id, meta);
   auto previous = co_await current_session(req);
   auto s = co_await offload(d_.db_pool, [&] { return d_.sessions.replace(previous ? &*previous : nullptr, (*user)->id, "pwd", meta); });
   if (!s || !*s) co_return message_page(req, ctx, s ? 500 : 503, "Account created", "Your account was created. Please sign in.");

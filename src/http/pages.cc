@@ -6,7 +6,7 @@ namespace gh::http {
 
 namespace {
 constexpr std::string_view kTemplates[] = {"layout.mustache", "login.mustache",   "register.mustache",
-                                           "logout.mustache", "account.mustache", "message.mustache", "reauth.mustache"};
+                                           "logout.mustache", "account.mustache", "message.mustache", "reauth.mustache", "forgot.mustache", "reset.mustache", "verify.mustache"};
 
 std::string render_file(std::string_view name, const PageData& data) {
   kainjow::mustache::mustache tmpl{std::string(embedded_page_file(name))};

@@ -11,6 +11,7 @@
 #include "core/password/policy.h"
 #include "service/accounts/accounts.h"
 #include "service/authz/authz_service.h"
+#include "service/recovery/recovery_service.h"
 #include "service/tokens/token_service.h"
 #include "store/store.h"
 
@@ -56,6 +57,8 @@ const std::vector<Row>& table() {
       {make_error_code(service::AccountError::EmailTaken), {409, "email_taken", "Email already registered"}},
       {make_error_code(service::AccountError::InvalidCredentials), {401, "invalid_credentials", "Invalid credentials"}},
       {make_error_code(service::AccountError::Disabled), {403, "account_disabled", "Account disabled"}},
+      // Password reset and email verification.
+      {make_error_code(service::RecoveryError::InvalidLink), {400, "invalid_link", "Invalid or expired link"}},
       // Authorization and the admin API.
       {make_error_code(service::AuthzFailure::Forbidden), {403, "forbidden", "Forbidden"}},
       {make_error_code(service::AuthzFailure::NotFound), {404, "not_found", "Not Found"}},

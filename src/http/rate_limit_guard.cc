@@ -55,7 +55,11 @@ std::optional<service::LimitId> App::ip_limit_of(bhttp::verb method, std::string
       route == "/reauth")
     return LimitId::LoginPerIp;
   if (route == "/v1/register" || route == "/register") return LimitId::RegisterPerIp;
-  if (route == "/v1/password/change" || route == "/account/password") return LimitId::PasswordChangePerIp;
+  // Password changes, and everything a reset or verification link drives: one budget.
+  if (route == "/v1/password/change" || route == "/account/password" || route == "/v1/password/forgot" ||
+      route == "/forgot-password" || route == "/v1/password/reset" || route == "/reset-password" ||
+      route == "/v1/email/verify" || route == "/verify-email" || route == "/v1/email/verification")
+    return LimitId::PasswordChangePerIp;
   if (route == "/v1/token/refresh") return LimitId::RefreshPerIp;
   return std::nullopt;
 }

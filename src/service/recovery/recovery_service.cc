@@ -1,0 +1,228 @@
+#include "service/recovery/recovery_service.h"
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include "core/account/email.h"
+#include "core/web/web.h"
+#include "service/tokens/token_service.h"
+
+namespace gh::service {
+
+const char* describe(RecoveryError e) {
+  switch (e) {
+    case RecoveryError::InvalidLink:
+      return "this link is invalid or has expired";
+  }
+  return "recovery error";
+}
+GH_DEFINE_ERROR_CATEGORY(RecoveryError, "recovery")
+
+namespace {
+
+bool not_found(const Error& e) { return e.code == make_error_code(store::StoreError::NotFound); }
+
+// The longest token we look up: ours are 43 characters (32 bytes, base64url).
+constexpr std::size_t kMaxTokenChars = 128;
+
+std::string minutes_of(std::chrono::seconds s) {
+  return std::to_string(std::max<std::int64_t>(1, s.count() / 60));
+}
+
+}  // namespace
+
+RecoveryService::RecoveryService(store::Store& store, AccountService& accounts, Mailer& mailer,
+                                 Clock& clock, Random& rng, AuditSink& audit, RecoveryConfig config)
+    : store_(store),
+      accounts_(accounts),
+      mailer_(mailer),
+      clock_(clock),
+      rng_(rng),
+      audit_(audit),
+      cfg_(std::move(config)) {}
+
+void RecoveryService::audit(std::string action, std::string result, std::string actor,
+                            std::string subject, const RequestMeta& meta) {
+  audit_.record(AuditEvent{std::move(action), std::move(result), std::move(actor),
+                           std::move(subject), clock_.now(), meta});
+}
+
+Result<bool> RecoveryService::under_send_limit(const store::User& user, store::TokenPurpose purpose,
+                                               std::string_view action, const RequestMeta& meta) {
+  auto sent =
+      store_.one_time_tokens().count_tokens(user.id, purpose, clock_.now() - std::chrono::hours{1});
+  if (!sent) return fail(sent.error());
+  if (*sent < cfg_.max_links_per_hour) return true;
+  audit(std::string(action), "throttled", "anonymous", user.id, meta);
+  return false;
+}
+
+Result<std::string> RecoveryService::issue(const store::User& user, store::TokenPurpose purpose,
+                                           std::chrono::seconds ttl, bool replace_older) {
+  if (replace_older) {
+    if (auto n = store_.one_time_tokens().revoke_tokens(user.id, purpose); !n)
+      return fail(n.error());
+  }
+  std::string plain = random_token(rng_, 32);
+  const Seconds now = clock_.now();
+  store::OneTimeToken t{token_hash(plain), purpose, user.id, "", now, now + ttl};
+  if (auto ok = store_.one_time_tokens().put_token(t); !ok) {
+    wipe(plain);
+    return fail(ok.error());
+  }
+  return plain;
+}
+
+// ---- Password reset ---------------------------------------------------------
+
+Status RecoveryService::request_reset(std::string_view email, const RequestMeta& meta) {
+  auto parsed = account::parse_email(email);
+  if (!parsed) return {};  // not an address: nothing to send, and nothing to say
+  auto user = store_.users().find_user_by_email(parsed->normalized);
+  if (!user) {
+    if (!not_found(user.error())) return fail(user.error());
+    audit("user.password_reset_request", "unknown_user", "anonymous", "", meta);
+    return {};
+  }
+  if (user->disabled) {
+    audit("user.password_reset_request", "disabled", "anonymous", user->id, meta);
+    return {};
+  }
+  auto allowed = under_send_limit(*user, store::TokenPurpose::PasswordReset,
+                                  "user.password_reset_request", meta);
+  if (!allowed) return fail(allowed.error());
+  if (!*allowed) return {};
+  // One live link at a time: a new request invalidates the previous link.
+  auto token = issue(*user, store::TokenPurpose::PasswordReset, cfg_.reset_ttl, true);
+  if (!token) return fail(token.error());
+  const std::string link = fmt::format("{}/reset-password?token={}", cfg_.public_url, *token);
+  MailMessage m;
+  m.to = user->email;
+  m.subject = "Reset your password";
+  m.text = fmt::format(
+      "Someone (hopefully you) asked to reset the password of your account {}.\r\n\r\n"
+      "To choose a new password, open this link within {} minutes:\r\n\r\n{}\r\n\r\n"
+      "If you did not ask for this, ignore this message: your password stays as it is.\r\n",
+      user->email, minutes_of(cfg_.reset_ttl), link);
+  auto sent = mailer_.send(m);
+  wipe(*token);
+  wipe(m.text);
+  if (!sent) return fail(sent.error());
+  audit("user.password_reset_request", "sent", "anonymous", user->id, meta);
+  return {};
+}
+
+Result<bool> RecoveryService::reset_link_valid(const SecretString& token) {
+  if (token.expose().empty() || token.expose().size() > kMaxTokenChars) return false;
+  auto t = store_.one_time_tokens().find_token(token_hash(token.expose()),
+                                               store::TokenPurpose::PasswordReset, clock_.now());
+  if (!t) {
+    if (not_found(t.error())) return false;
+    return fail(t.error());
+  }
+  return true;
+}
+
+Result<store::User> RecoveryService::reset_password(const SecretString& token,
+                                                    SecretString new_password,
+                                                    const RequestMeta& meta) {
+  if (token.expose().empty() || token.expose().size() > kMaxTokenChars)
+    return fail(RecoveryError::InvalidLink);
+  const std::string hash = token_hash(token.expose());
+  const Seconds now = clock_.now();
+  // Check first without consuming: a password the policy refuses must not burn the link.
+  auto found = store_.one_time_tokens().find_token(hash, store::TokenPurpose::PasswordReset, now);
+  if (!found) {
+    if (!not_found(found.error())) return fail(found.error());
+    audit("user.password_reset", "invalid_link", "anonymous", "", meta);
+    return fail(RecoveryError::InvalidLink);
+  }
+  if (auto user = store_.users().find_user_by_id(found->user_id); user) {
+    auto next = password::normalize_password(new_password.expose());
+    if (!next) return fail(next.error());
+    // The same policy AccountService applies, checked before the link is spent.
+    auto weak = accounts_.check_password_policy(*next, *user);
+    if (!weak) return fail(weak.error());
+  }
+  // Exactly one concurrent request gets past this line.
+  auto consumed =
+      store_.one_time_tokens().consume_token(hash, store::TokenPurpose::PasswordReset, now);
+  if (!consumed) {
+    if (!not_found(consumed.error())) return fail(consumed.error());
+    audit("user.password_reset", "invalid_link", "anonymous", "", meta);
+    return fail(RecoveryError::InvalidLink);
+  }
+  auto user = accounts_.reset_password(consumed->user_id, std::move(new_password), meta);
+  if (!user) {
+    if (not_found(user.error())) return fail(RecoveryError::InvalidLink);
+    return fail(user.error());
+  }
+  // Any other link still out there is void now.
+  if (auto n = store_.one_time_tokens().revoke_tokens(user->id, store::TokenPurpose::PasswordReset);
+      !n)
+    spdlog::warn("password reset: revoking other links failed: {}", n.error().message());
+  MailMessage m;
+  m.to = user->email;
+  m.subject = "Your password was changed";
+  m.text = fmt::format(
+      "The password of your account {} was just reset, and every device signed in to it was signed "
+      "out.\r\n\r\n"
+      "If this was not you, reset your password again at {}/forgot-password and contact your "
+      "administrator.\r\n",
+      user->email, cfg_.public_url);
+  if (auto sent = mailer_.send(m); !sent)
+    spdlog::warn("password reset: the notification could not be queued: {}",
+                 sent.error().message());
+  return user;
+}
+
+// ---- Email verification -----------------------------------------------------
+
+Status RecoveryService::send_verification(std::string_view user_id, const RequestMeta& meta) {
+  auto user = store_.users().find_user_by_id(user_id);
+  if (!user) return fail(user.error());
+  if (user->email_verified || user->disabled) return {};
+  auto allowed = under_send_limit(*user, store::TokenPurpose::EmailVerify,
+                                  "user.email_verification_request", meta);
+  if (!allowed) return fail(allowed.error());
+  if (!*allowed) return {};
+  auto token = issue(*user, store::TokenPurpose::EmailVerify, cfg_.verify_ttl, false);
+  if (!token) return fail(token.error());
+  MailMessage m;
+  m.to = user->email;
+  m.subject = "Confirm your email address";
+  m.text = fmt::format(
+      "Please confirm that {} is your address by opening this link within {} hours:\r\n\r\n"
+      "{}/verify-email?token={}\r\n\r\nIf you did not create an account, ignore this message.\r\n",
+      user->email, std::max<std::int64_t>(1, cfg_.verify_ttl.count() / 3600), cfg_.public_url,
+      *token);
+  auto sent = mailer_.send(m);
+  wipe(*token);
+  wipe(m.text);
+  if (!sent) return fail(sent.error());
+  audit("user.email_verification_request", "sent", user->id, user->id, meta);
+  return {};
+}
+
+Result<store::User> RecoveryService::verify_email(const SecretString& token,
+                                                  const RequestMeta& meta) {
+  if (token.expose().empty() || token.expose().size() > kMaxTokenChars)
+    return fail(RecoveryError::InvalidLink);
+  auto consumed = store_.one_time_tokens().consume_token(
+      token_hash(token.expose()), store::TokenPurpose::EmailVerify, clock_.now());
+  if (!consumed) {
+    if (!not_found(consumed.error())) return fail(consumed.error());
+    audit("user.email_verify", "invalid_link", "anonymous", "", meta);
+    return fail(RecoveryError::InvalidLink);
+  }
+  if (auto ok = store_.users().set_email_verified(consumed->user_id, true, clock_.now()); !ok) {
+    if (not_found(ok.error())) return fail(RecoveryError::InvalidLink);
+    return fail(ok.error());
+  }
+  auto user = accounts_.load_user(consumed->user_id);  // refreshes the cache
+  if (!user) return fail(user.error());
+  audit("user.email_verify", "success", user->id, user->id, meta);
+  return user;
+}
+
+}  // namespace gh::service

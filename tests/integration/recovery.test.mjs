@@ -1,0 +1,188 @@
+// Password reset and email verification (issue #8) end to end: the server
+// delivers through a real SMTP server on loopback (aiosmtpd); links are read
+// from the received mail, used once, expire (a second server on the same data
+// with its clock 31 minutes ahead), and point at the configured public URL,
+// never at the Host a request named.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Server, signUp, uniqueEmail, goodPassword } from './lib/server.mjs';
+import { Sink, freePort, parseEml } from './lib/smtp.mjs';
+
+const PUBLIC = 'https://id.example.test';
+let gh; let sink; let dir; let env;
+
+before(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'gh-recovery-'));
+  sink = await new Sink(await freePort(), dir).start();
+  env = {
+    GATEHOUSE_MAIL_SMTP_URL: `smtp://127.0.0.1:${sink.port}`,
+    GATEHOUSE_MAIL_SMTP_TLS: 'none',
+    GATEHOUSE_MAIL_FROM: 'Gatehouse <no-reply@id.example.test>',
+    GATEHOUSE_PUBLIC_URL: PUBLIC,
+    GATEHOUSE_SESSIONS_COOKIE_SECURE: 'false',
+  };
+  gh = await new Server({ dataDir: join(dir, 'data'), env }).start();
+});
+after(async () => {
+  await gh?.stop();
+  await sink?.stop();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+// The mails to `to` received so far (parsed), oldest first.
+function mailsTo(to) {
+  return sink.files().map(parseEml).filter((m) => m.to.includes(to));
+}
+// Waits (bounded) until `to` has received `n` mails; returns them.
+async function waitForMails(to, n) {
+  for (const end = Date.now() + 15000; Date.now() < end;) {
+    const got = mailsTo(to);
+    if (got.length >= n) return got;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  assert.fail(`no mail #${n} for ${to}: ${sink.log}`);
+}
+function linkIn(mail, path) {
+  const m = mail.text.match(new RegExp(`(\\S+${path}\\?token=[A-Za-z0-9_-]+)`));
+  assert.ok(m, `a ${path} link in: ${mail.text}`);
+  return new URL(m[1]);
+}
+
+test('forgot password: one 202 for known and unknown addresses; the mailed link resets once and ends every session', async () => {
+  const { email, password, res } = await signUp(gh);
+  const oldRefresh = res.body.refresh_token;
+  const oldAccess = res.body.access_token;
+  const unknown = uniqueEmail('nobody');
+  const a = await gh.json('POST', '/v1/password/forgot', { email }, { host: 'evil.example' });
+  const b = await gh.json('POST', '/v1/password/forgot', { email: unknown });
+  assert.equal(a.status, 202);
+  assert.equal(b.status, 202);
+  assert.equal(a.text, b.text, 'identical bodies');
+  assert.deepEqual([...a.headers.keys()].filter((h) => h !== 'x-request-id' && h !== 'date').sort(),
+    [...b.headers.keys()].filter((h) => h !== 'x-request-id' && h !== 'date').sort(), 'identical headers');
+
+  const [mail] = await waitForMails(email, 2);  // the verification mail from sign-up, then the reset
+  const resetMail = mailsTo(email).find((m) => m.subject === 'Reset your password');
+  assert.ok(resetMail, 'a reset mail');
+  const link = linkIn(resetMail, '/reset-password');
+  assert.equal(link.origin, PUBLIC, 'the link is built from the configured public URL, not the Host header');
+  assert.ok(mail);
+  const token = link.searchParams.get('token');
+  assert.ok(token.length >= 43, 'at least 256 bits');
+  assert.equal(mailsTo(unknown).length, 0, 'nothing sent to an unknown address');
+
+  // A weak password does not burn the link; then the reset works exactly once.
+  const weak = await gh.json('POST', '/v1/password/reset', { token, new_password: 'short' });
+  assert.equal(weak.status, 422, weak.text);
+  const next = goodPassword('reset');
+  const ok = await gh.json('POST', '/v1/password/reset', { token, new_password: next });
+  assert.equal(ok.status, 200, ok.text);
+  assert.equal(ok.body.user.email, email);
+  const again = await gh.json('POST', '/v1/password/reset', { token, new_password: goodPassword('again') });
+  assert.equal(again.status, 400);
+  assert.equal(again.body.code, 'invalid_link');
+
+  // Everything from before is gone; the new password works, the old one does not.
+  assert.equal((await gh.json('GET', '/v1/me', undefined, { authorization: `Bearer ${oldAccess}` })).status, 401);
+  assert.equal((await gh.json('POST', '/v1/token/refresh', { refresh_token: oldRefresh }, { 'token-transport': 'body' })).status, 401);
+  assert.equal((await gh.json('POST', '/v1/login', { email, password })).status, 401);
+  assert.equal((await gh.json('POST', '/v1/login', { email, password: next })).status, 200);
+  // And the user is told.
+  const notice = await waitForMails(email, 3);
+  assert.ok(notice.some((m) => m.subject === 'Your password was changed'), 'a change notification');
+});
+
+test('reset links: a newer request does not void older ones, a reset voids them all; forged and malformed tokens fail the same way', async () => {
+  const { email } = await signUp(gh);
+  await waitForMails(email, 1);
+  for (let i = 0; i < 2; i++) assert.equal((await gh.json('POST', '/v1/password/forgot', { email })).status, 202);
+  const mails = (await waitForMails(email, 3)).filter((m) => m.subject === 'Reset your password');
+  assert.equal(mails.length, 2);
+  const [t1, t2] = mails.map((m) => linkIn(m, '/reset-password').searchParams.get('token'));
+  assert.notEqual(t1, t2);
+  assert.equal((await gh.json('POST', '/v1/password/reset', { token: t2, new_password: goodPassword('x') })).status, 200);
+  const stale = await gh.json('POST', '/v1/password/reset', { token: t1, new_password: goodPassword('y') });
+  assert.equal(stale.status, 400);
+  for (const token of ['A'.repeat(43), 'not a token', 'x'.repeat(128)]) {
+    const r = await gh.json('POST', '/v1/password/reset', { token, new_password: goodPassword('z') });
+    assert.equal(r.status, 400, token);
+    assert.equal(r.body.code, 'invalid_link');
+  }
+  assert.equal((await gh.json('POST', '/v1/password/reset', { token: 'x'.repeat(129), new_password: 'y' })).status, 400);
+});
+
+test('email verification: the mail from sign-up confirms the address once (the link page does not consume it)', async () => {
+  const { email, res } = await signUp(gh);
+  assert.equal(res.body.user.email_verified, false);
+  const [mail] = await waitForMails(email, 1);
+  assert.equal(mail.subject, 'Confirm your email address');
+  const link = linkIn(mail, '/verify-email');
+  assert.equal(link.origin, PUBLIC);
+  const token = link.searchParams.get('token');
+  // Opening the page (as a mail scanner would) shows a button and consumes nothing.
+  const page = await fetch(gh.url(`/verify-email?token=${token}`));
+  assert.equal(page.status, 200);
+  assert.equal(page.headers.get('referrer-policy'), 'no-referrer');
+  assert.match(await page.text(), /action="\/verify-email"/);
+  const ok = await gh.json('POST', '/v1/email/verify', { token });
+  assert.equal(ok.status, 200, ok.text);
+  assert.equal(ok.body.user.email_verified, true);
+  assert.equal((await gh.json('POST', '/v1/email/verify', { token })).status, 400, 'single use');
+  const me = await gh.json('GET', '/v1/me', undefined, { authorization: `Bearer ${res.body.access_token}` });
+  assert.equal(me.body.user.email_verified, true);
+  // A reset token is not a verification token (and the other way round).
+  assert.equal((await gh.json('POST', '/v1/password/reset', { token, new_password: goodPassword() })).status, 400);
+});
+
+test('hosted pages: forgot-password answers the same for any address; the reset form sets the password', async () => {
+  const { email } = await signUp(gh);
+  await waitForMails(email, 1);
+  const form = await fetch(gh.url('/forgot-password'));
+  const html = await form.text();
+  const cookie = form.headers.getSetCookie().find((c) => c.startsWith('gh_form=')).split(';')[0];
+  const csrf = html.match(/name="csrf" value="([^"]*)"/)[1];
+  const post = (path, fields) => fetch(gh.url(path), {
+    method: 'POST', redirect: 'manual',
+    headers: { 'content-type': 'application/x-www-form-urlencoded', origin: PUBLIC, 'sec-fetch-site': 'same-origin', cookie },
+    body: new URLSearchParams(fields).toString(),
+  });
+  const known = await post('/forgot-password', { csrf, email });
+  const unknown = await post('/forgot-password', { csrf, email: uniqueEmail('nobody') });
+  assert.equal(known.status, 200);
+  assert.equal(unknown.status, 200);
+  const strip = (s) => s.replace(/[A-Za-z0-9_-]{16}"/g, '');  // request ids
+  assert.equal(strip(await known.text()), strip(await unknown.text()), 'the same page');
+  const mail = (await waitForMails(email, 2)).find((m) => m.subject === 'Reset your password');
+  const token = linkIn(mail, '/reset-password').searchParams.get('token');
+  const resetPage = await fetch(gh.url(`/reset-password?token=${token}`), { headers: { cookie } });
+  assert.equal(resetPage.status, 200);
+  assert.equal(resetPage.headers.get('referrer-policy'), 'no-referrer');
+  const resetCsrf = (await resetPage.text()).match(/name="csrf" value="([^"]*)"/)[1];
+  const next = goodPassword('page');
+  const done = await post('/reset-password', { csrf: resetCsrf, token, password: next });
+  assert.equal(done.status, 303);
+  assert.match(done.headers.get('location'), /notice=password_reset/);
+  assert.equal((await gh.json('POST', '/v1/login', { email, password: next })).status, 200);
+  assert.equal((await fetch(gh.url(`/reset-password?token=${token}`))).status, 400, 'a used link shows an error page');
+});
+
+test('reset links expire after 30 minutes (a second server on the same data, its clock 31 minutes ahead)', async () => {
+  const { email } = await signUp(gh);
+  await waitForMails(email, 1);
+  assert.equal((await gh.json('POST', '/v1/password/forgot', { email })).status, 202);
+  const mail = (await waitForMails(email, 2)).find((m) => m.subject === 'Reset your password');
+  const token = linkIn(mail, '/reset-password').searchParams.get('token');
+  await gh.stop({ keepData: true });
+  const later = await new Server({ dataDir: join(dir, 'data'), env, faketime: '+31m' }).start();
+  try {
+    const r = await later.json('POST', '/v1/password/reset', { token, new_password: goodPassword('late') });
+    assert.equal(r.status, 400);
+    assert.equal(r.body.code, 'invalid_link');
+  } finally {
+    await later.stop({ keepData: true });
+    gh = await new Server({ dataDir: join(dir, 'data'), env }).start();
+  }
+});
