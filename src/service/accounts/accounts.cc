@@ -163,18 +163,7 @@ Result<PasswordChanged> AccountService::change_password(PasswordChangeInput in, 
     audit("user.password_change", "wrong_password", user->id, user->id, meta);
     return fail(AccountError::InvalidCredentials);
   }
-  auto next = password::normalize_password(in.new_password.expose());
-  if (!next) return fail(next.error());
-  if (auto good = d_.policy.check(*next, {user->email, user->name}); !good) {
-    audit("user.password_change", "weak_password", user->id, user->id, meta);
-    return fail(good.error());
-  }
-  auto hash = d_.hasher.hash(*next);
-  if (!hash) return fail(hash.error());
-  if (auto st = d_.store.users().update_password_hash(user->id, user->password_hash, *hash, d_.clock.now()); !st)
-    return fail(st.error());
-  user->password_hash = std::move(*hash);
-  forget(user->id);
+  if (auto ok = store_new_password(*user, in.new_password, "user.password_change", meta); !ok) return fail(ok.error());
   PasswordChanged out{*user, ""};
   if (d_.tokens) {
     if (auto st = d_.tokens->revoke_others(user->id, in.keep_family, "password_change", meta); !st) return fail(st.error());
@@ -194,6 +183,24 @@ Result<PasswordChanged> AccountService::change_password(PasswordChangeInput in, 
   return out;
 }
 
+Status AccountService::store_new_password(store::User& user, const SecretString& raw, std::string_view action,
+                                          const RequestMeta& meta) {
+  auto next = password::normalize_password(raw.expose());
+  if (!next) return fail(next.error());
+  if (auto good = d_.policy.check(*next, {user.email, user.name}); !good) {
+    audit(std::string(action), "weak_password", user.id, user.id, meta);
+    return fail(good.error());
+  }
+  auto hash = d_.hasher.hash(*next);
+  if (!hash) return fail(hash.error());
+  // Compare-and-swap on the old hash: a concurrent change is not overwritten.
+  if (auto st = d_.store.users().update_password_hash(user.id, user.password_hash, *hash, d_.clock.now()); !st)
+    return fail(st.error());
+  user.password_hash = std::move(*hash);
+  forget(user.id);
+  return {};
+}
+
 Status AccountService::check_password_policy(const SecretString& normalized, const store::User& user) const {
   return d_.policy.check(normalized, {user.email, user.name});
 }
@@ -202,18 +209,7 @@ Result<store::User> AccountService::reset_password(std::string_view user_id, Sec
                                                    const RequestMeta& meta) {
   auto user = d_.store.users().find_user_by_id(user_id);
   if (!user) return fail(user.error());
-  auto next = password::normalize_password(new_password.expose());
-  if (!next) return fail(next.error());
-  if (auto good = d_.policy.check(*next, {user->email, user->name}); !good) {
-    audit("user.password_reset", "weak_password", user->id, user->id, meta);
-    return fail(good.error());
-  }
-  auto hash = d_.hasher.hash(*next);
-  if (!hash) return fail(hash.error());
-  if (auto st = d_.store.users().update_password_hash(user->id, user->password_hash, *hash, d_.clock.now()); !st)
-    return fail(st.error());
-  user->password_hash = std::move(*hash);
-  forget(user->id);
+  if (auto ok = store_new_password(*user, new_password, "user.password_reset", meta); !ok) return fail(ok.error());
   // Whoever knew the old password is out: every session, family and access token.
   if (auto ok = end_everything(user->id, "password_reset", meta); !ok) return fail(ok.error());
   if (auto n = d_.store.lockout().unlock_account(user->email_normalized); !n)

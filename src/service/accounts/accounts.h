@@ -156,6 +156,9 @@ class AccountService {
  private:
   void audit(std::string action, std::string result, std::string actor, std::string subject,
              const RequestMeta& meta);
+  // Policy, hash and compare-and-swap store of a new password (raw, as sent) for `user`, updated in place.
+  [[nodiscard]] Status store_new_password(store::User& user, const SecretString& raw, std::string_view action,
+                                          const RequestMeta& meta);
   // login() and reauthenticate(): `action` names the audit events.
   [[nodiscard]] Result<store::User> authenticate(LoginInput in, const RequestMeta& meta, std::string_view action);
   void forget(std::string_view id);
