@@ -90,7 +90,7 @@ std::unique_ptr<service::AccountService> make_accounts(Runtime& rt) {
   rt.lockout = rt.config.lockout_policy();
   return std::make_unique<service::AccountService>(service::AccountDeps{
       *rt.store, *rt.hasher, *rt.policy, rt.clock, rt.rng, rt.audit, rt.tokens.get(), rt.sessions.get(),
-      rt.config.lockout_enabled ? &rt.lockout : nullptr, rt.devices.get()});
+      rt.config.lockout_enabled ? &rt.lockout : nullptr, rt.devices.get(), rt.config.require_verified_email});
 }
 
 int die(const std::string& what, const Error& e) {
@@ -263,6 +263,7 @@ int serve(const Common& c, bool print_config) {
   service::RecoveryConfig recovery_cfg;
   recovery_cfg.public_url = cfg.public_url;
   service::RecoveryService recovery(*rt.store, *rt.accounts, **mailer, rt.clock, rt.rng, rt.audit, recovery_cfg);
+  service::WorkerPool mail_pool("gh-mail", 2, 1024);
   // Rate limits: in-process, or in Redis (rate_limit.store_url) shared by every instance.
   std::unique_ptr<service::RateLimits> limits;
   if (cfg.rate_limit_enabled) {
@@ -273,7 +274,7 @@ int serve(const Common& c, bool print_config) {
   service::WorkerPool limit_pool("gh-ratelimit", std::max<std::size_t>(2, cfg.store_pool_size), 1024);
   app = std::make_unique<http::App>(http::AppDeps{cfg, *rt.store, *rt.accounts, *rt.tokens, *rt.keys, *rt.sessions, *rt.forms,
                                                   hash_pool, db_pool, metrics, limits.get(), &limit_pool,
-                                                  rt.devices.get(), &authz, &admin, &recovery});
+                                                  rt.devices.get(), &authz, &admin, &recovery, &mail_pool});
 
   service::Background background;
   background.every("revocation-sync", std::chrono::milliseconds(cfg.revocation_poll_ms), [&] {
@@ -341,7 +342,8 @@ int serve(const Common& c, bool print_config) {
   }
   background.stop();
   hash_pool.stop();
-  db_pool.stop();  // queued reset/verification jobs finish first: their mail is spooled before the mailer stops
+  db_pool.stop();
+  mail_pool.stop();  // queued reset/verification jobs finish first: their mail is spooled before the mailer stops
   (*mailer)->stop(std::chrono::seconds(5));
   limit_pool.stop();
   spdlog::info("stopped");

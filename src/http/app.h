@@ -45,6 +45,7 @@ struct AppDeps {
   service::AuthzService* authz = nullptr;  // required: authorization decisions, tenant tokens
   service::AdminService* admin = nullptr;  // required: the admin API
   service::RecoveryService* recovery = nullptr;  // required: password reset, email verification
+  service::WorkerPool* mail_pool = nullptr;      // required: reset/verification jobs run here, off the store pool
 };
 
 class App {

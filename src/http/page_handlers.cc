@@ -191,6 +191,9 @@ Awaitable App::page_login_post(Request& req, RequestContext& ctx) {
       co_return anonymous_form(req, ctx, 401, "login.mustache", data, {"Sign in", {}, kMsgBadCredentials});
     if (is(e, service::AccountError::Disabled))
       co_return anonymous_form(req, ctx, 403, "login.mustache", data, {"Sign in", {}, kMsgDisabled});
+    if (is(e, service::AccountError::EmailNotVerified))
+      co_return anonymous_form(req, ctx, 403, "login.mustache", data,
+                               {"Sign in", {}, "Confirm your email address first: follow the link we sent you."});
     co_return anonymous_form(req, ctx, 500, "login.mustache", data, {"Sign in", {}, kMsgBroken});
   }
   // A fresh session id at every sign-in: a planted (fixated) cookie is replaced

@@ -40,6 +40,7 @@ std::string Pages::render(std::string_view page, const PageData& data, const Pag
   if (!frame.notice.empty()) layout.set("notice", std::string(frame.notice));
   if (!frame.error.empty()) layout.set("error", std::string(frame.error));
   layout.set("wide", frame.wide ? PageData::type::bool_true : PageData::type::bool_false);
+  layout.set("referrer", std::string(frame.referrer));
   // The page body is our own escaped output, so the layout takes it unescaped ({{{body}}}).
   layout.set("body", render_file(page, data));
   return render_file("layout.mustache", layout);

@@ -25,6 +25,8 @@ struct PageFrame {
   std::string_view notice;  // a fixed, friendly status line (never request text)
   std::string_view error;   // a fixed, friendly error line
   bool wide = false;
+  // "strict-origin" for pages whose URL carries a secret (a link's token): no path or query ever leaves in a Referer.
+  std::string_view referrer = "same-origin";
 };
 
 class Pages {

@@ -57,6 +57,7 @@ const std::vector<Row>& table() {
       {make_error_code(service::AccountError::EmailTaken), {409, "email_taken", "Email already registered"}},
       {make_error_code(service::AccountError::InvalidCredentials), {401, "invalid_credentials", "Invalid credentials"}},
       {make_error_code(service::AccountError::Disabled), {403, "account_disabled", "Account disabled"}},
+      {make_error_code(service::AccountError::EmailNotVerified), {403, "email_not_verified", "Email not verified"}},
       // Password reset and email verification.
       {make_error_code(service::RecoveryError::InvalidLink), {400, "invalid_link", "Invalid or expired link"}},
       // Authorization and the admin API.

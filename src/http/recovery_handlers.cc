@@ -21,6 +21,7 @@ namespace gh::http {
 namespace {
 
 constexpr std::size_t kMaxLinkTokenBytes = 128;
+constexpr std::string_view kSecretUrlReferrer = "strict-origin";
 constexpr std::string_view kMsgLinkSent =
     "If an account uses this address, we have sent it a link to choose a new password. The link "
     "works once, "
@@ -38,12 +39,16 @@ bool form_post(const Request& req) {
 }  // namespace
 
 // Queues the reset request (lookup, token, mail) and returns at once: false if the pool is full.
+// On a pool of its own (not the store pool that serves requests), after a
+// random delay: how long the work takes for a real account cannot be read off
+// the timing of the caller's (or anyone's) next requests.
 bool App::queue_reset(std::string email, const service::RequestMeta& meta) {
   service::WorkerPool::Job job = [recovery = d_.recovery, email = std::move(email), meta]() {
+    recovery->jitter();
     if (auto ok = recovery->request_reset(email, meta); !ok)
       spdlog::warn("password reset request failed: {}", ok.error().message());
   };
-  return d_.db_pool.try_submit(job);
+  return d_.mail_pool->try_submit(job);
 }
 
 void App::queue_verification(std::string user_id, const service::RequestMeta& meta) {
@@ -152,10 +157,11 @@ Awaitable App::page_reset(Request& req, RequestContext& ctx) {
   if (!**valid) co_return message_page(req, ctx, 400, "Reset your password", kMsgBadLink);
   PageData data;
   data.set("token", token);
-  Response res =
-      anonymous_form(req, ctx, 200, "reset.mustache", data, {"Choose a new password", {}, {}});
-  // The link's token is in this URL: never let it leak onwards in a Referer.
-  res.set("Referrer-Policy", "no-referrer");
+  // The link's token is in this URL: no path or query leaves in a Referer
+  // (strict-origin, not no-referrer: that would make our own form post "Origin: null").
+  Response res = anonymous_form(req, ctx, 200, "reset.mustache", data,
+                                {"Choose a new password", {}, {}, false, kSecretUrlReferrer});
+  res.set("Referrer-Policy", std::string(kSecretUrlReferrer));
   co_return res;
 }
 
@@ -186,8 +192,10 @@ Awaitable App::page_reset_post(Request& req, RequestContext& ctx) {
     data.set("token", token);
     const std::string why =
         p.status == 422 ? std::string(r->error().message()) : std::string(kMsgBusy);
-    co_return anonymous_form(req, ctx, p.status == 422 ? 422 : 500, "reset.mustache", data,
-                             {"Choose a new password", {}, why});
+    Response res = anonymous_form(req, ctx, p.status == 422 ? 422 : 500, "reset.mustache", data,
+                                  {"Choose a new password", {}, why, false, kSecretUrlReferrer});
+    res.set("Referrer-Policy", std::string(kSecretUrlReferrer));
+    co_return res;
   }
   co_return pages_.redirect(req, ctx, "/login?notice=password_reset");
 }
@@ -195,9 +203,9 @@ Awaitable App::page_reset_post(Request& req, RequestContext& ctx) {
 Awaitable App::page_verify(Request& req, RequestContext& ctx) {
   PageData data;
   data.set("token", std::string(query_of(req).value("token").substr(0, kMaxLinkTokenBytes)));
-  Response res =
-      anonymous_form(req, ctx, 200, "verify.mustache", data, {"Confirm your email", {}, {}});
-  res.set("Referrer-Policy", "no-referrer");
+  Response res = anonymous_form(req, ctx, 200, "verify.mustache", data,
+                                {"Confirm your email", {}, {}, false, kSecretUrlReferrer});
+  res.set("Referrer-Policy", std::string(kSecretUrlReferrer));
   co_return res;
 }
 

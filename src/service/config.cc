@@ -134,6 +134,7 @@ const std::vector<Entry>& entries() {
       GH_STR("rate_limit.password_change_per_ip", rate_limit_password_change_per_ip, false),
       GH_STR("rate_limit.refresh_per_ip", rate_limit_refresh_per_ip, false),
       GH_BOOL("lockout.enabled", lockout_enabled),
+      GH_BOOL("accounts.require_verified_email", require_verified_email),
       GH_NUM("lockout.per_source", lockout_per_source, 1, 1000),
       GH_NUM("lockout.per_account", lockout_per_account, 1, 100000),
       GH_NUM("lockout.window_s", lockout_window_s, 60, 7 * 24 * 3600),

@@ -107,6 +107,7 @@ struct Config {
 
   // [lockout] (core/account/lockout.h)
   bool lockout_enabled = true;
+  bool require_verified_email = false;  // [accounts] sign-in needs a confirmed email address
   std::int64_t lockout_per_source = 5;    // failed attempts per (account, client IP) within the window
   std::int64_t lockout_per_account = 20;  // from all sources together; a known device is not held by this one
   int lockout_window_s = 15 * 60;

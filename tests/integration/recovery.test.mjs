@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Server, signUp, uniqueEmail, goodPassword } from './lib/server.mjs';
+import { Server, signUp, uniqueEmail, goodPassword, cli } from './lib/server.mjs';
 import { Sink, freePort, parseEml } from './lib/smtp.mjs';
 
 const PUBLIC = 'https://id.example.test';
@@ -125,7 +125,8 @@ test('email verification: the mail from sign-up confirms the address once (the l
   // Opening the page (as a mail scanner would) shows a button and consumes nothing.
   const page = await fetch(gh.url(`/verify-email?token=${token}`));
   assert.equal(page.status, 200);
-  assert.equal(page.headers.get('referrer-policy'), 'no-referrer');
+  assert.equal(page.headers.get('referrer-policy'), 'strict-origin');
+  assert.match(await page.clone().text(), /<meta name="referrer" content="strict-origin">/, 'the page does not loosen it');
   assert.match(await page.text(), /action="\/verify-email"/);
   const ok = await gh.json('POST', '/v1/email/verify', { token });
   assert.equal(ok.status, 200, ok.text);
@@ -159,7 +160,7 @@ test('hosted pages: forgot-password answers the same for any address; the reset 
   const token = linkIn(mail, '/reset-password').searchParams.get('token');
   const resetPage = await fetch(gh.url(`/reset-password?token=${token}`), { headers: { cookie } });
   assert.equal(resetPage.status, 200);
-  assert.equal(resetPage.headers.get('referrer-policy'), 'no-referrer');
+  assert.equal(resetPage.headers.get('referrer-policy'), 'strict-origin');
   const resetCsrf = (await resetPage.text()).match(/name="csrf" value="([^"]*)"/)[1];
   const next = goodPassword('page');
   const done = await post('/reset-password', { csrf: resetCsrf, token, password: next });
@@ -185,4 +186,24 @@ test('reset links expire after 30 minutes (a second server on the same data, its
     await later.stop({ keepData: true });
     gh = await new Server({ dataDir: join(dir, 'data'), env }).start();
   }
+});
+
+test('at most 5 reset links per account per hour: the sixth request sends nothing (and is audited), older links stay valid', async () => {
+  const { email, res } = await signUp(gh);
+  await waitForMails(email, 1);
+  for (let i = 0; i < 6; i++) assert.equal((await gh.json('POST', '/v1/password/forgot', { email })).status, 202);
+  const id = res.body.user.id;
+  // The jobs run after the answers: wait (bounded) for the throttled audit row, then count.
+  let throttled = [];
+  for (const end = Date.now() + 20000; Date.now() < end && throttled.length === 0;) {
+    const r = cli(['audit', '--user', id, '--action', 'user.password_reset_request', '--data-dir', join(dir, 'data')]);
+    throttled = r.out.trim().split('\n').filter(Boolean).map((l) => JSON.parse(l)).filter((e) => e.result === 'throttled');
+    if (throttled.length === 0) await new Promise((r2) => setTimeout(r2, 100));
+  }
+  assert.equal(throttled.length, 1, 'one throttled request');
+  const resets = (await waitForMails(email, 6)).filter((m) => m.subject === 'Reset your password');
+  assert.equal(resets.length, 5);
+  // The first link still works (asking again does not kill a victim's link).
+  const first = linkIn(resets[0], '/reset-password').searchParams.get('token');
+  assert.equal((await gh.json('POST', '/v1/password/reset', { token: first, new_password: goodPassword('first') })).status, 200);
 });

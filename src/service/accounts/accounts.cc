@@ -17,6 +17,7 @@ const char* describe(AccountError e) {
     case AccountError::WrongPassword: return "wrong password";
     case AccountError::NoPassword: return "account has no password";
     case AccountError::Disabled: return "this account is disabled";
+    case AccountError::EmailNotVerified: return "confirm your email address first: follow the link we sent you";
   }
   return "account error";
 }
@@ -141,6 +142,11 @@ Result<store::User> AccountService::authenticate(LoginInput in, const RequestMet
   if (user->disabled) {
     audit(action, "disabled", user->id, user->id, meta);
     return fail(AccountError::Disabled);
+  }
+  // Only after the password verified: an unconfirmed address reveals nothing to a guesser.
+  if (d_.require_verified_email && !user->email_verified && action == "user.login") {
+    audit(action, "email_not_verified", user->id, user->id, meta);
+    return fail(AccountError::EmailNotVerified);
   }
   if (d_.hasher.needs_rehash(user->password_hash)) {
     // Best effort: a failure here must not fail the login, and the CAS keeps a
@@ -337,7 +343,9 @@ Status AccountService::delete_user(std::string_view id, const RequestMeta& meta,
 LoginOutcome outcome_of(const Result<store::User>& r) {
   if (r) return LoginOutcome::Success;
   if (r.error().code == make_error_code(AccountError::InvalidCredentials)) return LoginOutcome::InvalidCredentials;
-  if (r.error().code == make_error_code(AccountError::Disabled)) return LoginOutcome::Disabled;
+  if (r.error().code == make_error_code(AccountError::Disabled) ||
+      r.error().code == make_error_code(AccountError::EmailNotVerified))
+    return LoginOutcome::Disabled;  // refused after the password verified
   return LoginOutcome::Error;
 }
 

@@ -33,6 +33,7 @@ enum class AccountError : std::uint8_t {
   WrongPassword,       // (audit only) login with a wrong password
   NoPassword,          // (audit only) the account has no password (federated only)
   Disabled,            // the password was right but the account is disabled
+  EmailNotVerified,    // the password was right but the address is not confirmed yet (accounts.require_verified_email)
 };
 GH_DECLARE_ERROR_CATEGORY(AccountError)
 
@@ -51,6 +52,7 @@ struct AccountDeps {
   SessionService* sessions = nullptr;  // when set: password change, logout-all, disable and delete end sessions
   const account::LockoutPolicy* lockout = nullptr;  // when set: password attempts are counted and locked out
   KnownDevices* devices = nullptr;                  // when set: a known device gets past an account-wide lock
+  bool require_verified_email = false;  // sign-in refused (after the password verified) until the address is confirmed
 };
 
 struct PasswordChangeInput {

@@ -1,6 +1,8 @@
 #include "service/mail/mailer.h"
 
+#include <arpa/inet.h>
 #include <fcntl.h>
+#include <netinet/in.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -82,8 +84,17 @@ Result<SmtpUrl> parse_smtp_url(const std::string& url) {
   return u;
 }
 
+// Only a literal loopback address (or exactly "localhost"): a DNS name such
+// as "127.attacker.example" is not loopback, whatever it starts with.
 bool is_loopback_host(const std::string& h) {
-  return h == "localhost" || h == "::1" || h.starts_with("127.");
+  if (h == "localhost") return true;
+  std::string bare = h;
+  if (bare.size() > 2 && bare.front() == '[' && bare.back() == ']')
+    bare = bare.substr(1, bare.size() - 2);
+  in_addr v4{};
+  if (inet_pton(AF_INET, bare.c_str(), &v4) == 1) return (ntohl(v4.s_addr) >> 24) == 127;
+  in6_addr v6{};
+  return inet_pton(AF_INET6, bare.c_str(), &v6) == 1 && IN6_IS_ADDR_LOOPBACK(&v6);
 }
 
 }  // namespace

@@ -1,5 +1,9 @@
 #include "service/recovery/recovery_service.h"
 
+#include <array>
+#include <cstring>
+#include <thread>
+
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
@@ -48,29 +52,37 @@ void RecoveryService::audit(std::string action, std::string result, std::string 
 }
 
 Result<bool> RecoveryService::under_send_limit(const store::User& user, store::TokenPurpose purpose,
-                                               std::string_view action, const RequestMeta& meta) {
+                                               std::string_view action, const RequestMeta& meta,
+                                               std::string_view actor) {
   auto sent =
       store_.one_time_tokens().count_tokens(user.id, purpose, clock_.now() - std::chrono::hours{1});
   if (!sent) return fail(sent.error());
   if (*sent < cfg_.max_links_per_hour) return true;
-  audit(std::string(action), "throttled", "anonymous", user.id, meta);
+  audit(std::string(action), "throttled", std::string(actor), user.id, meta);
   return false;
 }
 
 Result<std::string> RecoveryService::issue(const store::User& user, store::TokenPurpose purpose,
-                                           std::chrono::seconds ttl, bool replace_older) {
-  if (replace_older) {
-    if (auto n = store_.one_time_tokens().revoke_tokens(user.id, purpose); !n)
-      return fail(n.error());
-  }
+                                           std::chrono::seconds ttl) {
   std::string plain = random_token(rng_, 32);
   const Seconds now = clock_.now();
-  store::OneTimeToken t{token_hash(plain), purpose, user.id, "", now, now + ttl};
+  // Bound to the address it was sent to: if the address changes, the link dies.
+  store::OneTimeToken t{token_hash(plain), purpose, user.id, user.email_normalized, now, now + ttl};
   if (auto ok = store_.one_time_tokens().put_token(t); !ok) {
     wipe(plain);
     return fail(ok.error());
   }
   return plain;
+}
+
+void RecoveryService::jitter() {
+  if (cfg_.max_jitter.count() <= 0) return;
+  std::array<std::byte, 4> r{};
+  rng_.fill(r);
+  std::uint32_t v = 0;
+  std::memcpy(&v, r.data(), sizeof v);
+  std::this_thread::sleep_for(
+      std::chrono::milliseconds(v % static_cast<std::uint32_t>(cfg_.max_jitter.count() + 1)));
 }
 
 // ---- Password reset ---------------------------------------------------------
@@ -89,11 +101,13 @@ Status RecoveryService::request_reset(std::string_view email, const RequestMeta&
     return {};
   }
   auto allowed = under_send_limit(*user, store::TokenPurpose::PasswordReset,
-                                  "user.password_reset_request", meta);
+                                  "user.password_reset_request", meta, "anonymous");
   if (!allowed) return fail(allowed.error());
   if (!*allowed) return {};
-  // One live link at a time: a new request invalidates the previous link.
-  auto token = issue(*user, store::TokenPurpose::PasswordReset, cfg_.reset_ttl, true);
+  // Older links stay valid until they expire (at most max_links_per_hour live
+  // ones): revoking them here would let anyone kill a victim's link by asking
+  // again, and would keep the send limit from ever counting. A reset voids them all.
+  auto token = issue(*user, store::TokenPurpose::PasswordReset, cfg_.reset_ttl);
   if (!token) return fail(token.error());
   const std::string link = fmt::format("{}/reset-password?token={}", cfg_.public_url, *token);
   MailMessage m;
@@ -137,7 +151,17 @@ Result<store::User> RecoveryService::reset_password(const SecretString& token,
     audit("user.password_reset", "invalid_link", "anonymous", "", meta);
     return fail(RecoveryError::InvalidLink);
   }
-  if (auto user = store_.users().find_user_by_id(found->user_id); user) {
+  {
+    auto user = store_.users().find_user_by_id(found->user_id);
+    if (!user)
+      return fail(not_found(user.error()) ? Error{make_error_code(RecoveryError::InvalidLink), ""}
+                                          : user.error());
+    // A disabled account, or a link sent to an address the account no longer has: not usable.
+    if (user->disabled || user->email_normalized != found->data) {
+      audit("user.password_reset", user->disabled ? "disabled" : "stale_link", "anonymous",
+            user->id, meta);
+      return fail(RecoveryError::InvalidLink);
+    }
     auto next = password::normalize_password(new_password.expose());
     if (!next) return fail(next.error());
     // The same policy AccountService applies, checked before the link is spent.
@@ -183,10 +207,10 @@ Status RecoveryService::send_verification(std::string_view user_id, const Reques
   if (!user) return fail(user.error());
   if (user->email_verified || user->disabled) return {};
   auto allowed = under_send_limit(*user, store::TokenPurpose::EmailVerify,
-                                  "user.email_verification_request", meta);
+                                  "user.email_verification_request", meta, user->id);
   if (!allowed) return fail(allowed.error());
   if (!*allowed) return {};
-  auto token = issue(*user, store::TokenPurpose::EmailVerify, cfg_.verify_ttl, false);
+  auto token = issue(*user, store::TokenPurpose::EmailVerify, cfg_.verify_ttl);
   if (!token) return fail(token.error());
   MailMessage m;
   m.to = user->email;
@@ -214,6 +238,15 @@ Result<store::User> RecoveryService::verify_email(const SecretString& token,
     if (!not_found(consumed.error())) return fail(consumed.error());
     audit("user.email_verify", "invalid_link", "anonymous", "", meta);
     return fail(RecoveryError::InvalidLink);
+  }
+  // Only the address the link was sent to can be confirmed by it.
+  if (auto current = store_.users().find_user_by_id(consumed->user_id);
+      !current || current->email_normalized != consumed->data) {
+    if (current || not_found(current.error())) {
+      audit("user.email_verify", "stale_link", "anonymous", consumed->user_id, meta);
+      return fail(RecoveryError::InvalidLink);
+    }
+    return fail(current.error());
   }
   if (auto ok = store_.users().set_email_verified(consumed->user_id, true, clock_.now()); !ok) {
     if (not_found(ok.error())) return fail(RecoveryError::InvalidLink);

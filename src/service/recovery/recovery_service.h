@@ -36,6 +36,7 @@ struct RecoveryConfig {
   std::chrono::seconds reset_ttl{30 * 60};     // a reset link lives this long
   std::chrono::seconds verify_ttl{24 * 3600};  // an email-verification link
   std::int64_t max_links_per_hour = 5;         // per user and purpose; more requests send nothing
+  std::chrono::milliseconds max_jitter{1000};  // queued jobs wait 0..this first (jitter())
 };
 
 class RecoveryService {
@@ -64,15 +65,19 @@ class RecoveryService {
                                                  const RequestMeta& meta);
 
   [[nodiscard]] const RecoveryConfig& config() const { return cfg_; }
+  // Sleeps a random 0..max_jitter: queued jobs (request_reset) call it first so
+  // the work for a real account cannot be lined up with anyone's requests.
+  void jitter();
 
  private:
   // A fresh token for `user` and `purpose` (stored hashed); the plaintext.
   [[nodiscard]] Result<std::string> issue(const store::User& user, store::TokenPurpose purpose,
-                                          std::chrono::seconds ttl, bool replace_older);
+                                          std::chrono::seconds ttl);
   // False (and audited) if the user already had max_links_per_hour links of this purpose in the
   // last hour.
   [[nodiscard]] Result<bool> under_send_limit(const store::User& user, store::TokenPurpose purpose,
-                                              std::string_view action, const RequestMeta& meta);
+                                              std::string_view action, const RequestMeta& meta,
+                                              std::string_view actor);
   void audit(std::string action, std::string result, std::string actor, std::string subject,
              const RequestMeta& meta);
 
