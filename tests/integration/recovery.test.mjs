@@ -5,7 +5,7 @@
 // never at the Host a request named.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Server, signUp, uniqueEmail, goodPassword, cli } from './lib/server.mjs';
@@ -206,4 +206,30 @@ test('at most 5 reset links per account per hour: the sixth request sends nothin
   // The first link still works (asking again does not kill a victim's link).
   const first = linkIn(resets[0], '/reset-password').searchParams.get('token');
   assert.equal((await gh.json('POST', '/v1/password/reset', { token: first, new_password: goodPassword('first') })).status, 200);
+});
+
+test('accounts.require_verified_email: sign-in is refused (only after the right password) until the mailed link is used', async () => {
+  const own = await new Server({ env: { GATEHOUSE_ACCOUNTS_REQUIRE_VERIFIED_EMAIL: 'true' } }).start();  // outbox-directory mail
+  try {
+    const { email, password } = await signUp(own);
+    const refused = await own.json('POST', '/v1/login', { email, password });
+    assert.equal(refused.status, 403);
+    assert.equal(refused.body.code, 'email_not_verified');
+    const wrong = await own.json('POST', '/v1/login', { email, password: `${password}x` });
+    assert.equal(wrong.status, 401, 'a wrong password says nothing about the address');
+    assert.equal(wrong.body.code, 'invalid_credentials');
+    const outbox = join(own.dataDir, 'outbox');
+    let files = [];
+    for (const end = Date.now() + 15000; Date.now() < end && files.length === 0;) {
+      files = existsSync(outbox) ? readdirSync(outbox).filter((f) => f.endsWith('.eml')) : [];
+      if (files.length === 0) await new Promise((r) => setTimeout(r, 50));
+    }
+    assert.equal(files.length, 1, 'the verification mail is in the outbox');
+    const mail = parseEml(join(outbox, files[0]));
+    const token = linkIn(mail, '/verify-email').searchParams.get('token');
+    assert.equal((await own.json('POST', '/v1/email/verify', { token })).status, 200);
+    assert.equal((await own.json('POST', '/v1/login', { email, password })).status, 200);
+  } finally {
+    await own.stop();
+  }
 });
