@@ -190,8 +190,7 @@ Awaitable App::reauthenticate(Request& req, RequestContext& ctx) {
 
 Awaitable App::authz_check(Request& req, RequestContext& ctx) {
   // Who asks: a service client (Basic) or a signed-in user (Bearer).
-  std::optional<service::ClientIdentity> client;
-  std::string self;
+  service::Asker who;
   const std::string_view authorization = req[bhttp::field::authorization];
   if (authorization.size() >= 6 && beast::iequals(authorization.substr(0, 6), "Basic ")) {
     auto creds = basic_credentials(authorization);
@@ -206,11 +205,11 @@ Awaitable App::authz_check(Request& req, RequestContext& ctx) {
       known = std::move(*loaded);
     }
     if (!*known) co_return authz_problem(req, ctx, known->error());
-    client = std::move(**known);
+    who.client = std::move(**known);
   } else {
     auto claims = bearer(req);
     if (!claims) co_return bearer_problem(req, ctx, claims.error());
-    self = std::move(claims->sub);
+    who.user_id = std::move(claims->sub);
   }
 
   auto body = json_body(req);
@@ -238,40 +237,15 @@ Awaitable App::authz_check(Request& req, RequestContext& ctx) {
     if (!c) co_return error_response(req, ctx, c.error());
     checks.push_back(std::move(*c));
   }
-  // A user asks about themselves only; a service client names the subject and
-  // asks about its own tenant only (anything else is answered "not a member").
-  std::vector<bool> foreign(checks.size(), false);
-  for (std::size_t i = 0; i < checks.size(); ++i) {
-    auto& c = checks[i];
-    if (!client) {
-      if (!c.subject.empty() && c.subject != self)
-        co_return problem_response(
-            req, ctx, problem_for(Error{make_error_code(service::AuthzFailure::Forbidden), ""}),
-            "A user may only ask about their own permissions.");
-      c.subject = self;
-    } else if (c.subject.empty()) {
-      co_return error_response(req, ctx,
-                               Error{make_error_code(json::JsonError::MissingField), "subject"});
-    } else if (c.tenant != client->tenant_id) {
-      foreign[i] = true;
-    }
-  }
-
+  if (auto scoped = d_.authz->scope_checks(checks, who); !scoped)
+    co_return authz_problem(req, ctx, scoped.error());
   // Hot path: every answer from the cache, without leaving the I/O thread.
-  auto decisions = d_.authz->check_cached(checks);
+  auto decisions = d_.authz->answer_cached(checks, who);
   if (!decisions) {
-    auto loaded = co_await offload(d_.db_pool, [&] { return d_.authz->check(checks); });
+    auto loaded = co_await offload(d_.db_pool, [&] { return d_.authz->answer(checks, who); });
     if (!loaded) co_return overloaded(req, ctx);
     if (!*loaded) co_return error_response(req, ctx, loaded->error());
     decisions = std::move(**loaded);
-  }
-  for (std::size_t i = 0; i < checks.size(); ++i) {
-    auto& d = (*decisions)[i];
-    if (foreign[i]) d = authz::Decision{false, authz::Reason::NotMember};
-    // A service client learns the answer, not facts about accounts: an unknown
-    // or disabled user reads as a non-member, a platform admin as granted.
-    if (client && d.reason == authz::Reason::NotAuthenticated) d.reason = authz::Reason::NotMember;
-    if (client && d.reason == authz::Reason::PlatformAdmin) d.reason = authz::Reason::Granted;
   }
   if (!batch) co_return json_response(req, ctx, 200, decision_json(decisions->front()).dump());
   nlohmann::json results = nlohmann::json::array();

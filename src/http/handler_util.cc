@@ -1,7 +1,7 @@
 #include "http/handler_util.h"
 
-#include <boost/beast/http/field.hpp>
 #include <spdlog/spdlog.h>
+#include <boost/beast/http/field.hpp>
 
 #include "core/base/secret.h"
 #include "http/problem.h"
@@ -34,7 +34,8 @@ Result<json::Json> json_body(const Request& req) {
 Response error_response(const Request& req, const RequestContext& ctx, const Error& e) {
   if (!e.code) return problem_response(req, ctx, kUnsupportedMediaType, e.detail);
   const Problem p = problem_for(e);
-  if (p.status >= 500) spdlog::error("request {}: {} ({})", ctx.request_id, e.message(), e.code.category().name());
+  if (p.status >= 500)
+    spdlog::error("request {}: {} ({})", ctx.request_id, e.message(), e.code.category().name());
   return problem_response(req, ctx, e);
 }
 
@@ -55,6 +56,11 @@ web::Form query_of(const Request& req) {
   if (q == std::string_view::npos) return {};
   auto f = web::parse_form(target.substr(q + 1));
   return f ? std::move(*f) : web::Form{};
+}
+
+bool is_form_post(const Request& req) {
+  const std::string_view ct = req[bhttp::field::content_type];
+  return beast::iequals(ct.substr(0, ct.find(';')), "application/x-www-form-urlencoded");
 }
 
 Response no_content(const Request& req, const RequestContext& ctx) {

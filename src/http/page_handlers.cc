@@ -47,11 +47,6 @@ std::string_view notice_text(std::string_view code) {
   return {};
 }
 
-bool is_form_post(const Request& req) {
-  const std::string_view ct = req[bhttp::field::content_type];
-  const std::string_view type = ct.substr(0, ct.find(';'));
-  return beast::iequals(type, "application/x-www-form-urlencoded");
-}
 
 std::string with_return_to(std::string_view path, std::string_view return_to) {
   if (return_to.empty()) return std::string(path);

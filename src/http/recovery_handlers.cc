@@ -31,11 +31,6 @@ constexpr std::string_view kMsgBadLink =
 constexpr std::string_view kMsgBusy =
     "The service is busy right now. Please try again in a moment.";
 
-bool form_post(const Request& req) {
-  const std::string_view ct = req[bhttp::field::content_type];
-  return beast::iequals(ct.substr(0, ct.find(';')), "application/x-www-form-urlencoded");
-}
-
 }  // namespace
 
 // Queues the reset request (lookup, token, mail) and returns at once: false if the pool is full.
@@ -129,7 +124,7 @@ Awaitable App::page_forgot(Request& req, RequestContext& ctx) {
 }
 
 Awaitable App::page_forgot_post(Request& req, RequestContext& ctx) {
-  if (!same_origin_form(req) || !form_post(req))
+  if (!same_origin_form(req) || !is_form_post(req))
     co_return message_page(req, ctx, 403, "Request refused", kMsgBadLink);
   auto form = web::parse_form(req.body());
   const auto nonce = find_cookie(req[bhttp::field::cookie], form_cookie_name());
@@ -166,7 +161,7 @@ Awaitable App::page_reset(Request& req, RequestContext& ctx) {
 }
 
 Awaitable App::page_reset_post(Request& req, RequestContext& ctx) {
-  if (!same_origin_form(req) || !form_post(req))
+  if (!same_origin_form(req) || !is_form_post(req))
     co_return message_page(req, ctx, 403, "Request refused", kMsgBadLink);
   auto form = web::parse_form(req.body());
   wipe(req.body());
@@ -210,7 +205,7 @@ Awaitable App::page_verify(Request& req, RequestContext& ctx) {
 }
 
 Awaitable App::page_verify_post(Request& req, RequestContext& ctx) {
-  if (!same_origin_form(req) || !form_post(req))
+  if (!same_origin_form(req) || !is_form_post(req))
     co_return message_page(req, ctx, 403, "Request refused", kMsgBadLink);
   auto form = web::parse_form(req.body());
   const auto nonce = find_cookie(req[bhttp::field::cookie], form_cookie_name());

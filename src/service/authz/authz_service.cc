@@ -6,6 +6,7 @@
 
 #include "core/account/email.h"
 #include "core/base/secret.h"
+#include "core/json/json.h"
 
 namespace gh::service {
 
@@ -201,6 +202,45 @@ Result<std::vector<authz::Decision>> AuthzService::check(std::span<const CheckRe
     if (!s) return fail(s.error());
     out.push_back(decide_one(*s, c));
   }
+  return out;
+}
+
+Status AuthzService::scope_checks(std::vector<CheckRequest>& checks, const Asker& who) const {
+  for (auto& c : checks) {
+    if (who.client) {
+      if (c.subject.empty()) return fail(json::JsonError::MissingField, "subject");
+    } else if (c.subject.empty()) {
+      c.subject = who.user_id;
+    } else if (c.subject != who.user_id) {
+      return fail(AuthzFailure::Forbidden, "a user may only ask about their own permissions");
+    }
+  }
+  return {};
+}
+
+void AuthzService::as_seen_by(std::span<const CheckRequest> checks, const Asker& who,
+                              std::vector<authz::Decision>& out) {
+  if (!who.client) return;
+  for (std::size_t i = 0; i < checks.size(); ++i) {
+    auto& d = out[i];
+    if (checks[i].tenant != who.client->tenant_id)
+      d = authz::Decision{false, authz::Reason::NotMember};
+    if (d.reason == authz::Reason::NotAuthenticated) d.reason = authz::Reason::NotMember;
+    if (d.reason == authz::Reason::PlatformAdmin) d.reason = authz::Reason::Granted;
+  }
+}
+
+std::optional<std::vector<authz::Decision>> AuthzService::answer_cached(
+    std::span<const CheckRequest> checks, const Asker& who) const {
+  auto out = check_cached(checks);
+  if (out) as_seen_by(checks, who, *out);
+  return out;
+}
+
+Result<std::vector<authz::Decision>> AuthzService::answer(std::span<const CheckRequest> checks,
+                                                          const Asker& who) {
+  auto out = check(checks);
+  if (out) as_seen_by(checks, who, *out);
   return out;
 }
 

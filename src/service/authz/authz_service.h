@@ -70,6 +70,13 @@ struct ClientIdentity {
   std::string tenant_id;
 };
 
+// Who asks POST /v1/authz/check: a signed-in user (about themselves only) or a
+// service client (about anyone, in its own tenant only).
+struct Asker {
+  std::string user_id;                   // the bearer token's user; "" for a service client
+  std::optional<ClientIdentity> client;  // set for a service client
+};
+
 struct TenantToken {
   std::string access_token;
   std::chrono::seconds expires_in{};
@@ -104,6 +111,18 @@ class AuthzService {
       std::span<const CheckRequest> checks) const;
   // The same, loading misses. Errors: StoreError.
   [[nodiscard]] Result<std::vector<authz::Decision>> check(std::span<const CheckRequest> checks);
+
+  // The API's rules on top of check(): scope_checks() fills a user's own id in
+  // as the subject (Forbidden if a check names someone else; MissingField if a
+  // client's check names no one); answer*() then decide, a client's checks
+  // about another tenant read as not_member, and a client learns answers, not
+  // account facts (an unknown or disabled user reads as not_member, a
+  // platform admin as granted).
+  [[nodiscard]] Status scope_checks(std::vector<CheckRequest>& checks, const Asker& who) const;
+  [[nodiscard]] std::optional<std::vector<authz::Decision>> answer_cached(
+      std::span<const CheckRequest> checks, const Asker& who) const;
+  [[nodiscard]] Result<std::vector<authz::Decision>> answer(std::span<const CheckRequest> checks,
+                                                            const Asker& who);
 
   // Service-client credentials: from the cache when fresh, else nullopt (never blocks).
   [[nodiscard]] std::optional<Result<ClientIdentity>> client_cached(std::string_view id,
@@ -149,6 +168,8 @@ class AuthzService {
   [[nodiscard]] Result<std::string> load(const std::string& key,
                                          const std::function<Result<std::string>()>& read);
   [[nodiscard]] std::chrono::seconds lifetime_left(const AccessClaims& caller) const;
+  static void as_seen_by(std::span<const CheckRequest> checks, const Asker& who,
+                         std::vector<authz::Decision>& out);
   [[nodiscard]] authz::Decision decide_one(const authz::Subject& s, const CheckRequest& c) const;
 
   store::Store& store_;
