@@ -470,12 +470,10 @@ test('disable through the admin API ends the user\'s access at once; enable lets
   // minted in the second of the disable dies with it, so a sign-in within that
   // same second after enabling is refused too (docs/authz.md). Sign in until
   // the clock has left that second (bounded).
-  let me;
-  for (const end = Date.now() + 3000; ;) {
+  const me = await until(async () => {
     await login(gh, u);
-    me = await gh.json('GET', '/v1/me', undefined, bearer(u.access));
-    if (me.status === 200 || Date.now() > end) break;
-  }
+    return gh.json('GET', '/v1/me', undefined, bearer(u.access));
+  }, (x) => x.status === 200, { timeoutMs: 3000, stepMs: 100 });
   assert.equal(me.status, 200, `a sign-in after enable works: ${me.text}`);
   assert.deepEqual(await decide(gh, bearer(u.access), q), { allowed: true, reason: 'granted' }, 'membership kept across disable/enable');
   assert.deepEqual(await viaClient(), { allowed: true, reason: 'granted' });

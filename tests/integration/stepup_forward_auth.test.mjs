@@ -183,6 +183,10 @@ test('signing other devices out needs a recent authentication: the page asks for
 
   // Eleven minutes later (same data, clock moved): the session is live but its authentication is stale.
   const third = await signIn(gh, u);
+  // A bearer token and a session of the same age, for the JSON API's step-up checks below.
+  const api = await gh.json('POST', '/v1/login', { email: u.email, password: u.password }, { 'token-transport': 'body' });
+  assert.equal(api.status, 200, api.text);
+  const stale = await signIn(gh, u);
   await gh.stop({ keepData: true });
   const later = await new Server({ dataDir, env: ENV, faketime: '+11m' }).start();
   try {
@@ -196,6 +200,20 @@ test('signing other devices out needs a recent authentication: the page asks for
     assert.equal(r.res.status, 200, 'signing one device out asks too');
     assert.match(r.html, /action="\/reauth"/);
 
+    // The JSON API asks for the same: signing another device out, or every device, with a stale authentication.
+    const info = await later.json('GET', '/v1/session', undefined, { cookie: stale });
+    assert.equal(info.status, 200, info.text);
+    const others = await later.json('GET', '/v1/sessions', undefined, { cookie: stale });
+    const otherId = others.body.sessions.find((x) => !x.current).id;
+    const del = await later.json('DELETE', `/v1/sessions/${otherId}`, undefined,
+      { cookie: stale, 'x-csrf-token': info.body.csrf_token, origin: ENV.GATEHOUSE_PUBLIC_URL });
+    assert.equal(del.status, 401, del.text);
+    assert.equal(del.body.code, 'reauthentication_required');
+    assert.match(del.headers.get('www-authenticate'), /insufficient_user_authentication/);
+    const all = await later.json('POST', '/v1/logout/all', undefined, bearer(api.body.access_token));
+    assert.equal(all.status, 401, all.text);
+    assert.equal(all.body.code, 'reauthentication_required');
+    assert.equal((await later.json('GET', '/v1/session', undefined, { cookie: third })).status, 200, 'nothing ended');
     // A wrong password is refused; the CSRF token is required.
     const form = await fetch(later.url('/reauth?return_to=%2Faccount'), { headers: { cookie: here } });
     const formHtml = await form.text();

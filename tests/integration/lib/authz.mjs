@@ -20,14 +20,15 @@ export function claims(token) {
   return JSON.parse(Buffer.from(token.split('.')[1], 'base64url').toString('utf8'));
 }
 
-export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+// The step of a bounded poll (until() below), never a wait standing in for an event.
+const pollStep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 // Polls `probe` until `ok(value)` holds or the deadline passes; returns the last value.
 export async function until(probe, ok, { timeoutMs = 5000, stepMs = 50 } = {}) {
   const end = Date.now() + timeoutMs;
   let v = await probe();
   while (!ok(v) && Date.now() < end) {
-    await sleep(stepMs);
+    await pollStep(stepMs);
     v = await probe();
   }
   return v;
