@@ -15,6 +15,7 @@ namespace gh::store {
 // 4: audit_events (store/audit_store.h), login_attempts (store/lockout_store.h).
 // 5: tenants, memberships, platform_admins, service_clients (store/tenant_store.h).
 // 6: one_time_tokens (store/onetime_store.h).
-inline constexpr int kSchemaVersion = 6;
+// 7: mfa_totp, recovery_codes (store/mfa_store.h); refresh_tokens.amr.
+inline constexpr int kSchemaVersion = 7;
 
 }  // namespace gh::store

@@ -19,6 +19,7 @@
 #include "core/base/result.h"
 #include "store/audit_store.h"
 #include "store/lockout_store.h"
+#include "store/mfa_store.h"
 #include "store/onetime_store.h"
 #include "store/session_store.h"
 #include "store/tenant_store.h"
@@ -79,7 +80,7 @@ class UserStore {
   [[nodiscard]] virtual Status set_email_verified(std::string_view id, bool verified, Seconds now) = 0;
   // Deletes the user and every row that belongs to it (one transaction): its
   // refresh-token families and tokens, its sessions in this store, its
-  // memberships, platform-admin grant and one-time tokens (a
+  // memberships, platform-admin grant, one-time tokens and second factors (a
   // separate Redis session store is not reached: see session_store.h).
   // NotFound if absent.
   [[nodiscard]] virtual Status delete_user(std::string_view id) = 0;
@@ -114,6 +115,8 @@ class Store {
   virtual TenantStore& tenants() = 0;
   // Single-use tokens: password reset, email verification, MFA challenges (schema version >= 6).
   virtual OneTimeTokenStore& one_time_tokens() = 0;
+  // Second factors: TOTP and recovery codes; refresh tokens carry `amr` (schema version >= 7).
+  virtual MfaStore& mfa() = 0;
 };
 
 struct StoreOptions {

@@ -32,6 +32,7 @@ struct RefreshToken {
   std::optional<Seconds> rotated_at;  // set when status became Rotated
   Seconds auth_time{};                // when the user last authenticated (carried through rotations)
   std::string client_id;              // may be empty
+  std::string amr;                    // how the user authenticated (RFC 8176, space-separated; carried through rotations)
 };
 
 struct RefreshFamily {
