@@ -52,6 +52,7 @@ RefreshToken make_token(std::string hash, const RefreshFamily& family, Seconds c
   t.expires_at = created + kTtl;
   t.auth_time = kT0 - seconds{10};
   t.client_id = "web";
+  t.amr = "pwd";
   return t;
 }
 
@@ -66,6 +67,7 @@ RefreshToken child_of(const RefreshToken& parent, std::string hash, Seconds now)
   t.expires_at = now + kTtl;
   t.auth_time = parent.auth_time;
   t.client_id = parent.client_id;
+  t.amr = parent.amr;
   return t;
 }
 
@@ -81,6 +83,7 @@ void expect_same_token(const RefreshToken& a, const RefreshToken& b) {
   EXPECT_EQ(a.rotated_at, b.rotated_at);
   EXPECT_EQ(a.auth_time, b.auth_time);
   EXPECT_EQ(a.client_id, b.client_id);
+  EXPECT_EQ(a.amr, b.amr);
 }
 
 void expect_same_family(const RefreshFamily& a, const RefreshFamily& b) {
@@ -179,6 +182,54 @@ TEST_P(TokenStoreConformance, CreateFamilyForUnknownUserIsNotFound) {
   EXPECT_ERROR(tokens().create_family(family, make_token("a1", family)), StoreError::NotFound);
   EXPECT_ERROR(tokens().find_family("f1"), StoreError::NotFound);
   EXPECT_ERROR(tokens().find_refresh("a1"), StoreError::NotFound);
+}
+
+// amr (how the user authenticated) is stored as given on the first token and
+// on each child, and read back by find_refresh and by both rotate outcomes.
+TEST_P(TokenStoreConformance, AmrRoundTripsThroughCreateRotateAndFind) {
+  const RefreshFamily family = make_family("f1", "u1");
+  RefreshToken first = make_token("a1", family);
+  first.amr = "pwd otp";
+  ASSERT_TRUE(tokens().create_family(family, first));
+  auto found = tokens().find_refresh("a1");
+  ASSERT_TRUE(found) << found.error().message();
+  EXPECT_EQ(found->amr, "pwd otp");
+
+  // The child carries what the caller put on it (the service copies the parent's).
+  const Seconds t1 = kT0 + seconds{60};
+  const RefreshToken child = child_of(first, "a2", t1);
+  auto r = tokens().rotate("a1", child, t1);
+  ASSERT_TRUE(r) << r.error().message();
+  ASSERT_EQ(r->outcome, RotateOutcome::Rotated);
+  EXPECT_EQ(r->current.amr, "pwd otp");
+  ASSERT_TRUE(r->child.has_value());
+  EXPECT_EQ(r->child->amr, "pwd otp");
+  EXPECT_EQ(tokens().find_refresh("a2")->amr, "pwd otp");
+  EXPECT_EQ(tokens().find_refresh("a1")->amr, "pwd otp");
+
+  // A replay reads the child's row back from the store, amr included.
+  const Seconds t2 = kT0 + seconds{90};
+  r = tokens().rotate("a1", child_of(first, "a2-other", t2), t2);
+  ASSERT_TRUE(r) << r.error().message();
+  ASSERT_EQ(r->outcome, RotateOutcome::NotActive);
+  EXPECT_EQ(r->current.amr, "pwd otp");
+  ASSERT_TRUE(r->child.has_value());
+  EXPECT_EQ(r->child->amr, "pwd otp");
+
+  // A child may carry a different value (stored as given), and an empty amr
+  // round-trips as empty.
+  RefreshToken grandchild = child_of(child, "a3", t2);
+  grandchild.amr = "pwd otp mfa";
+  r = tokens().rotate("a2", grandchild, t2);
+  ASSERT_TRUE(r) << r.error().message();
+  ASSERT_EQ(r->outcome, RotateOutcome::Rotated);
+  EXPECT_EQ(r->current.amr, "pwd otp");
+  EXPECT_EQ(tokens().find_refresh("a3")->amr, "pwd otp mfa");
+  const RefreshFamily other = make_family("f2", "u2");
+  RefreshToken bare = make_token("b1", other);
+  bare.amr.clear();
+  ASSERT_TRUE(tokens().create_family(other, bare));
+  EXPECT_EQ(tokens().find_refresh("b1")->amr, "");
 }
 
 // ---- rotate ---------------------------------------------------------------------

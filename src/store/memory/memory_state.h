@@ -38,6 +38,9 @@ struct MemoryState {
   std::set<std::string, std::less<>> platform_admins;
   std::map<std::string, ServiceClient, std::less<>> service_clients;
   std::map<std::string, OneTimeToken, std::less<>> one_time_tokens;  // by hash
+  std::map<std::string, TotpFactor, std::less<>> totp;               // by user_id
+  // (user_id, code_hash) -> created_at: a user's codes are one contiguous range.
+  std::map<std::pair<std::string, std::string>, Seconds> recovery_codes;
 
   // What ON DELETE CASCADE does in SQL. REQUIRES: mu held.
   void erase_user_rows(std::string_view user_id);
@@ -51,5 +54,6 @@ struct MemoryState {
 [[nodiscard]] std::unique_ptr<LockoutStore> make_lockout_store(MemoryState& state);
 [[nodiscard]] std::unique_ptr<TenantStore> make_tenant_store(MemoryState& state);
 [[nodiscard]] std::unique_ptr<OneTimeTokenStore> make_onetime_store(MemoryState& state);
+[[nodiscard]] std::unique_ptr<MfaStore> make_mfa_store(MemoryState& state);
 
 }  // namespace gh::store::memory

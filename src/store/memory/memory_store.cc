@@ -16,6 +16,8 @@ void MemoryState::erase_user_rows(std::string_view user_id) {
   platform_admins.erase(std::string(user_id));
   std::erase_if(one_time_tokens,
                 [&](const auto& entry) { return entry.second.user_id == user_id; });
+  if (const auto it = totp.find(user_id); it != totp.end()) totp.erase(it);
+  std::erase_if(recovery_codes, [&](const auto& entry) { return entry.first.first == user_id; });
 }
 
 namespace {
@@ -126,7 +128,8 @@ class MemoryStore final : public Store {
         audit_(make_audit_store(state_)),
         lockout_(make_lockout_store(state_)),
         tenants_(make_tenant_store(state_)),
-        one_time_tokens_(make_onetime_store(state_)) {}
+        one_time_tokens_(make_onetime_store(state_)),
+        mfa_(make_mfa_store(state_)) {}
 
   Result<int> migrate() override {
     std::lock_guard lock(state_.mu);
@@ -147,6 +150,7 @@ class MemoryStore final : public Store {
   LockoutStore& lockout() override { return *lockout_; }
   TenantStore& tenants() override { return *tenants_; }
   OneTimeTokenStore& one_time_tokens() override { return *one_time_tokens_; }
+  MfaStore& mfa() override { return *mfa_; }
 
  private:
   MemoryState state_;
@@ -158,6 +162,7 @@ class MemoryStore final : public Store {
   std::unique_ptr<LockoutStore> lockout_;
   std::unique_ptr<TenantStore> tenants_;
   std::unique_ptr<OneTimeTokenStore> one_time_tokens_;
+  std::unique_ptr<MfaStore> mfa_;
 };
 
 }  // namespace

@@ -7,6 +7,7 @@
 
 #include "store/postgres/pg_db.h"
 #include "store/postgres/postgres_audit_store.h"
+#include "store/postgres/postgres_mfa_store.h"
 #include "store/postgres/postgres_onetime_store.h"
 #include "store/postgres/postgres_session_store.h"
 #include "store/postgres/postgres_tenant_store.h"
@@ -193,6 +194,30 @@ CREATE TABLE one_time_tokens (
 );
 CREATE INDEX one_time_tokens_user_id_purpose ON one_time_tokens(user_id, purpose);
 CREATE INDEX one_time_tokens_expires_at ON one_time_tokens(expires_at);
+)sql",
+    // 7: second factors (store/mfa_store.h): one TOTP row per user, pending
+    // (confirmed = false) until a first code is proven; secret_sealed is the
+    // service's AES-GCM box, never the secret; last_step is the time step of
+    // the last accepted code (0 = none yet), confirmed_at 0 while pending.
+    // Recovery codes are keyed hashes, never the codes; their primary key
+    // starts with user_id, which serves count, replace and the cascade from
+    // users. Refresh tokens carry how the user authenticated (RFC 8176 amr).
+    R"sql(
+CREATE TABLE mfa_totp (
+  user_id       TEXT COLLATE "C" PRIMARY KEY REFERENCES users(id) ON DELETE CASCADE,
+  secret_sealed TEXT NOT NULL,
+  confirmed     BOOLEAN NOT NULL DEFAULT false,
+  last_step     BIGINT NOT NULL DEFAULT 0,
+  created_at    BIGINT NOT NULL,
+  confirmed_at  BIGINT NOT NULL DEFAULT 0
+);
+CREATE TABLE recovery_codes (
+  user_id    TEXT COLLATE "C" NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+  code_hash  TEXT COLLATE "C" NOT NULL,
+  created_at BIGINT NOT NULL,
+  PRIMARY KEY (user_id, code_hash)
+);
+ALTER TABLE refresh_tokens ADD COLUMN amr TEXT NOT NULL DEFAULT '';
 )sql",
 };
 static_assert(std::size(kMigrations) == static_cast<std::size_t>(kSchemaVersion),
@@ -385,7 +410,8 @@ class PostgresStore final : public Store {
         audit_(make_audit_store(*pool_)),
         lockout_(make_lockout_store(*pool_)),
         tenants_(make_tenant_store(*pool_)),
-        one_time_tokens_(make_onetime_store(*pool_)) {}
+        one_time_tokens_(make_onetime_store(*pool_)),
+        mfa_(make_mfa_store(*pool_)) {}
 
   // Each migration runs in its own transaction holding the advisory lock and
   // re-reads the version under it, so concurrent migrators apply each step
@@ -433,6 +459,7 @@ class PostgresStore final : public Store {
   LockoutStore& lockout() override { return *lockout_; }
   TenantStore& tenants() override { return *tenants_; }
   OneTimeTokenStore& one_time_tokens() override { return *one_time_tokens_; }
+  MfaStore& mfa() override { return *mfa_; }
 
  private:
   std::unique_ptr<Pool> pool_;
@@ -444,6 +471,7 @@ class PostgresStore final : public Store {
   std::unique_ptr<LockoutStore> lockout_;
   std::unique_ptr<TenantStore> tenants_;
   std::unique_ptr<OneTimeTokenStore> one_time_tokens_;
+  std::unique_ptr<MfaStore> mfa_;
 };
 
 }  // namespace

@@ -10,6 +10,7 @@
 #include "store/schema.h"
 #include "store/sqlite/sqlite_audit_store.h"
 #include "store/sqlite/sqlite_db.h"
+#include "store/sqlite/sqlite_mfa_store.h"
 #include "store/sqlite/sqlite_onetime_store.h"
 #include "store/sqlite/sqlite_session_store.h"
 #include "store/sqlite/sqlite_tenant_store.h"
@@ -194,6 +195,30 @@ CREATE TABLE one_time_tokens (
 CREATE INDEX one_time_tokens_user_id_purpose ON one_time_tokens(user_id, purpose);
 CREATE INDEX one_time_tokens_expires_at ON one_time_tokens(expires_at);
 )sql",
+    // 7: second factors (store/mfa_store.h): one TOTP row per user, pending
+    // (confirmed = 0) until a first code is proven; secret_sealed is the
+    // service's AES-GCM box, never the secret; last_step is the time step of
+    // the last accepted code (0 = none yet), confirmed_at 0 while pending.
+    // Recovery codes are keyed hashes, never the codes; their primary key
+    // starts with user_id, which serves count, replace and the cascade from
+    // users. Refresh tokens carry how the user authenticated (RFC 8176 amr).
+    R"sql(
+CREATE TABLE mfa_totp (
+  user_id       TEXT NOT NULL PRIMARY KEY REFERENCES users(id) ON DELETE CASCADE,
+  secret_sealed TEXT NOT NULL,
+  confirmed     INTEGER NOT NULL DEFAULT 0 CHECK (confirmed IN (0, 1)),
+  last_step     INTEGER NOT NULL DEFAULT 0,
+  created_at    INTEGER NOT NULL,
+  confirmed_at  INTEGER NOT NULL DEFAULT 0
+) STRICT;
+CREATE TABLE recovery_codes (
+  user_id    TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+  code_hash  TEXT NOT NULL,
+  created_at INTEGER NOT NULL,
+  PRIMARY KEY (user_id, code_hash)
+) STRICT, WITHOUT ROWID;
+ALTER TABLE refresh_tokens ADD COLUMN amr TEXT NOT NULL DEFAULT '';
+)sql",
 };
 static_assert(std::size(kMigrations) == static_cast<std::size_t>(kSchemaVersion),
               "add the migration to every backend");
@@ -371,7 +396,8 @@ class SqliteStore final : public Store {
         audit_(make_audit_store(*db_)),
         lockout_(make_lockout_store(*db_)),
         tenants_(make_tenant_store(*db_)),
-        one_time_tokens_(make_onetime_store(*db_)) {}
+        one_time_tokens_(make_onetime_store(*db_)),
+        mfa_(make_mfa_store(*db_)) {}
 
   Result<int> migrate() override {
     return db_->write([&](Connection& c) -> Result<int> {
@@ -418,6 +444,7 @@ class SqliteStore final : public Store {
   LockoutStore& lockout() override { return *lockout_; }
   TenantStore& tenants() override { return *tenants_; }
   OneTimeTokenStore& one_time_tokens() override { return *one_time_tokens_; }
+  MfaStore& mfa() override { return *mfa_; }
 
  private:
   std::unique_ptr<Database> db_;
@@ -429,6 +456,7 @@ class SqliteStore final : public Store {
   std::unique_ptr<LockoutStore> lockout_;
   std::unique_ptr<TenantStore> tenants_;
   std::unique_ptr<OneTimeTokenStore> one_time_tokens_;
+  std::unique_ptr<MfaStore> mfa_;
 };
 
 }  // namespace

@@ -10,14 +10,15 @@ namespace {
 // The column order read_token() expects, and insert_token() binds.
 #define GH_TOKEN_COLUMNS                                                                \
   "hash, family_id, user_id, parent_hash, child_hash, status, created_at, expires_at, " \
-  "rotated_at, auth_time, client_id"
+  "rotated_at, auth_time, client_id, amr"
 #define GH_FAMILY_COLUMNS "id, user_id, created_at, revoked_at, revoked_reason"
 #define GH_KEY_COLUMNS "kid, alg, private_sealed, public_jwk, status, created_at, not_after"
 
 constexpr std::string_view kInsertFamily =
     "INSERT INTO refresh_families (" GH_FAMILY_COLUMNS ") VALUES (?1, ?2, ?3, ?4, ?5)";
-constexpr std::string_view kInsertToken = "INSERT INTO refresh_tokens (" GH_TOKEN_COLUMNS
-                                          ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)";
+constexpr std::string_view kInsertToken =
+    "INSERT INTO refresh_tokens (" GH_TOKEN_COLUMNS
+    ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)";
 constexpr std::string_view kTokenByHash =
     "SELECT " GH_TOKEN_COLUMNS " FROM refresh_tokens WHERE hash = ?1";
 constexpr std::string_view kFamilyById =
@@ -93,6 +94,7 @@ RefreshToken read_token(const Statement& st) {
   t.rotated_at = optional_seconds(st, 8);
   t.auth_time = to_seconds(st.column_int(9));
   t.client_id = st.column_text(10);
+  t.amr = st.column_text(11);
   return t;
 }
 
@@ -134,7 +136,7 @@ std::int64_t status_value(KeyStatus s) { return static_cast<std::int64_t>(s); }
 Status insert_token(Connection& c, const RefreshToken& t) {
   auto inserted = run(c, kInsertToken, t.hash, t.family_id, t.user_id, t.parent_hash, t.child_hash,
                       status_value(t.status), t.created_at, t.expires_at, t.rotated_at, t.auth_time,
-                      t.client_id);
+                      t.client_id, t.amr);
   if (!inserted) return fail(inserted.error());
   return {};
 }
