@@ -27,6 +27,7 @@
 #include "service/common/audit.h"
 #include "service/config.h"
 #include "service/mail/mailer.h"
+#include "service/mfa/mfa_service.h"
 #include "service/recovery/recovery_service.h"
 #include "service/ratelimit/rate_limits.h"
 #include "service/common/background.h"
@@ -256,7 +257,8 @@ int serve(const Common& c, bool print_config) {
   if (!route_rules) return die("authz.forward_auth_rules", route_rules.error());
   ac.forward_auth_rules = std::move(*route_rules);
   service::AuthzService authz(*rt.store, *rt.accounts, *rt.tokens, std::move(policy), rt.clock, rt.audit, ac);
-  service::AdminService admin(*rt.store, *rt.accounts, authz, rt.clock, rt.rng, rt.audit);
+  service::MfaService mfa(*rt.store, *rt.kek, rt.clock, rt.rng, rt.audit, service::mfa_config(cfg), rt.devices.get());
+  service::AdminService admin(*rt.store, *rt.accounts, authz, rt.clock, rt.rng, rt.audit, &mfa);
   // Mail (outbox directory, or SMTP through a durable spool) and the links it carries.
   auto mailer = service::make_mailer(cfg);
   if (!mailer) return die("mail", mailer.error());
@@ -274,7 +276,7 @@ int serve(const Common& c, bool print_config) {
   service::WorkerPool limit_pool("gh-ratelimit", std::max<std::size_t>(2, cfg.store_pool_size), 1024);
   app = std::make_unique<http::App>(http::AppDeps{cfg, *rt.store, *rt.accounts, *rt.tokens, *rt.keys, *rt.sessions, *rt.forms,
                                                   hash_pool, db_pool, metrics, limits.get(), &limit_pool,
-                                                  rt.devices.get(), &authz, &admin, &recovery, &mail_pool});
+                                                  rt.devices.get(), &authz, &admin, &recovery, &mail_pool, &mfa});
 
   service::Background background;
   background.every("revocation-sync", std::chrono::milliseconds(cfg.revocation_poll_ms), [&] {

@@ -28,12 +28,20 @@ std::span<const App::RouteDef> App::route_table() {
       {verb::get, "/metrics", &App::metrics},
       {verb::post, "/v1/register", &App::register_user},
       {verb::post, "/v1/login", &App::login},
+      {verb::post, "/v1/login/mfa", &App::login_mfa},
+      {verb::post, "/v1/login/mfa/enroll", &App::login_mfa_enroll},
+      {verb::get, "/v1/mfa", &App::mfa_status},
+      {verb::post, "/v1/mfa/totp", &App::mfa_totp_begin},
+      {verb::post, "/v1/mfa/totp/confirm", &App::mfa_totp_confirm},
+      {verb::delete_, "/v1/mfa/totp", &App::mfa_totp_remove},
+      {verb::post, "/v1/mfa/recovery-codes", &App::mfa_recovery_codes},
       {verb::post, "/v1/token/refresh", &App::refresh},
       {verb::get, "/v1/me", &App::me},
       {verb::post, "/v1/logout", &App::logout},
       {verb::post, "/v1/logout/all", &App::logout_all},
       {verb::post, "/v1/password/change", &App::change_password},
       {verb::post, "/v1/session/login", &App::session_login},
+      {verb::post, "/v1/session/login/mfa", &App::session_login_mfa},
       {verb::get, "/v1/session", &App::session_info},
       {verb::post, "/v1/session/logout", &App::session_logout},
       {verb::post, "/v1/session/token", &App::session_token},
@@ -50,6 +58,12 @@ std::span<const App::RouteDef> App::route_table() {
       {verb::post, "/account/password", &App::page_password_post},
       {verb::post, "/account/sessions/revoke", &App::page_revoke_session_post},
       {verb::post, "/account/sessions/revoke-others", &App::page_revoke_others_post},
+      {verb::get, "/mfa/challenge", &App::page_mfa_challenge},
+      {verb::post, "/mfa/challenge", &App::page_mfa_challenge_post},
+      {verb::get, "/account/mfa/setup", &App::page_mfa_setup},
+      {verb::post, "/account/mfa/setup", &App::page_mfa_setup_post},
+      {verb::post, "/account/mfa/remove", &App::page_mfa_remove_post},
+      {verb::post, "/account/mfa/recovery-codes", &App::page_mfa_codes_post},
       {verb::get, "/reauth", &App::page_reauth},
       {verb::post, "/reauth", &App::page_reauth_post},
       {verb::get, "/assets/gatehouse.css", &App::stylesheet},
@@ -63,6 +77,7 @@ std::span<const App::RouteDef> App::route_table() {
       {verb::post, "/v1/admin/users/{id}/enable", &App::admin_user_action},
       {verb::post, "/v1/admin/users/{id}/logout", &App::admin_user_action},
       {verb::post, "/v1/admin/users/{id}/unlock", &App::admin_user_action},
+      {verb::delete_, "/v1/admin/users/{id}/mfa", &App::admin_user_action},
       {verb::get, "/v1/admin/audit", &App::admin_audit},
       {verb::post, "/v1/tenants", &App::create_tenant},
       {verb::get, "/v1/tenants", &App::list_tenants},
@@ -222,7 +237,8 @@ Awaitable App::register_user(Request& req, RequestContext& ctx) {
   if (!r) co_return overloaded(req, ctx);
   if (!*r) co_return error_response(req, ctx, r->error());
   queue_verification((*r)->id, meta);
-  co_return co_await signed_in(req, ctx, **r, 201);
+  if (auto gate = co_await mfa_gate(req, ctx, **r)) co_return std::move(*gate);
+  co_return co_await signed_in(req, ctx, **r, 201, service::kAmrPassword);
 }
 
 Awaitable App::login(Request& req, RequestContext& ctx) {
@@ -255,7 +271,8 @@ Awaitable App::login(Request& req, RequestContext& ctx) {
     case service::LoginOutcome::Error: d_.metrics.inc("gatehouse_logins_total", "outcome=\"error\""); break;
   }
   if (!*r) co_return error_response(req, ctx, r->error());
-  Response res = co_await signed_in(req, ctx, **r, 200);
+  if (auto gate = co_await mfa_gate(req, ctx, **r)) co_return std::move(*gate);
+  Response res = co_await signed_in(req, ctx, **r, 200, service::kAmrPassword);
   if (res.result() == bhttp::status::ok) add_device_cookie(res, **r);
   co_return res;
 }

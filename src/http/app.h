@@ -8,6 +8,8 @@
 #include <optional>
 #include <span>
 
+#include <nlohmann/json_fwd.hpp>
+
 #include "core/web/web.h"
 #include "http/metrics.h"
 #include "http/pages.h"
@@ -16,6 +18,7 @@
 #include "service/accounts/accounts.h"
 #include "service/authz/admin_service.h"
 #include "service/authz/authz_service.h"
+#include "service/mfa/mfa_service.h"
 #include "service/recovery/recovery_service.h"
 #include "service/common/worker_pool.h"
 #include "service/config.h"
@@ -46,6 +49,7 @@ struct AppDeps {
   service::AdminService* admin = nullptr;  // required: the admin API
   service::RecoveryService* recovery = nullptr;  // required: password reset, email verification
   service::WorkerPool* mail_pool = nullptr;      // required: reset/verification jobs run here, off the store pool
+  service::MfaService* mfa = nullptr;            // required: second factors
 };
 
 class App {
@@ -94,6 +98,31 @@ class App {
   // Queues a verification mail for a new account (best effort: logged if it cannot be queued).
   void queue_verification(std::string user_id, const service::RequestMeta& meta);
 
+  // Second factors (mfa_handlers.cc).
+  Awaitable login_mfa(Request& req, RequestContext& ctx);          // POST /v1/login/mfa: tokens
+  Awaitable session_login_mfa(Request& req, RequestContext& ctx);  // POST /v1/session/login/mfa: a session
+  Awaitable login_mfa_enroll(Request& req, RequestContext& ctx);   // POST /v1/login/mfa/enroll
+  Awaitable mfa_status(Request& req, RequestContext& ctx);
+  Awaitable mfa_totp_begin(Request& req, RequestContext& ctx);
+  Awaitable mfa_totp_confirm(Request& req, RequestContext& ctx);
+  Awaitable mfa_totp_remove(Request& req, RequestContext& ctx);
+  Awaitable mfa_recovery_codes(Request& req, RequestContext& ctx);
+  Awaitable page_mfa_challenge(Request& req, RequestContext& ctx);
+  Awaitable page_mfa_challenge_post(Request& req, RequestContext& ctx);
+  Awaitable page_mfa_setup(Request& req, RequestContext& ctx);
+  Awaitable page_mfa_setup_post(Request& req, RequestContext& ctx);
+  Awaitable page_mfa_remove_post(Request& req, RequestContext& ctx);
+  Awaitable page_mfa_codes_post(Request& req, RequestContext& ctx);
+  // After a verified password (JSON API): the 403 mfa_required / mfa_enrollment_required
+  // problem carrying a challenge, an error, or nullopt when no second factor is needed.
+  asio::awaitable<std::optional<Response>> mfa_gate(Request& req, RequestContext& ctx, const store::User& user);
+  // The same for the hosted pages: a redirect to /mfa/challenge with the challenge cookie.
+  asio::awaitable<std::optional<Response>> mfa_page_gate(Request& req, RequestContext& ctx, const store::User& user,
+                                                         std::string_view back);
+  std::string mfa_cookie_name() const;
+  // The second factor fields of a JSON body or a form ("code", "recovery_code").
+  Response recovery_codes_page(const Request& req, const RequestContext& ctx, const std::vector<std::string>& codes,
+                               std::string_view intro, std::string_view back);
   // Authorization and the admin API (authz_handlers.cc, docs/authz.md).
   Awaitable tenant_token(Request& req, RequestContext& ctx);
   Awaitable reauthenticate(Request& req, RequestContext& ctx);
@@ -193,11 +222,14 @@ class App {
   [[nodiscard]] bool cors_origin_allowed(std::string_view origin) const;
 
   // Issues a fresh token family for `user` and answers `status` with tokens + user.
-  Awaitable signed_in(Request& req, RequestContext& ctx, const store::User& user, unsigned status);
+  // `amr`: how the user authenticated; `extra` members are added to the body.
+  Awaitable signed_in(Request& req, RequestContext& ctx, const store::User& user, unsigned status,
+                      std::string_view amr, const nlohmann::json* extra = nullptr);
   // The response for issued tokens: access token in the body; the refresh token
   // in the body (Token-Transport: body) or in HttpOnly cookies.
   Response token_response(const Request& req, const RequestContext& ctx, unsigned status,
-                          const service::IssuedTokens& t, const store::User* user);
+                          const service::IssuedTokens& t, const store::User* user,
+                          const nlohmann::json* extra = nullptr);
   // The verified bearer token, or the 401 to send.
   Result<service::AccessClaims> bearer(const Request& req);
   Response bearer_problem(const Request& req, const RequestContext& ctx, const Error& e);

@@ -161,18 +161,25 @@ Awaitable App::reauthenticate(Request& req, RequestContext& ctx) {
   if (!claims) co_return bearer_problem(req, ctx, claims.error());
   auto body = json_body(req);
   if (!body) co_return error_response(req, ctx, body.error());
-  if (auto ok = json::only_fields(*body, {"password"}); !ok)
+  if (auto ok = json::only_fields(*body, {"password", "code", "recovery_code"}); !ok)
     co_return error_response(req, ctx, ok.error());
   auto password = json::required_string(*body, "password", kMaxPasswordBytes);
   if (!password) co_return error_response(req, ctx, password.error());
+  auto code = json::optional_string(*body, "code", kMaxCodeBytes);
+  if (!code) co_return error_response(req, ctx, code.error());
+  auto recovery = json::optional_string(*body, "recovery_code", kMaxCodeBytes);
+  if (!recovery) co_return error_response(req, ctx, recovery.error());
   SecretString pw(std::move(*password));
+  const service::SecondFactor factor{code->value_or(""), recovery->value_or(""), device_token_of(req)};
   wipe_secret_field(*body, "password");
   wipe(req.body());
   const auto meta = meta_of(req, ctx);
   auto token = co_await offload(d_.hash_pool, [&]() -> Result<service::TenantToken> {
-    auto user = d_.accounts.reauthenticate(claims->sub, std::move(pw), device_token_of(req), meta);
+    auto user = d_.accounts.reauthenticate(claims->sub, std::move(pw), factor.device_token, meta);
     if (!user) return fail(user.error());
-    return d_.authz->reauthenticated_token(*claims, *user);
+    auto amr = d_.mfa->step_up(*user, factor, meta);  // the second factor too, when the user has one
+    if (!amr) return fail(amr.error());
+    return d_.authz->reauthenticated_token(*claims, *user, *amr);
   });
   if (!token) co_return overloaded(req, ctx);
   if (!*token) co_return error_response(req, ctx, token->error());
@@ -340,6 +347,7 @@ Awaitable App::admin_user_action(Request& req, RequestContext& ctx) {
   co_return co_await admin_call(
       req, ctx,
       [&](const service::Caller& c) -> Status {
+        if (route.ends_with("/mfa")) return d_.admin->reset_mfa(c, id);
         if (req.method() == bhttp::verb::delete_) return d_.admin->delete_user(c, id);
         if (route.ends_with("/disable")) return d_.admin->set_disabled(c, id, true);
         if (route.ends_with("/enable")) return d_.admin->set_disabled(c, id, false);

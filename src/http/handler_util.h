@@ -19,6 +19,7 @@ inline constexpr std::size_t kMaxPasswordBytes =
     4096;  // the policy counts code points; this bounds the work
 inline constexpr std::size_t kMaxNameBytes = 400;
 inline constexpr std::size_t kMaxTokenBytes = 8192;
+inline constexpr std::size_t kMaxCodeBytes = 64;  // a TOTP or recovery code, with room for spaces and dashes
 
 // The body as a JSON object. A wrong Content-Type is an Error with an empty code (-> 415).
 [[nodiscard]] Result<json::Json> json_body(const Request& req);

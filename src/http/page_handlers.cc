@@ -35,6 +35,9 @@ constexpr std::string_view kMsgDisabled = "This account cannot sign in. Please c
 constexpr std::string_view kMsgCannotRegister =
     "We could not create an account with these details. If you already have an account, sign in instead.";
 constexpr std::string_view kMsgWrongCurrent = "Your current password is not right.";
+// The same text for a wrong, reused or expired code and for attempts paused by lockout.
+constexpr std::string_view kMsgWrongCode =
+    "That code is not right. After several failed attempts, verification is paused for a while.";
 
 // Status lines chosen by a fixed code in the query (?notice=…), never by free text.
 std::string_view notice_text(std::string_view code) {
@@ -43,6 +46,7 @@ std::string_view notice_text(std::string_view code) {
   if (code == "session_revoked") return "That device has been signed out.";
   if (code == "others_signed_out") return "Every other device has been signed out.";
   if (code == "reauthenticated") return "Thank you. You can go on.";
+  if (code == "mfa_removed") return "Two-step verification is off. Your recovery codes no longer work.";
   if (code == "password_reset") return "Your password was changed and every device was signed out. Sign in with the new one.";
   return {};
 }
@@ -191,6 +195,7 @@ Awaitable App::page_login_post(Request& req, RequestContext& ctx) {
                                {"Sign in", {}, "Confirm your email address first: follow the link we sent you."});
     co_return anonymous_form(req, ctx, 500, "login.mustache", data, {"Sign in", {}, kMsgBroken});
   }
+  if (auto gate = co_await mfa_page_gate(req, ctx, **user, back)) co_return std::move(*gate);
   // A fresh session id at every sign-in: a planted (fixated) cookie is replaced
   // and a session this browser already had is ended.
   auto previous = co_await current_session(req);
@@ -255,6 +260,7 @@ Awaitable App::page_register_post(Request& req, RequestContext& ctx) {
                              {frame.title, {}, text});
   }
   queue_verification((*user)->id, meta);
+  if (auto gate = co_await mfa_page_gate(req, ctx, **user, back)) co_return std::move(*gate);
   auto previous = co_await current_session(req);
   auto s = co_await offload(d_.db_pool, [&] { return d_.sessions.replace(previous ? &*previous : nullptr, (*user)->id, "pwd", meta); });
   if (!s || !*s) co_return message_page(req, ctx, s ? 500 : 503, "Account created", "Your account was created. Please sign in.");
@@ -306,6 +312,9 @@ Awaitable App::account_view(Request& req, RequestContext& ctx, const service::Cu
   if (!user || !list) co_return message_page(req, ctx, 503, "Your account", kMsgBusy);
   if (!*user || !*list) co_return message_page(req, ctx, 500, "Your account", kMsgBroken);
   const store::User& u = **user;
+  auto mfa = co_await offload(d_.db_pool, [&] { return d_.mfa->status(u); });
+  if (!mfa) co_return message_page(req, ctx, 503, "Your account", kMsgBusy);
+  if (!*mfa) co_return message_page(req, ctx, 500, "Your account", kMsgBroken);
   PageData data;
   data.set("email", u.email);
   if (!u.name.empty()) data.set("name", u.name);
@@ -328,6 +337,9 @@ Awaitable App::account_view(Request& req, RequestContext& ctx, const service::Cu
     rows.push_back(item);
   }
   data.set("sessions", rows);
+  data.set("mfa_on", (*mfa)->totp ? PageData::type::bool_true : PageData::type::bool_false);
+  data.set("mfa_required", (*mfa)->required ? PageData::type::bool_true : PageData::type::bool_false);
+  data.set("recovery_left", std::to_string((*mfa)->recovery_codes_left));
   data.set("others", others ? PageData::type::bool_true : PageData::type::bool_false);
   co_return pages_.html(req, ctx, status, pages_.render("account.mustache", data, {"Your account", notice, error, true}));
 }
@@ -355,7 +367,7 @@ Awaitable App::page_password_post(Request& req, RequestContext& ctx) {
     co_return co_await account_view(req, ctx, *s, 400, {}, "Enter your current and your new password.");
   }
   service::PasswordChangeInput in{s->row.user_id, SecretString(std::string(current)), SecretString(std::string(next)),
-                                  "", "", Seconds{}, s->row.auth_time, "", s->row.id_hash};
+                                  "", "", Seconds{}, s->row.auth_time, "", s->row.amr, s->row.id_hash};
   form->wipe();
   const auto meta = meta_of(req, ctx);
   auto r = co_await offload(d_.hash_pool, [&] { return d_.accounts.change_password(std::move(in), meta); });
@@ -369,7 +381,7 @@ Awaitable App::page_password_post(Request& req, RequestContext& ctx) {
   }
   // Every other session ended in change_password; this one gets a new id too, so
   // a stolen copy of this browser's cookie dies with the old password.
-  auto fresh = co_await offload(d_.db_pool, [&] { return d_.sessions.replace(&*s, s->row.user_id, "pwd", meta); });
+  auto fresh = co_await offload(d_.db_pool, [&] { return d_.sessions.replace(&*s, s->row.user_id, s->row.amr, meta); });
   if (!fresh || !*fresh) co_return pages_.redirect(req, ctx, "/login?notice=password_changed");
   Response res = pages_.redirect(req, ctx, "/account?notice=password_changed");
   res.insert(bhttp::field::set_cookie, session_set_cookie((*fresh)->id.expose(), d_.sessions.config().absolute_timeout));
@@ -413,11 +425,18 @@ Awaitable App::page_revoke_others_post(Request& req, RequestContext& ctx) {
 
 Awaitable App::reauth_view(Request& req, RequestContext& ctx, const service::CurrentSession& s, unsigned status,
                            std::string_view back, std::string_view error) {
-  auto user = co_await offload(d_.db_pool, [&] { return d_.accounts.load_user(s.row.user_id); });
+  auto user = co_await offload(d_.db_pool, [&]() -> Result<std::pair<store::User, service::MfaStatus>> {
+    auto u = d_.accounts.load_user(s.row.user_id);
+    if (!u) return fail(u.error());
+    auto m = d_.mfa->status(*u);
+    if (!m) return fail(m.error());
+    return std::pair{std::move(*u), *m};
+  });
   if (!user) co_return message_page(req, ctx, 503, "Confirm it's you", kMsgBusy);
   if (!*user) co_return message_page(req, ctx, 500, "Confirm it's you", kMsgBroken);
   PageData data;
-  data.set("email", (*user)->email);
+  data.set("email", (*user)->first.email);
+  data.set("mfa", (*user)->second.totp ? PageData::type::bool_true : PageData::type::bool_false);
   data.set("csrf", s.csrf_token);
   data.set("return_to", std::string(back));
   co_return pages_.html(req, ctx, status, pages_.render("reauth.mustache", data, {"Confirm it's you", {}, error, true}));
@@ -447,19 +466,31 @@ Awaitable App::page_reauth_post(Request& req, RequestContext& ctx) {
     co_return co_await reauth_view(req, ctx, *s, 400, back, "Enter your password.");
   }
   SecretString pw{std::string(password)};
+  service::SecondFactor factor{std::string(form->value("code").substr(0, 16)),
+                               std::string(form->value("recovery_code").substr(0, 64)), device_token_of(req)};
   form->wipe();
   const auto meta = meta_of(req, ctx);
-  auto user = co_await offload(d_.hash_pool, [&] {
-    return d_.accounts.reauthenticate(s->row.user_id, std::move(pw), device_token_of(req), meta);
+  auto user = co_await offload(d_.hash_pool, [&]() -> Result<std::pair<store::User, std::string>> {
+    auto u = d_.accounts.reauthenticate(s->row.user_id, std::move(pw), factor.device_token, meta);
+    if (!u) return fail(u.error());
+    auto amr = d_.mfa->step_up(*u, factor, meta);  // the second factor too, when the user has one
+    if (!amr) return fail(amr.error());
+    return std::pair{std::move(*u), std::move(*amr)};
   });
   if (!user) co_return co_await reauth_view(req, ctx, *s, 503, back, kMsgBusy);
   if (!*user) {
-    const bool wrong = is(user->error(), service::AccountError::InvalidCredentials);
-    co_return co_await reauth_view(req, ctx, *s, wrong ? 401 : 403, back, wrong ? kMsgWrongCurrent : kMsgDisabled);
+    const auto& e = user->error();
+    if (is(e, service::AccountError::InvalidCredentials))
+      co_return co_await reauth_view(req, ctx, *s, 401, back, kMsgWrongCurrent);
+    if (e.code == make_error_code(service::MfaError::SecondFactorRequired))
+      co_return co_await reauth_view(req, ctx, *s, 401, back, "Enter the code from your authenticator app as well.");
+    if (e.code == make_error_code(service::MfaError::InvalidCode))
+      co_return co_await reauth_view(req, ctx, *s, 401, back, kMsgWrongCode);
+    co_return co_await reauth_view(req, ctx, *s, 403, back, kMsgDisabled);
   }
   // A fresh session (new id, auth_time now) in place of this one: the
   // privilege of a recent authentication goes with a new cookie (ASVS 7.2.4).
-  auto fresh = co_await offload(d_.db_pool, [&] { return d_.sessions.replace(&*s, (*user)->id, "pwd", meta); });
+  auto fresh = co_await offload(d_.db_pool, [&] { return d_.sessions.replace(&*s, (*user)->first.id, (*user)->second, meta); });
   if (!fresh || !*fresh) co_return co_await reauth_view(req, ctx, *s, fresh ? 500 : 503, back, fresh ? kMsgBroken : kMsgBusy);
   co_return signed_in_redirect(req, ctx, **fresh, back.empty() ? "/account?notice=reauthenticated" : back);
 }

@@ -11,6 +11,7 @@
 #include "core/password/policy.h"
 #include "service/accounts/accounts.h"
 #include "service/authz/authz_service.h"
+#include "service/mfa/mfa_service.h"
 #include "service/recovery/recovery_service.h"
 #include "service/tokens/token_service.h"
 #include "store/store.h"
@@ -60,6 +61,12 @@ const std::vector<Row>& table() {
       {make_error_code(service::AccountError::EmailNotVerified), {403, "email_not_verified", "Email not verified"}},
       // Password reset and email verification.
       {make_error_code(service::RecoveryError::InvalidLink), {400, "invalid_link", "Invalid or expired link"}},
+      // Second factors.
+      {make_error_code(service::MfaError::InvalidCode), {401, "invalid_mfa_code", "Invalid code"}},
+      {make_error_code(service::MfaError::InvalidChallenge), {401, "invalid_mfa_token", "Invalid or expired MFA token"}},
+      {make_error_code(service::MfaError::AlreadyEnrolled), {409, "mfa_already_enrolled", "Already enrolled"}},
+      {make_error_code(service::MfaError::NotEnrolled), {409, "mfa_not_enrolled", "No second factor"}},
+      {make_error_code(service::MfaError::SecondFactorRequired), {401, "mfa_code_required", "Second factor required"}},
       // Authorization and the admin API.
       {make_error_code(service::AuthzFailure::Forbidden), {403, "forbidden", "Forbidden"}},
       {make_error_code(service::AuthzFailure::NotFound), {404, "not_found", "Not Found"}},

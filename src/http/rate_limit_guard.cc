@@ -61,6 +61,9 @@ std::optional<service::LimitId> App::ip_limit_of(bhttp::verb method, std::string
       route == "/v1/email/verify" || route == "/verify-email" || route == "/v1/email/verification")
     return LimitId::PasswordChangePerIp;
   if (route == "/v1/token/refresh") return LimitId::RefreshPerIp;
+  if (route == "/v1/login/mfa" || route == "/v1/mfa/totp/confirm" || route == "/mfa/challenge" ||
+      route == "/account/mfa/setup")
+    return LimitId::MfaPerIp;
   return std::nullopt;
 }
 

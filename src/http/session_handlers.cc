@@ -106,6 +106,7 @@ Awaitable App::session_login(Request& req, RequestContext& ctx) {
   if (!user) co_return overloaded(req, ctx);
   if (!*user) co_return error_response(req, ctx, user->error());
   co_await rate_limit_refund(ctx, service::LimitId::LoginPerAccount, std::move(*email));  // only failures count
+  if (auto gate = co_await mfa_gate(req, ctx, **user)) co_return std::move(*gate);
   // A fresh id at every sign-in: a planted (fixated) cookie is simply replaced,
   // and a session this browser already had is ended.
   auto previous = co_await current_session(req);
@@ -183,7 +184,7 @@ Awaitable App::session_token(Request& req, RequestContext& ctx) {
     user = std::move(**loaded);
   }
   // A short-lived access token for the signed-in browser's own front end; no refresh token.
-  auto t = d_.tokens.mint_access(*user, "", s->row.auth_time, "session");
+  auto t = d_.tokens.mint_access(*user, "", s->row.auth_time, "session", s->row.amr);
   if (!t) co_return error_response(req, ctx, t.error());
   nlohmann::json j = {{"access_token", *t}, {"token_type", "Bearer"}, {"expires_in", d_.tokens.config().access_ttl.count()}};
   co_return json_response(req, ctx, 200, j.dump());

@@ -32,9 +32,11 @@ bool App::origin_ok(const Request& req) const {
 }
 
 Response App::token_response(const Request& req, const RequestContext& ctx, unsigned status,
-                             const service::IssuedTokens& t, const store::User* user) {
+                             const service::IssuedTokens& t, const store::User* user,
+                             const nlohmann::json* extra) {
   nlohmann::json j = {{"access_token", t.access_token}, {"token_type", "Bearer"}, {"expires_in", t.expires_in.count()}};
   if (user) j["user"] = user_json(*user);
+  if (extra) j.update(*extra);
   const bool body = wants_body_transport(req);
   if (body) j["refresh_token"] = t.refresh_token.expose();
   Response res = json_response(req, ctx, status, j.dump());
@@ -50,13 +52,14 @@ Response App::token_response(const Request& req, const RequestContext& ctx, unsi
   return res;
 }
 
-Awaitable App::signed_in(Request& req, RequestContext& ctx, const store::User& user, unsigned status) {
+Awaitable App::signed_in(Request& req, RequestContext& ctx, const store::User& user, unsigned status,
+                         std::string_view amr, const nlohmann::json* extra) {
   const auto meta = meta_of(req, ctx);
-  // auth_time: now (the password was just verified).
-  auto t = co_await offload(d_.db_pool, [&] { return d_.tokens.issue(user, Seconds{}, "", meta); });
+  // auth_time: now (the user just authenticated).
+  auto t = co_await offload(d_.db_pool, [&] { return d_.tokens.issue(user, Seconds{}, "", amr, meta); });
   if (!t) co_return overloaded(req, ctx);
   if (!*t) co_return error_response(req, ctx, t->error());
-  co_return token_response(req, ctx, status, **t, &user);
+  co_return token_response(req, ctx, status, **t, &user, extra);
 }
 
 Result<service::AccessClaims> App::bearer(const Request& req) {
@@ -199,7 +202,7 @@ Awaitable App::change_password(Request& req, RequestContext& ctx) {
   auto next = json::required_string(*body, "new_password", kMaxPasswordBytes);
   if (!next) co_return error_response(req, ctx, next.error());
   service::PasswordChangeInput in{claims->sub, SecretString(std::move(*current)), SecretString(std::move(*next)),
-                                  claims->sid, claims->jti, claims->exp, claims->auth_time, claims->client_id};
+                                  claims->sid, claims->jti, claims->exp, claims->auth_time, claims->client_id, claims->amr};
   wipe_secret_field(*body, "current_password");
   wipe_secret_field(*body, "new_password");
   wipe(req.body());

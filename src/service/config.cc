@@ -152,6 +152,12 @@ const std::vector<Entry>& entries() {
       GH_STR("mail.outbox_dir", mail_outbox_dir, false),
       GH_STR("mail.spool_dir", mail_spool_dir, false),
       GH_NUM("mail.timeout_s", mail_timeout_s, 1, 600),
+      GH_STR("mfa.issuer", mfa_issuer, false),
+      GH_STR("mfa.required_roles", mfa_required_roles, false),
+      GH_BOOL("mfa.required_for_platform_admins", mfa_required_for_platform_admins),
+      GH_BOOL("mfa.required_for_all", mfa_required_for_all),
+      GH_NUM("mfa.challenge_ttl_s", mfa_challenge_ttl_s, 60, 3600),
+      GH_STR("rate_limit.mfa_per_ip", rate_limit_mfa_per_ip, false),
       GH_STR("secrets.kek", kek, true),
   };
   return table;

@@ -133,6 +133,14 @@ struct Config {
   std::string mail_spool_dir;      // default <data_dir>/mail-spool (queued SMTP mail; failed/ holds given-up mail)
   int mail_timeout_s = 30;         // one SMTP delivery attempt, connect included (connect alone: at most 10 s)
 
+  // [mfa] (service/mfa/mfa_service.h)
+  std::string mfa_issuer = "Gatehouse";     // the name authenticator apps show next to the account
+  std::string mfa_required_roles = "admin";  // comma-separated "role" (in any tenant) or "tenant-id/role"; "" = none
+  bool mfa_required_for_platform_admins = true;
+  bool mfa_required_for_all = false;        // every account must enrol a second factor (ASVS L2)
+  int mfa_challenge_ttl_s = 300;            // the sign-in step between password and code
+  std::string rate_limit_mfa_per_ip = "30/15m";  // [rate_limit] second-factor attempts, by client IP
+
   // [secrets]
   std::string kek;  // key-encryption key, base64url/hex of 32 bytes; dev mode generates one
 

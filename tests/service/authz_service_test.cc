@@ -272,7 +272,7 @@ class AuthzTest : public ::testing::Test {
   AccessClaims sign_in(const std::string& user_id, Seconds auth_time) {
     auto user = store_->raw().users().find_user_by_id(user_id);
     EXPECT_TRUE(user);
-    auto issued = tokens_->issue(*user, auth_time, "cli-app", meta_);
+    auto issued = tokens_->issue(*user, auth_time, "cli-app", "pwd", meta_);
     EXPECT_TRUE(issued) << issued.error().message();
     auto claims = tokens_->verify_access(issued->access_token);
     EXPECT_TRUE(claims) << claims.error().message();

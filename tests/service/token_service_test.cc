@@ -31,7 +31,7 @@ class TokenServiceTest : public ::testing::Test {
     ASSERT_TRUE(store_->users().create_user(user_));
   }
 
-  IssuedTokens issue() { return std::move(*tokens_->issue(user_, Seconds{}, "", meta_)); }
+  IssuedTokens issue() { return std::move(*tokens_->issue(user_, Seconds{}, "", "pwd", meta_)); }
   Result<IssuedTokens> refresh(const SecretString& t) { return tokens_->refresh(t, meta_); }
   static SecretString copy(const SecretString& s) { return SecretString(s.expose()); }
 
@@ -130,7 +130,7 @@ TEST_F(TokenServiceTest, RevokeUserEndsEverythingIssuedBefore) {
   EXPECT_EQ(tokens_->verify_access(a.access_token).error().code, make_error_code(TokenError::TokenRevoked));
   EXPECT_FALSE(refresh(a.refresh_token));
   // A session-minted token without a family is covered by the subject cut-off too.
-  auto lone = tokens_->mint_access(user_, "", clock_.now(), "session");
+  auto lone = tokens_->mint_access(user_, "", clock_.now(), "session", "pwd");
   ASSERT_TRUE(lone);
   EXPECT_FALSE(tokens_->verify_access(*lone));
   clock_.advance(std::chrono::seconds{2});
@@ -142,7 +142,7 @@ TEST_F(TokenServiceTest, PasswordChangeRevokesTheCallersOlderAccessTokensButNotT
   clock_.advance(std::chrono::seconds{5});
   ASSERT_TRUE(tokens_->revoke_others(user_.id, a.family_id, "password_change", meta_));
   EXPECT_FALSE(tokens_->verify_access(a.access_token)) << "the old access token may be what leaked";
-  auto fresh = tokens_->mint_access(user_, a.family_id, clock_.now(), "");
+  auto fresh = tokens_->mint_access(user_, a.family_id, clock_.now(), "", "pwd");
   ASSERT_TRUE(fresh);
   EXPECT_TRUE(tokens_->verify_access(*fresh));
   EXPECT_TRUE(refresh(a.refresh_token)) << "the caller's family stays";

@@ -177,7 +177,7 @@ Result<PasswordChanged> AccountService::change_password(PasswordChangeInput in, 
       if (auto st = d_.tokens->deny_access(in.caller_jti, in.caller_exp); !st) return fail(st.error());
     }
     if (!in.keep_family.empty()) {
-      auto access = d_.tokens->mint_access(*user, in.keep_family, in.auth_time, in.client_id);
+      auto access = d_.tokens->mint_access(*user, in.keep_family, in.auth_time, in.client_id, in.amr);
       if (!access) return fail(access.error());
       out.access_token = std::move(*access);
     }

@@ -64,6 +64,7 @@ struct PasswordChangeInput {
   Seconds caller_exp{};
   Seconds auth_time{};
   std::string client_id;
+  std::string amr;                 // the caller's authentication methods, kept on its fresh token
   std::string keep_session;        // the caller's browser session handle (id hash): it stays signed in
 };
 

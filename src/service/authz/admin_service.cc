@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "core/base/secret.h"
+#include "service/mfa/mfa_service.h"
 
 namespace gh::service {
 namespace {
@@ -151,6 +152,14 @@ Status AdminService::delete_user(const Caller& c, std::string_view id) {
   authz_.forget_user(id);
   if (!r) return fail(not_found_or(r.error()));
   return {};
+}
+
+Status AdminService::reset_mfa(const Caller& c, std::string_view id) {
+  if (auto ok = allow_platform(c, "admin.user.mfa_reset", id); !ok) return ok;
+  if (auto ok = recent(c, "", "admin.user.mfa_reset", id); !ok) return ok;
+  if (mfa_ == nullptr) return fail(store::StoreError::Internal);
+  if (auto user = store_.users().find_user_by_id(id); !user) return fail(not_found_or(user.error()));
+  return mfa_->remove(id, c.user_id, c.meta);
 }
 
 Result<store::Tenant> AdminService::create_tenant(const Caller& c, std::string_view name) {

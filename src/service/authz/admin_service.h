@@ -18,6 +18,8 @@
 
 namespace gh::service {
 
+class MfaService;
+
 // Who calls: the verified access token's user and auth_time, and the request.
 struct Caller {
   std::string user_id;
@@ -54,13 +56,14 @@ struct AuditPage {
 class AdminService {
  public:
   AdminService(store::Store& store, AccountService& accounts, AuthzService& authz, Clock& clock,
-               Random& rng, AuditSink& audit)
+               Random& rng, AuditSink& audit, MfaService* mfa = nullptr)
       : store_(store),
         accounts_(accounts),
         authz_(authz),
         clock_(clock),
         rng_(rng),
-        audit_(audit) {}
+        audit_(audit),
+        mfa_(mfa) {}
 
   // ---- Platform admins only ----
   [[nodiscard]] Result<store::UserPage> list_users(const Caller& c,
@@ -72,6 +75,9 @@ class AdminService {
   [[nodiscard]] Status logout_user(const Caller& c, std::string_view id);
   [[nodiscard]] Status unlock_user(const Caller& c, std::string_view id);
   [[nodiscard]] Status delete_user(const Caller& c, std::string_view id);  // step-up
+  // Removes the user's authenticator and recovery codes (a lost phone). Step-up.
+  // NotFound for an unknown user; MfaError::NotEnrolled if there was nothing to remove.
+  [[nodiscard]] Status reset_mfa(const Caller& c, std::string_view id);
   [[nodiscard]] Result<store::Tenant> create_tenant(const Caller& c, std::string_view name);
   // `q.tenant` may be set; every other filter too.
   [[nodiscard]] Result<AuditPage> query_audit(const Caller& c, store::AuditQuery q);
@@ -132,6 +138,7 @@ class AdminService {
   Clock& clock_;
   Random& rng_;
   AuditSink& audit_;
+  MfaService* mfa_;  // reset_mfa (null: not available)
 };
 
 }  // namespace gh::service

@@ -341,7 +341,7 @@ Result<TenantToken> AuthzService::tenant_token(const AccessClaims& caller, std::
                                         : user.error());
   // Never later than the token presented: exchanging cannot extend a stolen
   // token's life, nor outlive a session or family that ends with it.
-  auto token = tokens_.mint_access(*user, caller.sid, caller.auth_time, caller.client_id,
+  auto token = tokens_.mint_access(*user, caller.sid, caller.auth_time, caller.client_id, caller.amr,
                                    TenantClaims{std::string(tenant), role}, caller.exp);
   if (!token) return fail(token.error());
   audit("success");
@@ -354,7 +354,7 @@ std::chrono::seconds AuthzService::lifetime_left(const AccessClaims& caller) con
 }
 
 Result<TenantToken> AuthzService::reauthenticated_token(const AccessClaims& caller,
-                                                        const store::User& user) {
+                                                        const store::User& user, std::string_view amr) {
   // The tenant and role come from the membership now, not from the old token:
   // a member removed since keeps nothing by re-authenticating.
   TenantClaims claims;
@@ -368,7 +368,7 @@ Result<TenantToken> AuthzService::reauthenticated_token(const AccessClaims& call
   // A fresh auth_time; exp no later than the token presented (the session or family it belongs to
   // still rules).
   auto token =
-      tokens_.mint_access(user, caller.sid, Seconds{}, caller.client_id, claims, caller.exp);
+      tokens_.mint_access(user, caller.sid, Seconds{}, caller.client_id, amr, claims, caller.exp);
   if (!token) return fail(token.error());
   return TenantToken{std::move(*token), lifetime_left(caller), claims.tenant, claims.role};
 }

@@ -138,10 +138,10 @@ class AuthzService {
 
   // After a successful re-authentication (AccountService::reauthenticate): a
   // token like `caller` with auth_time now, the tenant role re-derived from the
-  // current membership (dropped if gone), exp no later than caller's.
-  // Errors: KeyError, StoreError.
+  // current membership (dropped if gone), exp no later than caller's, and
+  // `amr` (what the re-authentication proved). Errors: KeyError, StoreError.
   [[nodiscard]] Result<TenantToken> reauthenticated_token(const AccessClaims& caller,
-                                                          const store::User& user);
+                                                          const store::User& user, std::string_view amr);
 
   // Allowed, or Forbidden (the caller is not authenticated as far as the
   // policy knows: the API answers 401 before getting here). For AdminService.

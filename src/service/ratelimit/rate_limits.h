@@ -40,8 +40,9 @@ enum class LimitId : std::uint8_t {
   RegisterPerIp,        // POST /v1/register, /register
   PasswordChangePerIp,  // POST /v1/password/change, /account/password
   RefreshPerIp,         // POST /v1/token/refresh
+  MfaPerIp,             // second-factor attempts: sign-in challenge, enrolment confirmation, step-up codes
 };
-inline constexpr std::size_t kLimitCount = 5;
+inline constexpr std::size_t kLimitCount = 6;
 
 // "login_per_ip", ...: the config key under [rate_limit], the audit result and the metric label.
 [[nodiscard]] std::string_view limit_name(LimitId id);

@@ -49,8 +49,8 @@ std::string TokenService::child_of(std::string_view parent) const {
 }
 
 Result<std::string> TokenService::mint_access(const store::User& user, std::string_view family_id, Seconds auth_time,
-                                              std::string_view client_id, const TenantClaims& tenant,
-                                              Seconds not_after) {
+                                              std::string_view client_id, std::string_view amr,
+                                              const TenantClaims& tenant, Seconds not_after) {
   const auto snap = keys_.snapshot();
   if (!snap->active) return fail(KeyError::NoActiveKey);
   const Seconds now = clock_.now();
@@ -67,6 +67,14 @@ Result<std::string> TokenService::mint_access(const store::User& user, std::stri
                            {"auth_time", secs(auth_time)},
                            {"sid", family_id},
                            {"client_id", client_id.empty() ? std::string_view("gatehouse") : client_id}};
+  if (!amr.empty()) {
+    auto& list = claims["amr"] = nlohmann::json::array();
+    for (std::size_t at = 0; at < amr.size();) {
+      const auto end = std::min(amr.find(' ', at), amr.size());
+      if (end > at) list.push_back(amr.substr(at, end - at));
+      at = end + 1;
+    }
+  }
   if (!tenant.tenant.empty()) {
     claims["tenant"] = tenant.tenant;
     claims["role"] = tenant.role;
@@ -78,7 +86,7 @@ Result<std::string> TokenService::mint_access(const store::User& user, std::stri
 
 Result<IssuedTokens> TokenService::pair_for(const store::User& user, const store::RefreshToken& row,
                                             std::string refresh_plain) {
-  auto access = mint_access(user, row.family_id, row.auth_time, row.client_id);
+  auto access = mint_access(user, row.family_id, row.auth_time, row.client_id, row.amr);
   if (!access) {
     wipe(refresh_plain);
     return fail(access.error());
@@ -88,7 +96,7 @@ Result<IssuedTokens> TokenService::pair_for(const store::User& user, const store
 }
 
 Result<IssuedTokens> TokenService::issue(const store::User& user, Seconds auth_time, std::string_view client_id,
-                                         const RequestMeta& meta) {
+                                         std::string_view amr, const RequestMeta& meta) {
   if (!keys_.snapshot()->active) return fail(KeyError::NoActiveKey);
   const Seconds now = clock_.now();
   if (auth_time == Seconds{}) auth_time = now;
@@ -102,6 +110,7 @@ Result<IssuedTokens> TokenService::issue(const store::User& user, Seconds auth_t
   row.expires_at = now + cfg_.refresh_ttl;
   row.auth_time = auth_time;
   row.client_id = std::string(client_id);
+  row.amr = std::string(amr);
   if (auto ok = store_.tokens().create_family(fam, row); !ok) {
     wipe(plain);
     return fail(ok.error());
@@ -131,6 +140,7 @@ Result<IssuedTokens> TokenService::refresh(const SecretString& refresh_token, co
   child.expires_at = std::min(now + cfg_.refresh_ttl, row->auth_time + cfg_.refresh_absolute_ttl);
   child.auth_time = row->auth_time;
   child.client_id = row->client_id;
+  child.amr = row->amr;
 
   if (child.expires_at <= now) {
     wipe(child_plain);
@@ -235,6 +245,12 @@ Result<AccessClaims> TokenService::verify_access(std::string_view token) {
       c.client_id = j.value("client_id", "");
       c.tenant = j.value("tenant", "");
       c.role = j.value("role", "");
+      if (auto it = j.find("amr"); it != j.end()) {
+        for (const auto& m : it->get_ref<const nlohmann::json::array_t&>()) {
+          if (!c.amr.empty()) c.amr += ' ';
+          c.amr += m.get_ref<const std::string&>();
+        }
+      }
       c.iat = Seconds{std::chrono::seconds{j.at("iat").get<std::int64_t>()}};
       c.exp = Seconds{std::chrono::seconds{j.at("exp").get<std::int64_t>()}};
       c.auth_time = Seconds{std::chrono::seconds{j.value("auth_time", j.at("iat").get<std::int64_t>())}};

@@ -77,6 +77,7 @@ struct AccessClaims {
   std::string client_id;
   std::string tenant;     // set on a tenant-scoped token (POST /v1/token/tenant)
   std::string role;       // the caller's role in `tenant` when the token was issued
+  std::string amr;        // how the user authenticated (RFC 8176), space-separated, e.g. "pwd otp mfa"
   Seconds iat{}, exp{}, auth_time{};
 };
 
@@ -92,8 +93,9 @@ class TokenService {
                AuditSink& audit, TokenConfig config);
 
   // A new family for a fresh sign-in (auth_time zero = now). Errors: KeyError::NoActiveKey, StoreError.
+  // `amr`: how the user authenticated (RFC 8176, space-separated), carried by every token of the family.
   [[nodiscard]] Result<IssuedTokens> issue(const store::User& user, Seconds auth_time, std::string_view client_id,
-                                           const RequestMeta& meta);
+                                           std::string_view amr, const RequestMeta& meta);
   // Rotates `refresh_token` (see the header comment). Errors: InvalidRefresh,
   // RefreshExpired, RefreshReused, AccountError::Disabled, StoreError.
   [[nodiscard]] Result<IssuedTokens> refresh(const SecretString& refresh_token, const RequestMeta& meta);
@@ -119,7 +121,8 @@ class TokenService {
   // With `tenant` set, the token carries the `tenant` and `role` claims. auth_time zero = now.
   // `not_after` (when set) caps exp: a token minted from another token never outlives it.
   [[nodiscard]] Result<std::string> mint_access(const store::User& user, std::string_view family_id, Seconds auth_time,
-                                                std::string_view client_id, const TenantClaims& tenant = {},
+                                                std::string_view client_id, std::string_view amr,
+                                                const TenantClaims& tenant = {},
                                                 Seconds not_after = {});
 
   // Reloads the revocation set from the store (background, every poll interval).

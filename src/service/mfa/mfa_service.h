@@ -1,0 +1,200 @@
+// MfaService: the second factor (issue #8) — TOTP authenticators, recovery
+// codes, the sign-in challenge between the password and the session, and the
+// policy of who must have one.
+//
+// - Enrolment: a 160-bit secret, sealed under the KEK (AAD binds it to the
+//   user) and stored pending; shown once as an otpauth:// URI and QR code; it
+//   becomes a factor when the user proves a first code, which also issues ten
+//   recovery codes. A pending enrolment is shown again for kPendingReuse, then
+//   replaced, so a reloaded page keeps the QR code the person just scanned.
+// - Codes: RFC 6238, ±1 step, and a code's step must be later than the last
+//   accepted one (a compare-and-swap in the store: one winner across threads
+//   and instances). Recovery codes: 80 random bits each, stored as
+//   HMAC-SHA256 under a KEK subkey (a database leak alone gives nothing to
+//   guess offline), consumed atomically, audited with the number left.
+// - Sign-in: after the password, a user with a factor (or one the policy
+//   requires) gets a challenge: a one-time token (TokenPurpose::MfaChallenge,
+//   challenge_ttl), not a session and not tokens. Completing it needs a code;
+//   failures count in the lockout store under "mfa:<user id>" (never cleared
+//   by a password success, so re-entering the password gives no new guesses).
+//   A wrong code leaves the challenge usable; success consumes it.
+// - Policy: required for `required_roles` (a role in any tenant, or
+//   "tenant/role"), platform admins, or everyone (`required_for_all`). A user
+//   who must enrol gets an enrolment challenge instead of a session.
+//
+// Blocking (store, sealing): run on worker pools. Thread-safe.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/account/lockout.h"
+#include "core/base/clock.h"
+#include "core/base/random.h"
+#include "core/base/result.h"
+#include "core/base/secret.h"
+#include "core/crypto/seal.h"
+#include "service/common/audit.h"
+#include "store/store.h"
+
+namespace gh::service {
+
+class KnownDevices;
+class AccountService;
+
+enum class MfaError : std::uint8_t {
+  InvalidCode = 1,       // wrong, reused or malformed code (or too many failures): one answer
+  InvalidChallenge,      // unknown, used or expired sign-in challenge
+  AlreadyEnrolled,       // an authenticator is already active
+  NotEnrolled,           // no active authenticator (or no pending enrolment to confirm)
+  SecondFactorRequired,  // step-up for a user with an authenticator needs a code too
+};
+GH_DECLARE_ERROR_CATEGORY(MfaError)
+
+struct MfaConfig {
+  std::string issuer = "Gatehouse";                  // the name authenticator apps show
+  std::chrono::seconds challenge_ttl{5 * 60};        // a sign-in challenge lives this long
+  std::vector<std::string> required_roles{"admin"};  // "role" (any tenant) or "tenant-id/role"
+  bool required_for_platform_admins = true;
+  bool required_for_all = false;     // ASVS L2: every account needs a second factor
+  account::LockoutPolicy lockout{};  // failed codes, per (user, IP) and per user
+  bool lockout_enabled = true;
+};
+
+// Authentication methods (RFC 8176) after each step.
+inline constexpr std::string_view kAmrPassword = "pwd";
+inline constexpr std::string_view kAmrTotp = "pwd otp mfa";
+inline constexpr std::string_view kAmrRecoveryCode = "pwd mfa";
+
+struct MfaStatus {
+  bool totp = false;  // an authenticator is active
+  std::int64_t recovery_codes_left = 0;
+  bool required = false;  // the policy requires a second factor for this user
+};
+
+struct Enrolment {
+  SecretString secret_base32;  // for typing into an app by hand
+  std::string otpauth_uri;     // secret inside: show, never log
+  std::string qr_svg;          // the URI as a QR code
+};
+
+enum class ChallengeKind : std::uint8_t { Verify, Enroll };
+
+struct Challenge {
+  SecretString token;  // the plaintext; only its hash is stored
+  ChallengeKind kind = ChallengeKind::Verify;
+  std::chrono::seconds expires_in{};
+};
+
+// A second factor as sent: a TOTP code or a recovery code (one of them).
+struct SecondFactor {
+  std::string code;
+  std::string recovery_code;
+  std::string
+      device_token;  // the browser's known-device cookie: exempts it from the account-wide lock
+};
+
+struct Completed {
+  store::User user;
+  std::string amr;                          // kAmrTotp or kAmrRecoveryCode
+  std::vector<std::string> recovery_codes;  // new codes (an enrolment just completed): show once
+  std::optional<std::int64_t> recovery_codes_left;  // set when a recovery code was used
+};
+
+class MfaService {
+ public:
+  static constexpr std::chrono::seconds kPendingReuse{15 * 60};
+  static constexpr int kRecoveryCodes = 10;
+
+  MfaService(store::Store& store, const crypto::Kek& kek, Clock& clock, Random& rng,
+             AuditSink& audit, MfaConfig config, KnownDevices* devices = nullptr);
+
+  [[nodiscard]] Result<MfaStatus> status(const store::User& user);
+  // Whether the policy requires a second factor for `user`. Errors: StoreError.
+  [[nodiscard]] Result<bool> required_for(const store::User& user);
+
+  // After a verified password: nullopt when no second factor is needed (amr "pwd"),
+  // else a challenge (Verify if enrolled, Enroll if the policy requires one).
+  [[nodiscard]] Result<std::optional<Challenge>> challenge_after_password(const store::User& user,
+                                                                          const RequestMeta& meta);
+  // The live challenge's user and kind (for pages). Errors: InvalidChallenge.
+  [[nodiscard]] Result<std::pair<store::User, ChallengeKind>> challenge_info(
+      const SecretString& token);
+  // Enroll challenges: the authenticator to set up (pending until completed). Errors:
+  // InvalidChallenge.
+  [[nodiscard]] Result<Enrolment> enrol_for_challenge(const SecretString& token,
+                                                      const RequestMeta& meta);
+  // Checks the factor against the challenge's user (Verify: TOTP or recovery
+  // code; Enroll: a code of the pending enrolment, which then becomes active),
+  // consumes the challenge and says how the user authenticated.
+  // Errors: InvalidChallenge, InvalidCode, NotEnrolled, AccountError::Disabled, StoreError.
+  [[nodiscard]] Result<Completed> complete_challenge(const SecretString& token,
+                                                     const SecondFactor& factor,
+                                                     const RequestMeta& meta);
+
+  // Signed-in enrolment. Errors: AlreadyEnrolled, StoreError.
+  [[nodiscard]] Result<Enrolment> begin_enrolment(const store::User& user, const RequestMeta& meta);
+  // The first code of the pending enrolment; returns the recovery codes.
+  // Errors: NotEnrolled (nothing pending), InvalidCode, StoreError.
+  [[nodiscard]] Result<std::vector<std::string>> confirm_enrolment(const store::User& user,
+                                                                   std::string_view code,
+                                                                   const RequestMeta& meta);
+  // A second factor for an already signed-in user (step-up). Returns the amr
+  // it adds. Errors: NotEnrolled, InvalidCode, StoreError.
+  [[nodiscard]] Result<std::string> verify(const store::User& user, const SecondFactor& factor,
+                                           const RequestMeta& meta);
+  // Step-up after the password was verified again (AccountService::reauthenticate):
+  // "pwd" for a user without an authenticator; otherwise the factor is required
+  // and checked, and its amr returned. Errors: SecondFactorRequired, InvalidCode, StoreError.
+  [[nodiscard]] Result<std::string> step_up(const store::User& user, const SecondFactor& factor,
+                                            const RequestMeta& meta);
+  // New recovery codes (the old set stops working). Errors: NotEnrolled, StoreError.
+  [[nodiscard]] Result<std::vector<std::string>> regenerate_recovery_codes(const store::User& user,
+                                                                           const RequestMeta& meta);
+  // Removes the authenticator and the recovery codes. `actor` is the user
+  // (audited "mfa.remove") or an admin ("mfa.reset"). Errors: NotEnrolled, StoreError.
+  [[nodiscard]] Status remove(std::string_view user_id, std::string_view actor,
+                              const RequestMeta& meta);
+
+  [[nodiscard]] const MfaConfig& config() const { return cfg_; }
+
+ private:
+  [[nodiscard]] Result<Enrolment> enrol(const store::User& user, const RequestMeta& meta);
+  [[nodiscard]] Result<std::vector<std::string>> new_recovery_codes(const store::User& user);
+  // Checks `factor` for a confirmed authenticator; on success the amr.
+  [[nodiscard]] Result<std::string> check_factor(const store::User& user,
+                                                 const SecondFactor& factor,
+                                                 std::optional<std::int64_t>& codes_left,
+                                                 std::string_view action, const RequestMeta& meta);
+  [[nodiscard]] std::string recovery_hash(std::string_view user_id,
+                                          std::string_view normalized) const;
+  [[nodiscard]] Result<SecretString> open_secret(const store::TotpFactor& f) const;
+  [[nodiscard]] Result<store::OneTimeToken> live_challenge(const SecretString& token);
+  void audit(std::string action, std::string result, std::string actor, std::string subject,
+             const RequestMeta& meta);
+
+  store::Store& store_;
+  const crypto::Kek& kek_;
+  Clock& clock_;
+  Random& rng_;
+  AuditSink& audit_;
+  MfaConfig cfg_;
+  KnownDevices* devices_;
+  SecretString recovery_key_;  // KEK subkey for recovery-code hashes
+};
+
+struct Config;
+// The [mfa] settings (and the lockout policy for codes) from the server config.
+[[nodiscard]] MfaConfig mfa_config(const Config& c);
+
+// A recovery code as typed ("ABCD-efgh 2345…"): lower case, without spaces and
+// dashes; nullopt unless 16 base32 characters remain.
+[[nodiscard]] std::optional<std::string> normalize_recovery_code(std::string_view typed);
+
+}  // namespace gh::service
+
+template <>
+struct std::is_error_code_enum<gh::service::MfaError> : std::true_type {};
