@@ -79,6 +79,8 @@ export async function startOidcOp({
     jwks: { keys: await signingKeys(['RS256', 'ES256']) },
     pkce: { required: () => true },
     responseTypes: ['code'],
+    // Explicit lifetimes (seconds) keep oidc-provider from printing a notice for each default.
+    ttl: { AccessToken: 600, AuthorizationCode: 60, IdToken: 600, Interaction: 600, Session: 3600, Grant: 3600 },
     features: { devInteractions: { enabled: false } },
     interactions: { url: (ctx, interaction) => `/interaction/${interaction.uid}` },
     cookies: { keys: [randomBytes(32).toString('hex')] },
