@@ -1,0 +1,337 @@
+// Second factor over the JSON API (issue #8), against the real binary with a
+// frozen clock (libfaketime) so every TOTP code is deterministic. Codes come
+// from Debian's oathtool, an independent RFC 6238 implementation.
+//
+// Covered: enrolment (pending until the first code), sign-in challenge
+// (403 mfa_required → /v1/login/mfa), amr in tokens, ±1 step accepted and
+// ±2 refused, replay refused (also the enrolment code), the challenge token is
+// single-use and not a session, recovery codes single-use and normalised,
+// brute force hits lockout, parallel use of one code has one winner, the
+// policy (platform admins and everyone), step-up for removal, admin reset,
+// and secrets never stored in the clear.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { readFileSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { Server } from './lib/server.mjs';
+import { assertProblem, bearer, claims, register, grantPlatformAdmin } from './lib/authz.mjs';
+
+const T0 = Date.parse('2026-01-01T00:00:10Z') / 1000;  // the server's frozen clock
+// A fixed public URL: the issuer stays the same when the server restarts on another port.
+const FROZEN = { FAKETIME_DONT_FAKE_MONOTONIC: '1', GATEHOUSE_PUBLIC_URL: 'http://gatehouse.test' };
+
+// The code of `secret` at T0 + offset seconds (oathtool, not our code).
+function totp(secret, offset = 0) {
+  const at = new Date((T0 + offset) * 1000).toISOString().replace('T', ' ').replace(/\.\d+Z$/, ' UTC');
+  return execFileSync('oathtool', ['--totp', '-b', '-N', at, secret], { encoding: 'utf8' }).trim();
+}
+
+let gh;
+before(async () => {
+  gh = await new Server({ faketime: '2026-01-01 00:00:10', env: { ...FROZEN } }).start();
+});
+after(async () => { await gh?.stop(); });
+
+const body = { 'token-transport': 'body' };
+
+async function passwordStep(server, u) {
+  return server.json('POST', '/v1/login', { email: u.email, password: u.password }, body);
+}
+
+// Registers a user and enrols an authenticator confirmed with the code at `confirmAt`.
+async function enrolled(server, confirmAt = 0) {
+  const u = await register(server, 'mfa');
+  const begin = await server.json('POST', '/v1/mfa/totp', undefined, bearer(u.access));
+  assert.equal(begin.status, 200, begin.text);
+  u.secret = begin.body.secret;
+  const ok = await server.json('POST', '/v1/mfa/totp/confirm', { code: totp(u.secret, confirmAt) }, bearer(u.access));
+  assert.equal(ok.status, 200, ok.text);
+  u.codes = ok.body.recovery_codes;
+  return u;
+}
+
+async function challenge(server, u) {
+  const r = await passwordStep(server, u);
+  assertProblem(r, 403, 'mfa_required', 'password step');
+  return r.body.mfa_token;
+}
+
+test('enrolment: pending until the first code; the URI carries the secret; 10 distinct recovery codes', async () => {
+  const u = await register(gh, 'mfa');
+  const status0 = await gh.json('GET', '/v1/mfa', undefined, bearer(u.access));
+  assert.deepEqual(status0.body, { totp: false, recovery_codes_left: 0, required: false });
+
+  const begin = await gh.json('POST', '/v1/mfa/totp', undefined, bearer(u.access));
+  assert.equal(begin.status, 200, begin.text);
+  const { secret, otpauth_uri: uri } = begin.body;
+  assert.match(secret, /^[A-Z2-7]{32}$/, '160-bit base32 secret');
+  const parsed = new URL(uri);
+  assert.equal(parsed.protocol, 'otpauth:');
+  assert.equal(parsed.searchParams.get('secret'), secret);
+  assert.equal(parsed.searchParams.get('issuer'), 'Gatehouse');
+  assert.ok(decodeURIComponent(parsed.pathname).includes(u.email));
+  // Asking again while pending shows the same authenticator (a reloaded page keeps its QR code).
+  const again = await gh.json('POST', '/v1/mfa/totp', undefined, bearer(u.access));
+  assert.equal(again.body.secret, secret);
+
+  // Pending is not a factor: sign-in still needs only the password.
+  assert.equal((await passwordStep(gh, u)).status, 200);
+
+  const wrong = await gh.json('POST', '/v1/mfa/totp/confirm', { code: totp(secret, 90) }, bearer(u.access));
+  assertProblem(wrong, 401, 'invalid_mfa_code', 'a code three steps ahead');
+  const bad = await gh.json('POST', '/v1/mfa/totp/confirm', { code: 'abcdef' }, bearer(u.access));
+  assertProblem(bad, 401, 'invalid_mfa_code', 'not digits');
+
+  const ok = await gh.json('POST', '/v1/mfa/totp/confirm', { code: totp(secret) }, bearer(u.access));
+  assert.equal(ok.status, 200, ok.text);
+  const codes = ok.body.recovery_codes;
+  assert.equal(codes.length, 10);
+  assert.equal(new Set(codes).size, 10);
+  for (const c of codes) assert.match(c, /^[a-z2-7]{4}-[a-z2-7]{4}-[a-z2-7]{4}-[a-z2-7]{4}$/);
+
+  const status1 = await gh.json('GET', '/v1/mfa', undefined, bearer(u.access));
+  assert.deepEqual(status1.body, { totp: true, recovery_codes_left: 10, required: false });
+  const twice = await gh.json('POST', '/v1/mfa/totp', undefined, bearer(u.access));
+  assertProblem(twice, 409, 'mfa_already_enrolled');
+});
+
+test('sign-in: the password step gives a challenge, not tokens; the code completes it with amr', async () => {
+  const u = await enrolled(gh);
+  const r = await passwordStep(gh, u);
+  assertProblem(r, 403, 'mfa_required');
+  assert.equal(r.body.access_token, undefined);
+  assert.equal(r.body.refresh_token, undefined);
+  assert.equal(r.headers.get('set-cookie'), null, 'no session or refresh cookie');
+  assert.deepEqual(r.body.methods, ['totp', 'recovery_code']);
+  assert.equal(r.body.expires_in, 300);
+  const token = r.body.mfa_token;
+
+  // The challenge is not a credential anywhere else.
+  assert.equal((await gh.json('GET', '/v1/me', undefined, bearer(token))).status, 401);
+  const asCookie = await fetch(gh.url('/v1/session'), { headers: { cookie: `gh_session=${token}; __Host-gh_session=${token}` } });
+  assert.equal(asCookie.status, 401);
+  const asRefresh = await gh.json('POST', '/v1/token/refresh', { refresh_token: token }, body);
+  assert.equal(asRefresh.status, 401);
+
+  // The step used to confirm enrolment is spent: replay refused.
+  assertProblem(await gh.json('POST', '/v1/login/mfa', { mfa_token: token, code: totp(u.secret) }, body), 401, 'invalid_mfa_code', 'enrolment code replayed');
+  // A wrong code leaves the challenge usable.
+  const done = await gh.json('POST', '/v1/login/mfa', { mfa_token: token, code: totp(u.secret, 30) }, body);
+  assert.equal(done.status, 200, done.text);
+  const c = claims(done.body.access_token);
+  assert.deepEqual(c.amr, ['pwd', 'otp', 'mfa']);
+  assert.equal(c.sub, u.id);
+  assert.ok(done.body.refresh_token);
+  // amr survives a refresh rotation.
+  const rotated = await gh.json('POST', '/v1/token/refresh', { refresh_token: done.body.refresh_token }, body);
+  assert.equal(rotated.status, 200, rotated.text);
+  assert.deepEqual(claims(rotated.body.access_token).amr, ['pwd', 'otp', 'mfa']);
+
+  // Single use: the same challenge cannot sign in twice.
+  assertProblem(await gh.json('POST', '/v1/login/mfa', { mfa_token: token, code: totp(u.secret, -30) }, body), 401, 'invalid_mfa_token', 'used challenge');
+  assertProblem(await gh.json('POST', '/v1/login/mfa', { mfa_token: 'x'.repeat(43), code: '123456' }, body), 401, 'invalid_mfa_token', 'unknown challenge');
+  assertProblem(await gh.json('POST', '/v1/login/mfa', { mfa_token: token, code: '1', extra: 1 }, body), 400, 'unknown_field');
+});
+
+test('clock skew: ±1 step accepted, ±2 refused; each step once', async () => {
+  const u = await enrolled(gh, -30);  // enrolment used step -1
+  const token = await challenge(gh, u);
+  for (const offset of [-60, 60, -30]) {
+    const r = await gh.json('POST', '/v1/login/mfa', { mfa_token: token, code: totp(u.secret, offset) }, body);
+    assertProblem(r, 401, 'invalid_mfa_code', `offset ${offset}s`);
+  }
+  const ok = await gh.json('POST', '/v1/login/mfa', { mfa_token: token, code: totp(u.secret, 0) }, body);
+  assert.equal(ok.status, 200, ok.text);
+  // The current step is now spent; the next one (+30 s) still works; then nothing is left in the window.
+  const t2 = await challenge(gh, u);
+  assertProblem(await gh.json('POST', '/v1/login/mfa', { mfa_token: t2, code: totp(u.secret, 0) }, body), 401, 'invalid_mfa_code', 'replay');
+  assert.equal((await gh.json('POST', '/v1/login/mfa', { mfa_token: t2, code: totp(u.secret, 30) }, body)).status, 200);
+  const t3 = await challenge(gh, u);
+  assertProblem(await gh.json('POST', '/v1/login/mfa', { mfa_token: t3, code: totp(u.secret, 30) }, body), 401, 'invalid_mfa_code', 'replay +30');
+});
+
+test('recovery codes: single use, typed loosely, counted down, regenerating invalidates the old set', async () => {
+  const u = await enrolled(gh);
+  const loose = u.codes[0].replaceAll('-', ' ').toUpperCase();
+  const r = await gh.json('POST', '/v1/login/mfa', { mfa_token: await challenge(gh, u), recovery_code: loose }, body);
+  assert.equal(r.status, 200, r.text);
+  assert.equal(r.body.recovery_codes_left, 9);
+  assert.deepEqual(claims(r.body.access_token).amr, ['pwd', 'mfa']);
+  const reuse = await gh.json('POST', '/v1/login/mfa', { mfa_token: await challenge(gh, u), recovery_code: u.codes[0] }, body);
+  assertProblem(reuse, 401, 'invalid_mfa_code', 'used recovery code');
+
+  // Regenerating needs a recent authentication (the frozen clock makes this one recent).
+  const fresh = await gh.json('POST', '/v1/mfa/recovery-codes', undefined, bearer(r.body.access_token));
+  assert.equal(fresh.status, 200, fresh.text);
+  assert.equal(fresh.body.recovery_codes.length, 10);
+  const old = await gh.json('POST', '/v1/login/mfa', { mfa_token: await challenge(gh, u), recovery_code: u.codes[1] }, body);
+  assertProblem(old, 401, 'invalid_mfa_code', 'code from the old set');
+  const next = await gh.json('POST', '/v1/login/mfa', { mfa_token: await challenge(gh, u), recovery_code: fresh.body.recovery_codes[9] }, body);
+  assert.equal(next.status, 200, next.text);
+  assert.equal(next.body.recovery_codes_left, 9);
+});
+
+test('brute force: failed codes lock the second step (the right code then fails too)', async () => {
+  const u = await enrolled(gh);
+  const token = await challenge(gh, u);
+  for (let i = 0; i < 5; i++) {
+    const r = await gh.json('POST', '/v1/login/mfa', { mfa_token: token, code: String(100000 + i) }, body);
+    assertProblem(r, 401, 'invalid_mfa_code', `guess ${i}`);
+  }
+  // Re-entering the password does not reset the count: the lock is on the second factor.
+  const again = await challenge(gh, u);
+  const right = await gh.json('POST', '/v1/login/mfa', { mfa_token: again, code: totp(u.secret, 30) }, body);
+  assertProblem(right, 401, 'invalid_mfa_code', 'right code while locked');
+  const right2 = await gh.json('POST', '/v1/login/mfa', { mfa_token: token, recovery_code: u.codes[0] }, body);
+  assertProblem(right2, 401, 'invalid_mfa_code', 'recovery code while locked');
+});
+
+test('one code, many parallel challenges: exactly one sign-in', async () => {
+  const u = await enrolled(gh);
+  const tokens = [];
+  for (let i = 0; i < 8; i++) tokens.push(await challenge(gh, u));
+  const code = totp(u.secret, 30);
+  const results = await Promise.all(tokens.map((t) => gh.json('POST', '/v1/login/mfa', { mfa_token: t, code }, body)));
+  assert.equal(results.filter((r) => r.status === 200).length, 1, results.map((r) => r.status).join(','));
+  for (const r of results.filter((x) => x.status !== 200)) assertProblem(r, 401, 'invalid_mfa_code');
+});
+
+test('secrets at rest: neither the TOTP secret nor recovery codes are stored in the clear', async () => {
+  const u = await enrolled(gh);
+  const raw = Buffer.from(u.secret.replace(/=+$/, ''), 'utf8');
+  const secretHex = Buffer.from(base32Decode(u.secret)).toString('hex');
+  let checked = 0;
+  for (const f of readdirSync(gh.dataDir)) {
+    if (!f.startsWith('gatehouse.db')) continue;
+    const bytes = readFileSync(join(gh.dataDir, f));
+    checked += 1;
+    assert.equal(bytes.indexOf(raw), -1, `base32 secret in ${f}`);
+    assert.equal(bytes.indexOf(Buffer.from(base32Decode(u.secret))), -1, `raw secret bytes in ${f}`);
+    assert.equal(bytes.indexOf(Buffer.from(secretHex)), -1, `hex secret in ${f}`);
+    for (const c of u.codes) {
+      assert.equal(bytes.indexOf(Buffer.from(c)), -1, `recovery code in ${f}`);
+      assert.equal(bytes.indexOf(Buffer.from(c.replaceAll('-', ''))), -1, `recovery code in ${f}`);
+    }
+  }
+  assert.ok(checked >= 1, 'found the database files');
+});
+
+function base32Decode(s) {
+  const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
+  let bits = 0; let value = 0; const out = [];
+  for (const ch of s.replace(/=+$/, '')) {
+    value = (value << 5) | alphabet.indexOf(ch);
+    bits += 5;
+    if (bits >= 8) { out.push((value >>> (bits - 8)) & 0xff); bits -= 8; }
+  }
+  return out;
+}
+
+test('policy: a platform admin must enrol at sign-in; then it is required and cannot be skipped', async () => {
+  const a = await register(gh, 'mfa-admin');
+  await grantPlatformAdmin(gh, a);
+  const r = await passwordStep(gh, a);
+  assertProblem(r, 403, 'mfa_enrollment_required');
+  assert.deepEqual(r.body.methods, ['totp']);
+  const token = r.body.mfa_token;
+  // Without enrolling first there is nothing to confirm.
+  assertProblem(await gh.json('POST', '/v1/login/mfa', { mfa_token: token, code: '000000' }, body), 409, 'mfa_not_enrolled');
+  const en = await gh.json('POST', '/v1/login/mfa/enroll', { mfa_token: token });
+  assert.equal(en.status, 200, en.text);
+  assertProblem(await gh.json('POST', '/v1/login/mfa', { mfa_token: token, code: totp(en.body.secret, 120) }, body), 401, 'invalid_mfa_code');
+  const done = await gh.json('POST', '/v1/login/mfa', { mfa_token: token, code: totp(en.body.secret) }, body);
+  assert.equal(done.status, 200, done.text);
+  assert.equal(done.body.recovery_codes.length, 10);
+  assert.deepEqual(claims(done.body.access_token).amr, ['pwd', 'otp', 'mfa']);
+  const st = await gh.json('GET', '/v1/mfa', undefined, bearer(done.body.access_token));
+  assert.deepEqual(st.body, { totp: true, recovery_codes_left: 10, required: true });
+  // An enrolment challenge cannot be re-used to enrol again.
+  assertProblem(await gh.json('POST', '/v1/login/mfa/enroll', { mfa_token: token }), 401, 'invalid_mfa_token');
+  assertProblem(await passwordStep(gh, a), 403, 'mfa_required', 'enrolled admin');
+});
+
+test('admin reset: a platform admin removes a user\'s factor (step-up, audited); others are refused', async () => {
+  const a = await register(gh, 'mfa-resetter');
+  await grantPlatformAdmin(gh, a);
+  const ar = await passwordStep(gh, a);
+  const en = await gh.json('POST', '/v1/login/mfa/enroll', { mfa_token: ar.body.mfa_token });
+  const signed = await gh.json('POST', '/v1/login/mfa', { mfa_token: ar.body.mfa_token, code: totp(en.body.secret) }, body);
+  assert.equal(signed.status, 200, signed.text);
+  const adminToken = signed.body.access_token;
+
+  const u = await enrolled(gh);
+  const other = await register(gh, 'mfa-nobody');
+  assertProblem(await gh.json('DELETE', `/v1/admin/users/${u.id}/mfa`, undefined, bearer(other.access)), 403, 'forbidden');
+  assert.equal((await gh.json('DELETE', `/v1/admin/users/${u.id}/mfa`, undefined, bearer(adminToken))).status, 204);
+  assertProblem(await gh.json('DELETE', `/v1/admin/users/${u.id}/mfa`, undefined, bearer(adminToken)), 409, 'mfa_not_enrolled');
+  assertProblem(await gh.json('DELETE', '/v1/admin/users/00000000-0000-4000-8000-000000000000/mfa', undefined, bearer(adminToken)), 404, 'not_found');
+  assert.equal((await passwordStep(gh, u)).status, 200, 'password alone again');
+  const audit = await gh.json('GET', `/v1/admin/audit?user=${u.id}&action=mfa.reset`, undefined, bearer(adminToken));
+  assert.equal(audit.status, 200, audit.text);
+  assert.ok(audit.body.events.some((e) => e.action === 'mfa.reset' && e.result === 'success' && e.actor === a.id), audit.text);
+});
+
+test('step-up: removing the factor needs a recent authentication that includes the code', async () => {
+  const dataDir = gh.dataDir;
+  const u = await enrolled(gh);
+  const done = await gh.json('POST', '/v1/login/mfa', { mfa_token: await challenge(gh, u), code: totp(u.secret, 30) }, body);
+  assert.equal(done.status, 200);
+  // Eleven minutes later (the same data, the server restarted with its clock moved on).
+  await gh.stop({ keepData: true });
+  gh = await new Server({ dataDir, faketime: '2026-01-01 00:11:10', env: { ...FROZEN } }).start();
+  const later = 660;
+  const stale = await gh.json('DELETE', '/v1/mfa/totp', undefined, bearer(done.body.access_token));
+  assertProblem(stale, 401, 'reauthentication_required');
+  assertProblem(await gh.json('POST', '/v1/mfa/recovery-codes', undefined, bearer(done.body.access_token)), 401, 'reauthentication_required');
+  // The password alone is not enough for a user with an authenticator.
+  const pwOnly = await gh.json('POST', '/v1/reauthenticate', { password: u.password }, bearer(done.body.access_token));
+  assertProblem(pwOnly, 401, 'mfa_code_required');
+  const wrong = await gh.json('POST', '/v1/reauthenticate', { password: u.password, code: totp(u.secret, 30) }, bearer(done.body.access_token));
+  assertProblem(wrong, 401, 'invalid_mfa_code', 'an old code');
+  const re = await gh.json('POST', '/v1/reauthenticate', { password: u.password, code: totp(u.secret, later) }, bearer(done.body.access_token));
+  assert.equal(re.status, 200, re.text);
+  assert.deepEqual(claims(re.body.access_token).amr, ['pwd', 'otp', 'mfa']);
+  assert.equal((await gh.json('DELETE', '/v1/mfa/totp', undefined, bearer(re.body.access_token))).status, 204);
+  assert.equal((await passwordStep(gh, u)).status, 200, 'no second step any more');
+  const st = await gh.json('GET', '/v1/mfa', undefined, bearer(re.body.access_token));
+  assert.deepEqual(st.body, { totp: false, recovery_codes_left: 0, required: false });
+});
+
+test('mfa.required_for_all: every new account enrols before it gets tokens or a session', async () => {
+  const all = await new Server({ faketime: '2026-01-01 00:00:10', env: { ...FROZEN, GATEHOUSE_MFA_REQUIRED_FOR_ALL: 'true' } }).start();
+  try {
+    const email = `all.${process.pid}.${Date.now()}@example.test`;
+    const reg = await all.json('POST', '/v1/register', { email, password: 'violet-harbor-tangerine-everyone' }, body);
+    assertProblem(reg, 403, 'mfa_enrollment_required');
+    assert.equal(reg.body.access_token, undefined);
+    const s = await all.json('POST', '/v1/session/login', { email, password: 'violet-harbor-tangerine-everyone' });
+    assertProblem(s, 403, 'mfa_enrollment_required');
+    assert.equal(s.headers.get('set-cookie'), null);
+    const en = await all.json('POST', '/v1/login/mfa/enroll', { mfa_token: s.body.mfa_token });
+    const done = await all.json('POST', '/v1/session/login/mfa', { mfa_token: s.body.mfa_token, code: totp(en.body.secret) });
+    assert.equal(done.status, 200, done.text);
+    assert.match(done.headers.get('set-cookie') ?? '', /gh_session=/);
+    assert.equal(done.body.recovery_codes.length, 10);
+  } finally {
+    await all.stop();
+  }
+});
+
+test('rate limit: second-factor attempts per IP are limited (429) before lockout', async () => {
+  const rl = await new Server({
+    faketime: '2026-01-01 00:00:10',
+    env: { ...FROZEN, GATEHOUSE_RATE_LIMIT_ENABLED: 'true', GATEHOUSE_RATE_LIMIT_MFA_PER_IP: '4/15m', GATEHOUSE_LOCKOUT_PER_SOURCE: '50' },
+  }).start();
+  try {
+    const u = await enrolled(rl);
+    const token = await challenge(rl, u);
+    const statuses = [];
+    for (let i = 0; i < 4; i++) {
+      statuses.push((await rl.json('POST', '/v1/login/mfa', { mfa_token: token, code: String(200000 + i) }, body)).status);
+    }
+    assert.deepEqual(statuses, [401, 401, 401, 429]);
+  } finally {
+    await rl.stop();
+  }
+});
