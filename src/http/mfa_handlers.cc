@@ -132,7 +132,7 @@ Awaitable App::login_mfa(Request& req, RequestContext& ctx) {
   const SecretString t(std::move(*token));
   const auto meta = meta_of(req, ctx);
   auto done =
-      co_await offload(d_.db_pool, [&] { return d_.mfa->complete_challenge(t, *factor, meta); });
+      co_await offload(d_.hash_pool, [&] { return d_.mfa->complete_challenge(t, *factor, meta); });
   if (!done) co_return overloaded(req, ctx);
   if (!*done) co_return error_response(req, ctx, done->error());
   nlohmann::json extra = nlohmann::json::object();
@@ -160,7 +160,7 @@ Awaitable App::session_login_mfa(Request& req, RequestContext& ctx) {
   const SecretString t(std::move(*token));
   const auto meta = meta_of(req, ctx);
   auto done =
-      co_await offload(d_.db_pool, [&] { return d_.mfa->complete_challenge(t, *factor, meta); });
+      co_await offload(d_.hash_pool, [&] { return d_.mfa->complete_challenge(t, *factor, meta); });
   if (!done) co_return overloaded(req, ctx);
   if (!*done) co_return error_response(req, ctx, done->error());
   auto previous = co_await current_session(req);
@@ -226,7 +226,7 @@ Awaitable App::mfa_totp_confirm(Request& req, RequestContext& ctx) {
   auto code = json::required_string(*body, "code", kMaxCodeBytes);
   if (!code) co_return error_response(req, ctx, code.error());
   const auto meta = meta_of(req, ctx);
-  auto codes = co_await offload(d_.db_pool, [&]() -> Result<std::vector<std::string>> {
+  auto codes = co_await offload(d_.hash_pool, [&]() -> Result<std::vector<std::string>> {
     auto user = d_.accounts.load_user(claims->sub);
     if (!user) return fail(user.error());
     return d_.mfa->confirm_enrolment(*user, *code, meta);
@@ -255,7 +255,7 @@ Awaitable App::mfa_recovery_codes(Request& req, RequestContext& ctx) {
   if (auto ok = d_.authz->require_recent(claims->auth_time); !ok)
     co_return authz_problem(req, ctx, ok.error());
   const auto meta = meta_of(req, ctx);
-  auto codes = co_await offload(d_.db_pool, [&]() -> Result<std::vector<std::string>> {
+  auto codes = co_await offload(d_.hash_pool, [&]() -> Result<std::vector<std::string>> {
     auto user = d_.accounts.load_user(claims->sub);
     if (!user) return fail(user.error());
     return d_.mfa->regenerate_recovery_codes(*user, meta);
@@ -339,7 +339,7 @@ Awaitable App::page_mfa_challenge_post(Request& req, RequestContext& ctx) {
   form->wipe();
   const auto meta = meta_of(req, ctx);
   auto done =
-      co_await offload(d_.db_pool, [&] { return d_.mfa->complete_challenge(token, factor, meta); });
+      co_await offload(d_.hash_pool, [&] { return d_.mfa->complete_challenge(token, factor, meta); });
   if (!done) co_return message_page(req, ctx, 503, "Verify it's you", kMsgBusy);
   if (!*done) {
     const auto& e = done->error();
@@ -448,7 +448,7 @@ Awaitable App::page_mfa_setup_post(Request& req, RequestContext& ctx) {
     co_return message_page(req, ctx, 403, "Request refused", kMsgExpiredForm);
   const std::string code(form->value("code").substr(0, kMaxCodeBytes));
   const auto meta = meta_of(req, ctx);
-  auto codes = co_await offload(d_.db_pool, [&]() -> Result<std::vector<std::string>> {
+  auto codes = co_await offload(d_.hash_pool, [&]() -> Result<std::vector<std::string>> {
     auto user = d_.accounts.load_user(s->row.user_id);
     if (!user) return fail(user.error());
     return d_.mfa->confirm_enrolment(*user, code, meta);
@@ -512,7 +512,7 @@ Awaitable App::page_mfa_codes_post(Request& req, RequestContext& ctx) {
   if (!d_.authz->require_recent(s->row.auth_time))  // step-up: new codes are a way in
     co_return co_await reauth_view(req, ctx, *s, 200, "/account", {});
   const auto meta = meta_of(req, ctx);
-  auto codes = co_await offload(d_.db_pool, [&]() -> Result<std::vector<std::string>> {
+  auto codes = co_await offload(d_.hash_pool, [&]() -> Result<std::vector<std::string>> {
     auto user = d_.accounts.load_user(s->row.user_id);
     if (!user) return fail(user.error());
     return d_.mfa->regenerate_recovery_codes(*user, meta);

@@ -192,4 +192,16 @@ bool PasswordHasher::needs_rehash(std::string_view stored) const {
   return !parts || parts->variant != "2b" || parts->cost < params_.bcrypt_cost;
 }
 
+Result<std::string> argon2id_raw(std::string_view secret, std::string_view salt16, std::uint32_t iterations,
+                                 std::uint64_t memory_kib) {
+  static_assert(crypto_pwhash_SALTBYTES == 16);
+  if (salt16.size() != crypto_pwhash_SALTBYTES) return fail(HashError::HashFailed, "argon2id salt must be 16 bytes");
+  std::string out(32, '\0');
+  if (crypto_pwhash(reinterpret_cast<unsigned char*>(out.data()), out.size(), secret.data(), secret.size(),
+                    reinterpret_cast<const unsigned char*>(salt16.data()), iterations,
+                    static_cast<std::size_t>(memory_kib * 1024), crypto_pwhash_ALG_ARGON2ID13) != 0)
+    return fail(HashError::HashFailed, "argon2id hashing failed (out of memory?)");
+  return out;
+}
+
 }  // namespace gh::password

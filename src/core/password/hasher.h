@@ -63,6 +63,13 @@ class PasswordHasher {
   std::string dummy_;
 };
 
+// Raw Argon2id (32 bytes) of `secret` with a caller-chosen 16-byte salt: for
+// low-entropy lookup secrets (recovery codes) that must be found by hash, so
+// one computation per attempt checks every stored code of one salt.
+// Errors: HashError::HashFailed (out of memory).
+[[nodiscard]] Result<std::string> argon2id_raw(std::string_view secret, std::string_view salt16,
+                                               std::uint32_t iterations, std::uint64_t memory_kib);
+
 }  // namespace gh::password
 
 template <>

@@ -8,6 +8,7 @@
 
 #include "core/base/encoding.h"
 #include "core/crypto/seal.h"
+#include "core/password/hasher.h"
 #include "core/totp/qr.h"
 #include "core/totp/totp.h"
 #include "service/accounts/accounts.h"
@@ -72,6 +73,8 @@ MfaConfig mfa_config(const Config& c) {
   m.required_for_all = c.mfa_required_for_all;
   m.lockout = c.lockout_policy();
   m.lockout_enabled = c.lockout_enabled;
+  m.code_hash_iterations = c.argon2_iterations;
+  m.code_hash_memory_kib = c.argon2_memory_kib;
   return m;
 }
 
@@ -106,11 +109,13 @@ void MfaService::audit(std::string action, std::string result, std::string actor
                            std::move(subject), clock_.now(), meta});
 }
 
-std::string MfaService::recovery_hash(std::string_view user_id, std::string_view normalized) const {
-  std::string msg(user_id);
-  msg += ':';
-  msg += normalized;
-  return hex_encode(crypto::hmac_sha256(recovery_key_.expose(), msg));
+Result<std::string> MfaService::recovery_hash(std::string_view user_id,
+                                              std::string_view normalized) const {
+  const std::string salt = crypto::hmac_sha256(recovery_key_.expose(), user_id).substr(0, 16);
+  auto raw = password::argon2id_raw(normalized, salt, cfg_.code_hash_iterations,
+                                    cfg_.code_hash_memory_kib);
+  if (!raw) return fail(raw.error());
+  return hex_encode(*raw);
 }
 
 Result<SecretString> MfaService::open_secret(const store::TotpFactor& f) const {
@@ -261,7 +266,9 @@ Result<std::vector<std::string>> MfaService::new_recovery_codes(const store::Use
     std::ranges::transform(c, c.begin(), [](char ch) {
       return ch >= 'A' && ch <= 'Z' ? static_cast<char>(ch - 'A' + 'a') : ch;
     });
-    hashes.push_back(recovery_hash(user.id, c));
+    auto h = recovery_hash(user.id, c);
+    if (!h) return fail(h.error());
+    hashes.push_back(std::move(*h));
     codes.push_back(c.substr(0, 4) + "-" + c.substr(4, 4) + "-" + c.substr(8, 4) + "-" +
                     c.substr(12, 4));
   }
@@ -325,7 +332,9 @@ Result<std::string> MfaService::check_factor(const store::User& user, const Seco
   std::string amr;
   if (!factor.recovery_code.empty()) {
     if (auto norm = normalize_recovery_code(factor.recovery_code)) {
-      auto left = store_.mfa().consume_recovery_code(user.id, recovery_hash(user.id, *norm));
+      auto h = recovery_hash(user.id, *norm);
+      if (!h) return fail(h.error());
+      auto left = store_.mfa().consume_recovery_code(user.id, *h);
       if (!left && !is(left.error(), store::StoreError::NotFound)) return fail(left.error());
       if (left) {
         codes_left = *left;

@@ -9,9 +9,11 @@
 //   replaced, so a reloaded page keeps the QR code the person just scanned.
 // - Codes: RFC 6238, ±1 step, and a code's step must be later than the last
 //   accepted one (a compare-and-swap in the store: one winner across threads
-//   and instances). Recovery codes: 80 random bits each, stored as
-//   HMAC-SHA256 under a KEK subkey (a database leak alone gives nothing to
-//   guess offline), consumed atomically, audited with the number left.
+//   and instances). Recovery codes: 80 random bits each (under 112, so ASVS
+//   6.5.2 asks for a salted password hash): stored as Argon2id with a per-user
+//   salt derived from the KEK (a database leak alone cannot even start an
+//   offline search), so one Argon2id per attempt finds the code among the
+//   user's ten; consumed atomically, audited with the number left.
 // - Sign-in: after the password, a user with a factor (or one the policy
 //   requires) gets a challenge: a one-time token (TokenPurpose::MfaChallenge,
 //   challenge_ttl), not a session and not tokens. Completing it needs a code;
@@ -22,7 +24,9 @@
 //   "tenant/role"), platform admins, or everyone (`required_for_all`). A user
 //   who must enrol gets an enrolment challenge instead of a session.
 //
-// Blocking (store, sealing): run on worker pools. Thread-safe.
+// Blocking (store, sealing; Argon2id for recovery codes: complete_challenge,
+// verify, step_up, confirm_enrolment and regenerate_recovery_codes belong on
+// the hashing pool). Thread-safe.
 #pragma once
 
 #include <chrono>
@@ -59,8 +63,10 @@ struct MfaConfig {
   std::chrono::seconds challenge_ttl{5 * 60};        // a sign-in challenge lives this long
   std::vector<std::string> required_roles{"admin"};  // "role" (any tenant) or "tenant-id/role"
   bool required_for_platform_admins = true;
-  bool required_for_all = false;     // ASVS L2: every account needs a second factor
-  account::LockoutPolicy lockout{};  // failed codes, per (user, IP) and per user
+  bool required_for_all = false;           // ASVS L2: every account needs a second factor
+  account::LockoutPolicy lockout{};        // failed codes, per (user, IP) and per user
+  std::uint32_t code_hash_iterations = 2;  // Argon2id for recovery codes (the password settings)
+  std::uint64_t code_hash_memory_kib = 19 * 1024;
   bool lockout_enabled = true;
 };
 
@@ -169,8 +175,8 @@ class MfaService {
                                                  const SecondFactor& factor,
                                                  std::optional<std::int64_t>& codes_left,
                                                  std::string_view action, const RequestMeta& meta);
-  [[nodiscard]] std::string recovery_hash(std::string_view user_id,
-                                          std::string_view normalized) const;
+  [[nodiscard]] Result<std::string> recovery_hash(std::string_view user_id,
+                                                  std::string_view normalized) const;
   [[nodiscard]] Result<SecretString> open_secret(const store::TotpFactor& f) const;
   [[nodiscard]] Result<store::OneTimeToken> live_challenge(const SecretString& token);
   void audit(std::string action, std::string result, std::string actor, std::string subject,

@@ -1,0 +1,250 @@
+// MfaService over the memory store with a FakeClock: the policy, the
+// challenge's lifetime and single use, enrolment reuse, lockout that a password
+// success does not clear, recovery codes, and what is stored.
+#include "service/mfa/mfa_service.h"
+
+#include <set>
+
+#include <gtest/gtest.h>
+
+#include "core/totp/totp.h"
+#include "service/accounts/accounts.h"
+#include "service/tokens/token_service.h"
+
+namespace gh::service {
+namespace {
+
+using std::chrono::seconds;
+
+constexpr const char* kKek = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8";
+
+class RecordingAudit final : public AuditSink {
+ public:
+  void record(const AuditEvent& e) override { events.push_back(e); }
+  [[nodiscard]] bool has(std::string_view action, std::string_view result) const {
+    for (const auto& e : events)
+      if (e.action == action && e.result == result) return true;
+    return false;
+  }
+  std::vector<AuditEvent> events;
+};
+
+class MfaServiceTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    store_ = std::move(*store::open_store("memory://"));
+    ASSERT_TRUE(store_->migrate());
+    kek_.emplace(std::move(*crypto::Kek::from_base64url(kKek)));
+    cfg_.code_hash_iterations = 1;
+    cfg_.code_hash_memory_kib = 8 * 1024;
+    make();
+    user_ = add_user("ada@example.com");
+  }
+
+  void make() { svc_ = std::make_unique<MfaService>(*store_, *kek_, clock_, rng_, audit_, cfg_); }
+
+  store::User add_user(std::string email) {
+    store::User u;
+    u.id = uuid_v4(rng_);
+    u.email = email;
+    u.email_normalized = email;
+    u.created_at = u.updated_at = clock_.now();
+    EXPECT_TRUE(store_->users().create_user(u));
+    return u;
+  }
+
+  [[nodiscard]] std::int64_t now_unix() const { return clock_.now().time_since_epoch().count(); }
+
+  // The code for `secret_b32` at now + offset seconds.
+  [[nodiscard]] std::string code(const SecretString& secret_b32, std::int64_t offset = 0) const {
+    auto raw = totp::base32_decode(secret_b32.expose());
+    return totp::code_at(std::as_bytes(std::span(*raw)), now_unix() + offset);
+  }
+
+  // Enrols `u` and returns its secret (base32) and recovery codes.
+  std::pair<SecretString, std::vector<std::string>> enrol(const store::User& u) {
+    auto e = svc_->begin_enrolment(u, meta_);
+    EXPECT_TRUE(e) << e.error().message();
+    auto codes = svc_->confirm_enrolment(u, code(e->secret_base32), meta_);
+    EXPECT_TRUE(codes) << codes.error().message();
+    return {SecretString(std::string(e->secret_base32.expose())), *codes};
+  }
+
+  std::unique_ptr<store::Store> store_;
+  std::optional<crypto::Kek> kek_;
+  FakeClock clock_;
+  SystemRandom rng_;
+  RecordingAudit audit_;
+  MfaConfig cfg_;
+  RequestMeta meta_{"req-1", "192.0.2.7", "test"};
+  std::unique_ptr<MfaService> svc_;
+  store::User user_;
+};
+
+bool is(const Result<auto>& r, auto code) { return !r && r.error().code == make_error_code(code); }
+
+TEST_F(MfaServiceTest, PolicyRolesTenantRolesPlatformAdminsAndEveryone) {
+  EXPECT_FALSE(*svc_->required_for(user_));
+  ASSERT_TRUE(store_->tenants().create_tenant({"t1", "One", clock_.now(), clock_.now()}));
+  ASSERT_TRUE(store_->tenants().create_tenant({"t2", "Two", clock_.now(), clock_.now()}));
+  ASSERT_TRUE(store_->tenants().add_member({"t1", user_.id, "member", clock_.now(), clock_.now()}));
+  EXPECT_FALSE(*svc_->required_for(user_)) << "member is not in required_roles";
+  auto other = add_user("bob@example.com");
+  ASSERT_TRUE(store_->tenants().add_member({"t2", other.id, "admin", clock_.now(), clock_.now()}));
+  EXPECT_TRUE(*svc_->required_for(other)) << "admin in any tenant";
+
+  cfg_.required_roles = {"t1/member"};
+  make();
+  EXPECT_TRUE(*svc_->required_for(user_)) << "tenant-scoped rule";
+  EXPECT_FALSE(*svc_->required_for(other)) << "admin no longer listed";
+
+  cfg_.required_roles = {};
+  make();
+  auto root = add_user("root@example.com");
+  ASSERT_TRUE(store_->tenants().set_platform_admin(root.id, true, clock_.now()));
+  EXPECT_TRUE(*svc_->required_for(root));
+  cfg_.required_for_platform_admins = false;
+  make();
+  EXPECT_FALSE(*svc_->required_for(root));
+  cfg_.required_for_all = true;
+  make();
+  EXPECT_TRUE(*svc_->required_for(user_));
+}
+
+TEST_F(MfaServiceTest, NoChallengeWithoutFactorOrPolicyEnrollChallengeWhenRequired) {
+  auto none = svc_->challenge_after_password(user_, meta_);
+  ASSERT_TRUE(none);
+  EXPECT_FALSE(none->has_value());
+  cfg_.required_for_all = true;
+  make();
+  auto ch = svc_->challenge_after_password(user_, meta_);
+  ASSERT_TRUE(ch && ch->has_value());
+  EXPECT_EQ((*ch)->kind, ChallengeKind::Enroll);
+  EXPECT_EQ((*ch)->token.expose().size(), 43U) << "256 random bits";
+  // Only the hash is stored.
+  EXPECT_TRUE(is(store_->one_time_tokens().find_token(
+                     (*ch)->token.expose(), store::TokenPurpose::MfaChallenge, clock_.now()),
+                 store::StoreError::NotFound));
+}
+
+TEST_F(MfaServiceTest, ChallengeExpiresAndIsSingleUse) {
+  auto [secret, codes] = enrol(user_);
+  auto ch = svc_->challenge_after_password(user_, meta_);
+  ASSERT_TRUE(ch && ch->has_value());
+  EXPECT_EQ((*ch)->kind, ChallengeKind::Verify);
+  clock_.advance(cfg_.challenge_ttl);
+  EXPECT_TRUE(is(svc_->complete_challenge((*ch)->token, {code(secret, 30), "", ""}, meta_),
+                 MfaError::InvalidChallenge));
+
+  auto ch2 = svc_->challenge_after_password(user_, meta_);
+  auto done = svc_->complete_challenge((*ch2)->token, {code(secret, 0), "", ""}, meta_);
+  ASSERT_TRUE(done) << done.error().message();
+  EXPECT_EQ(done->amr, kAmrTotp);
+  EXPECT_EQ(done->user.id, user_.id);
+  EXPECT_TRUE(is(svc_->complete_challenge((*ch2)->token, {code(secret, 30), "", ""}, meta_),
+                 MfaError::InvalidChallenge));
+}
+
+TEST_F(MfaServiceTest, PendingEnrolmentIsReusedForAWhileThenReplaced) {
+  auto a = svc_->begin_enrolment(user_, meta_);
+  clock_.advance(seconds{60});
+  auto b = svc_->begin_enrolment(user_, meta_);
+  EXPECT_EQ(a->secret_base32.expose(), b->secret_base32.expose());
+  EXPECT_FALSE(b->qr_svg.empty());
+  clock_.advance(MfaService::kPendingReuse);
+  auto c = svc_->begin_enrolment(user_, meta_);
+  EXPECT_NE(a->secret_base32.expose(), c->secret_base32.expose());
+  // The replaced secret no longer confirms.
+  EXPECT_TRUE(
+      is(svc_->confirm_enrolment(user_, code(a->secret_base32), meta_), MfaError::InvalidCode));
+  EXPECT_TRUE(svc_->confirm_enrolment(user_, code(c->secret_base32), meta_));
+  EXPECT_TRUE(is(svc_->begin_enrolment(user_, meta_), MfaError::AlreadyEnrolled));
+}
+
+TEST_F(MfaServiceTest, StoredSecretIsSealedAndBoundToTheUser) {
+  auto [secret, codes] = enrol(user_);
+  auto row = store_->mfa().find_totp(user_.id);
+  ASSERT_TRUE(row);
+  EXPECT_EQ(row->secret_sealed.find(secret.expose()), std::string::npos);
+  // The sealed box moved to another user does not open (AAD binds it).
+  auto mallory = add_user("mallory@example.com");
+  ASSERT_TRUE(
+      store_->mfa().put_pending_totp({mallory.id, row->secret_sealed, false, 0, clock_.now(), {}}));
+  EXPECT_FALSE(svc_->confirm_enrolment(mallory, code(secret), meta_));
+}
+
+TEST_F(MfaServiceTest, RecoveryCodesAreArgon2HashedSingleUseAndNormalised) {
+  auto [secret, codes] = enrol(user_);
+  ASSERT_EQ(codes.size(), 10U);
+  std::set<std::string> unique(codes.begin(), codes.end());
+  EXPECT_EQ(unique.size(), 10U);
+  std::optional<std::int64_t> left;
+  std::string typed = codes[3];
+  std::erase(typed, '-');
+  for (auto& ch : typed) ch = static_cast<char>(std::toupper(static_cast<unsigned char>(ch)));
+  auto amr = svc_->verify(user_, {"", typed, ""}, meta_);
+  ASSERT_TRUE(amr) << amr.error().message();
+  EXPECT_EQ(*amr, kAmrRecoveryCode);
+  EXPECT_TRUE(audit_.has("mfa.recovery_code.used", "9_left"));
+  EXPECT_TRUE(is(svc_->verify(user_, {"", codes[3], ""}, meta_), MfaError::InvalidCode));
+  EXPECT_EQ(*store_->mfa().count_recovery_codes(user_.id), 9);
+
+  EXPECT_FALSE(normalize_recovery_code("abcd-efgh-ijkl-mno"));
+  EXPECT_FALSE(normalize_recovery_code("abcd-efgh-ijkl-mnop-q"));
+  EXPECT_FALSE(normalize_recovery_code("abcd-efgh-ijkl-mn0p")) << "0 is not base32";
+  EXPECT_EQ(*normalize_recovery_code(" ABCD efgh-IJKL mnop "), "abcdefghijklmnop");
+}
+
+TEST_F(MfaServiceTest, FailedCodesLockTheSecondFactorAndAPasswordSuccessDoesNotClearIt) {
+  auto [secret, codes] = enrol(user_);
+  for (int i = 0; i < 5; ++i)
+    EXPECT_TRUE(is(svc_->verify(user_, {"000000", "", ""}, meta_), MfaError::InvalidCode));
+  EXPECT_TRUE(audit_.has("mfa.lockout", "source"));
+  // What a password success clears (AccountService): the email's counters, not the factor's.
+  ASSERT_TRUE(store_->lockout().clear_login_attempts(user_.email_normalized, meta_.ip));
+  EXPECT_TRUE(is(svc_->verify(user_, {code(secret, 30), "", ""}, meta_), MfaError::InvalidCode));
+  EXPECT_TRUE(audit_.has("mfa.step_up", "locked_source"));
+  // Another source is not held by this one's lock.
+  RequestMeta elsewhere{"req-2", "198.51.100.9", "test"};
+  EXPECT_TRUE(svc_->verify(user_, {code(secret, 30), "", ""}, elsewhere));
+  // The lock ends.
+  clock_.advance(cfg_.lockout.lock + seconds{1});
+  EXPECT_TRUE(svc_->verify(user_, {code(secret, 0), "", ""}, meta_))
+      << "the current step, after the lock";
+}
+
+TEST_F(MfaServiceTest, StepUpNeedsTheFactorOnlyWhenEnrolled) {
+  auto pwd = svc_->step_up(user_, {}, meta_);
+  ASSERT_TRUE(pwd);
+  EXPECT_EQ(*pwd, kAmrPassword);
+  auto [secret, codes] = enrol(user_);
+  EXPECT_TRUE(is(svc_->step_up(user_, {}, meta_), MfaError::SecondFactorRequired));
+  auto ok = svc_->step_up(user_, {code(secret, 30), "", ""}, meta_);
+  ASSERT_TRUE(ok);
+  EXPECT_EQ(*ok, kAmrTotp);
+}
+
+TEST_F(MfaServiceTest, RemoveByUserAndResetByAdminAreAuditedApart) {
+  auto [secret, codes] = enrol(user_);
+  ASSERT_TRUE(svc_->remove(user_.id, "admin-1", meta_));
+  EXPECT_TRUE(audit_.has("mfa.reset", "success"));
+  EXPECT_EQ(*store_->mfa().count_recovery_codes(user_.id), 0);
+  EXPECT_TRUE(is(svc_->verify(user_, {code(secret, 30), "", ""}, meta_), MfaError::NotEnrolled));
+  enrol(user_);
+  ASSERT_TRUE(svc_->remove(user_.id, user_.id, meta_));
+  EXPECT_TRUE(audit_.has("mfa.remove", "success"));
+  auto again = svc_->remove(user_.id, user_.id, meta_);
+  ASSERT_FALSE(again);
+  EXPECT_EQ(again.error().code, make_error_code(MfaError::NotEnrolled));
+}
+
+TEST_F(MfaServiceTest, DisabledUserCannotCompleteAChallenge) {
+  auto [secret, codes] = enrol(user_);
+  auto ch = svc_->challenge_after_password(user_, meta_);
+  ASSERT_TRUE(store_->users().set_disabled(user_.id, true, clock_.now()));
+  EXPECT_TRUE(is(svc_->complete_challenge((*ch)->token, {code(secret, 30), "", ""}, meta_),
+                 AccountError::Disabled));
+}
+
+}  // namespace
+}  // namespace gh::service
