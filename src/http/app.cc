@@ -104,6 +104,11 @@ std::span<const App::RouteDef> App::route_table() {
       {verb::post, "/reset-password", &App::page_reset_post},
       {verb::get, "/verify-email", &App::page_verify},
       {verb::post, "/verify-email", &App::page_verify_post},
+      {verb::post, "/v1/email/change", &App::change_email},
+      {verb::post, "/v1/email/change/confirm", &App::confirm_email_change},
+      {verb::post, "/account/email", &App::page_email_post},
+      {verb::get, "/confirm-email", &App::page_confirm_email},
+      {verb::post, "/confirm-email", &App::page_confirm_email_post},
       {verb::get, "/.well-known/jwks.json", &App::jwks},
       {verb::get, "/.well-known/openid-configuration", &App::openid_configuration},
   };

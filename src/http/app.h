@@ -93,6 +93,11 @@ class App {
   Awaitable page_reset_post(Request& req, RequestContext& ctx);
   Awaitable page_verify(Request& req, RequestContext& ctx);
   Awaitable page_verify_post(Request& req, RequestContext& ctx);
+  Awaitable change_email(Request& req, RequestContext& ctx);          // POST /v1/email/change (step-up)
+  Awaitable confirm_email_change(Request& req, RequestContext& ctx);  // POST /v1/email/change/confirm
+  Awaitable page_email_post(Request& req, RequestContext& ctx);
+  Awaitable page_confirm_email(Request& req, RequestContext& ctx);
+  Awaitable page_confirm_email_post(Request& req, RequestContext& ctx);
   // Queues a reset request (RecoveryService::request_reset) on the store pool; false if it is full.
   bool queue_reset(std::string email, const service::RequestMeta& meta);
   // Queues a verification mail for a new account (best effort: logged if it cannot be queued).

@@ -58,7 +58,9 @@ std::optional<service::LimitId> App::ip_limit_of(bhttp::verb method, std::string
   // Password changes, and everything a reset or verification link drives: one budget.
   if (route == "/v1/password/change" || route == "/account/password" || route == "/v1/password/forgot" ||
       route == "/forgot-password" || route == "/v1/password/reset" || route == "/reset-password" ||
-      route == "/v1/email/verify" || route == "/verify-email" || route == "/v1/email/verification")
+      route == "/v1/email/verify" || route == "/verify-email" || route == "/v1/email/verification" ||
+      route == "/v1/email/change" || route == "/v1/email/change/confirm" || route == "/account/email" ||
+      route == "/confirm-email")
     return LimitId::PasswordChangePerIp;
   if (route == "/v1/token/refresh") return LimitId::RefreshPerIp;
   if (route == "/v1/login/mfa" || route == "/v1/mfa/totp/confirm" || route == "/mfa/challenge" ||

@@ -116,6 +116,37 @@ Awaitable App::resend_verification(Request& req, RequestContext& ctx) {
   co_return json_response(req, ctx, 202, R"({"status":"accepted"})");
 }
 
+Awaitable App::change_email(Request& req, RequestContext& ctx) {
+  auto claims = bearer(req);
+  if (!claims) co_return bearer_problem(req, ctx, claims.error());
+  // Step-up: whoever controls the address controls password resets.
+  if (auto ok = d_.authz->require_recent(claims->auth_time); !ok) co_return authz_problem(req, ctx, ok.error());
+  auto body = json_body(req);
+  if (!body) co_return error_response(req, ctx, body.error());
+  if (auto ok = json::only_fields(*body, {"new_email"}); !ok) co_return error_response(req, ctx, ok.error());
+  auto email = json::required_string(*body, "new_email", kMaxEmailBytes);
+  if (!email) co_return error_response(req, ctx, email.error());
+  const auto meta = meta_of(req, ctx);
+  auto r = co_await offload(d_.db_pool, [&] { return d_.recovery->request_email_change(claims->sub, *email, meta); });
+  if (!r) co_return overloaded(req, ctx);
+  if (!*r) co_return error_response(req, ctx, r->error());
+  co_return json_response(req, ctx, 202, R"({"status":"accepted"})");
+}
+
+Awaitable App::confirm_email_change(Request& req, RequestContext& ctx) {
+  auto body = json_body(req);
+  if (!body) co_return error_response(req, ctx, body.error());
+  if (auto ok = json::only_fields(*body, {"token"}); !ok) co_return error_response(req, ctx, ok.error());
+  auto token = json::required_string(*body, "token", kMaxLinkTokenBytes);
+  if (!token) co_return error_response(req, ctx, token.error());
+  SecretString t(std::move(*token));
+  const auto meta = meta_of(req, ctx);
+  auto r = co_await offload(d_.db_pool, [&] { return d_.recovery->confirm_email_change(t, meta); });
+  if (!r) co_return overloaded(req, ctx);
+  if (!*r) co_return error_response(req, ctx, r->error());
+  co_return json_response(req, ctx, 200, nlohmann::json{{"user", user_json(**r)}}.dump());
+}
+
 // ---- Hosted pages -----------------------------------------------------------
 
 Awaitable App::page_forgot(Request& req, RequestContext& ctx) {
@@ -223,6 +254,55 @@ Awaitable App::page_verify_post(Request& req, RequestContext& ctx) {
   data.set("link_text", "Go to your account");
   co_return pages_.html(req, ctx, 200,
                         pages_.render("message.mustache", data, {"Email confirmed", {}, {}}));
+}
+
+Awaitable App::page_email_post(Request& req, RequestContext& ctx) {
+  if (!same_origin_form(req)) co_return message_page(req, ctx, 403, "Request refused", kMsgBadLink);
+  auto s = co_await current_session(req);
+  if (!s) co_return pages_.redirect(req, ctx, "/login?return_to=%2Faccount");
+  auto form = web::parse_form(req.body());
+  if (!is_form_post(req) || !form || !d_.sessions.csrf_ok(*s, form->value("csrf")))
+    co_return message_page(req, ctx, 403, "Request refused", "This form has expired. Please try again.");
+  if (!d_.authz->require_recent(s->row.auth_time))  // step-up: the address can reset the password
+    co_return co_await reauth_view(req, ctx, *s, 200, "/account", {});
+  const std::string email(form->value("new_email").substr(0, kMaxEmailBytes));
+  const auto meta = meta_of(req, ctx);
+  auto r = co_await offload(d_.db_pool, [&] { return d_.recovery->request_email_change(s->row.user_id, email, meta); });
+  if (!r) co_return co_await account_view(req, ctx, *s, 503, {}, kMsgBusy);
+  if (!*r) {
+    if (problem_for(r->error()).status == 422) co_return co_await account_view(req, ctx, *s, 400, {}, "Enter a valid email address.");
+    co_return co_await account_view(req, ctx, *s, 500, {}, "Something went wrong on our side. Please try again.");
+  }
+  co_return co_await account_view(req, ctx, *s, 200,
+                                  "We sent a link to the new address. Your address changes when you open it.", {});
+}
+
+Awaitable App::page_confirm_email(Request& req, RequestContext& ctx) {
+  PageData data;
+  data.set("token", std::string(query_of(req).value("token").substr(0, kMaxLinkTokenBytes)));
+  data.set("action", "/confirm-email");
+  Response res = anonymous_form(req, ctx, 200, "verify.mustache", data,
+                                {"Confirm your new email", {}, {}, false, kSecretUrlReferrer});
+  res.set("Referrer-Policy", std::string(kSecretUrlReferrer));
+  co_return res;
+}
+
+Awaitable App::page_confirm_email_post(Request& req, RequestContext& ctx) {
+  if (!same_origin_form(req) || !is_form_post(req)) co_return message_page(req, ctx, 403, "Request refused", kMsgBadLink);
+  auto form = web::parse_form(req.body());
+  const auto nonce = find_cookie(req[bhttp::field::cookie], form_cookie_name());
+  if (!form || !nonce || !d_.forms.check(*nonce, form->value("csrf")))
+    co_return message_page(req, ctx, 403, "Request refused", "This form has expired. Open the link again.");
+  SecretString t{std::string(form->value("token").substr(0, kMaxLinkTokenBytes))};
+  const auto meta = meta_of(req, ctx);
+  auto r = co_await offload(d_.db_pool, [&] { return d_.recovery->confirm_email_change(t, meta); });
+  if (!r) co_return message_page(req, ctx, 503, "Confirm your new email", kMsgBusy);
+  if (!*r) co_return message_page(req, ctx, 400, "Confirm your new email", kMsgBadLink);
+  PageData data;
+  data.set("message", "Thank you: your account now uses its new email address.");
+  data.set("link_href", "/account");
+  data.set("link_text", "Go to your account");
+  co_return pages_.html(req, ctx, 200, pages_.render("message.mustache", data, {"Email changed", {}, {}}));
 }
 
 }  // namespace gh::http

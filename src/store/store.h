@@ -78,6 +78,12 @@ class UserStore {
   [[nodiscard]] virtual Status set_disabled(std::string_view id, bool disabled, Seconds now) = 0;
   // NotFound if no user has this id.
   [[nodiscard]] virtual Status set_email_verified(std::string_view id, bool verified, Seconds now) = 0;
+  // Replaces the address (marked verified: the new address was just proven)
+  // only if the stored normalized email still equals `expected_old`.
+  // Conflict if another user has the new address; NotFound if the user is
+  // gone or the address changed meanwhile.
+  [[nodiscard]] virtual Status update_email(std::string_view id, std::string_view expected_old, std::string_view email,
+                                            std::string_view email_normalized, Seconds now) = 0;
   // Deletes the user and every row that belongs to it (one transaction): its
   // refresh-token families and tokens, its sessions in this store, its
   // memberships, platform-admin grant, one-time tokens and second factors (a

@@ -309,6 +309,27 @@ TEST_P(UserStoreConformance, SetEmailVerified) {
   EXPECT_ERROR(users().set_email_verified("ghost", true, kT0), StoreError::NotFound);
 }
 
+TEST_P(UserStoreConformance, UpdateEmailCompareAndSwapAndUniqueness) {
+  ASSERT_TRUE(users().create_user(make_user("u1", "a@x.com")));
+  ASSERT_TRUE(users().create_user(make_user("u2", "b@x.com")));
+  // Another user's address: Conflict, and nothing changes.
+  EXPECT_ERROR(users().update_email("u1", "a@x.com", "B@x.com", "b@x.com", kT0 + seconds{5}), StoreError::Conflict);
+  EXPECT_EQ(users().find_user_by_id("u1")->email_normalized, "a@x.com");
+  // A stale expected address: NotFound.
+  EXPECT_ERROR(users().update_email("u1", "old@x.com", "C@x.com", "c@x.com", kT0), StoreError::NotFound);
+  EXPECT_ERROR(users().update_email("ghost", "a@x.com", "C@x.com", "c@x.com", kT0), StoreError::NotFound);
+  ASSERT_TRUE(users().update_email("u1", "a@x.com", "C@X.com", "c@x.com", kT0 + seconds{10}));
+  auto u = users().find_user_by_email("c@x.com");
+  ASSERT_TRUE(u);
+  EXPECT_EQ(u->id, "u1");
+  EXPECT_EQ(u->email, "C@X.com");
+  EXPECT_TRUE(u->email_verified);
+  EXPECT_EQ(u->updated_at, kT0 + seconds{10});
+  // The old address is free for someone else.
+  EXPECT_ERROR(users().find_user_by_email("a@x.com"), StoreError::NotFound);
+  EXPECT_TRUE(users().create_user(make_user("u3", "a@x.com")));
+}
+
 TEST_P(UserStoreConformance, SetDisabledUnknownUserIsNotFound) {
   EXPECT_ERROR(users().set_disabled("ghost", true, kT0), StoreError::NotFound);
 }

@@ -233,3 +233,62 @@ test('accounts.require_verified_email: sign-in is refused (only after the right 
     await own.stop();
   }
 });
+
+test('email change: step-up, a link to the new address, a notice to the old one; no oracle for taken addresses; old links die', async () => {
+  const { email, password, res } = await signUp(gh);
+  const access = res.body.access_token;
+  const other = await signUp(gh);
+  const auth = { authorization: `Bearer ${access}` };
+
+  // An address that already has an account: the same answer; its owner is told, nothing changes.
+  const taken = await gh.json('POST', '/v1/email/change', { new_email: other.email }, auth);
+  const moved = uniqueEmail('moved');
+  const asked = await gh.json('POST', '/v1/email/change', { new_email: moved.toUpperCase() }, auth);
+  assert.equal(taken.status, 202, taken.text);
+  assert.equal(asked.status, 202, asked.text);
+  assert.equal(taken.text, asked.text, 'identical answers');
+  const warned = (await waitForMails(other.email, 2)).find((m) => m.subject === 'Someone tried to use your address');
+  assert.ok(warned, 'the owner of the taken address is told');
+  assert.doesNotMatch(warned.text, /token=/, 'and gets no link');
+  assert.equal((await gh.json('POST', '/v1/login', { email: other.email, password: other.password })).status, 200);
+
+  // Before the change: a reset link goes to the current address (it must die with the change).
+  assert.equal((await gh.json('POST', '/v1/password/forgot', { email })).status, 202);
+  const confirm = (await waitForMails(moved.toUpperCase(), 1)).find((m) => m.subject === 'Confirm your new email address');
+  assert.ok(confirm, 'a confirmation link to the new address');
+  const link = linkIn(confirm, '/confirm-email');
+  assert.equal(link.origin, PUBLIC, 'built from the configured public URL');
+  const mails = await waitForMails(email, 3);  // verification, change notice, reset
+  assert.ok(mails.some((m) => m.subject === 'A change of your email address was requested'), 'the old address is told');
+  const reset = linkIn(mails.find((m) => m.subject === 'Reset your password'), '/reset-password');
+
+  // Nothing changes until the link is used.
+  assert.equal((await gh.json('POST', '/v1/login', { email, password })).status, 200);
+  const used = await gh.json('POST', '/v1/email/change/confirm', { token: link.searchParams.get('token') });
+  assert.equal(used.status, 200, used.text);
+  assert.equal(used.body.user.email, moved.toUpperCase());
+  assert.equal(used.body.user.email_verified, true);
+  const again = await gh.json('POST', '/v1/email/change/confirm', { token: link.searchParams.get('token') });
+  assert.equal(again.status, 400);
+  assert.equal(again.body.code, 'invalid_link');
+
+  assert.equal((await gh.json('POST', '/v1/login', { email, password })).status, 401, 'the old address no longer signs in');
+  assert.equal((await gh.json('POST', '/v1/login', { email: moved, password })).status, 200, 'the new one does');
+  const stale = await gh.json('POST', '/v1/password/reset', { token: reset.searchParams.get('token'), new_password: goodPassword('stale') });
+  assert.equal(stale.status, 400, 'a reset link sent to the old address is void');
+  assert.equal(stale.body.code, 'invalid_link');
+
+  // Step-up: eleven minutes later the same token may not ask for a change.
+  const later = await new Server({ dataDir: join(dir, 'data'), env, faketime: '+11m' }).start();
+  try {
+    const late = await later.json('POST', '/v1/email/change', { new_email: uniqueEmail('late') }, auth);
+    assert.equal(late.status, 401, late.text);
+    assert.equal(late.body.code, 'reauthentication_required');
+    assert.match(late.headers.get('www-authenticate') ?? '', /insufficient_user_authentication/);
+  } finally {
+    await later.stop({ keepData: true });
+  }
+  const bad = await gh.json('POST', '/v1/email/change', { new_email: 'not an address' }, auth);
+  assert.equal(bad.status, 422, bad.text);
+  assert.equal((await gh.json('POST', '/v1/email/change', { new_email: moved })).status, 401, 'needs a bearer token');
+});

@@ -258,4 +258,101 @@ Result<store::User> RecoveryService::verify_email(const SecretString& token,
   return user;
 }
 
+// ---- Email change --------------------------------------------------------------
+
+Status RecoveryService::request_email_change(std::string_view user_id, std::string_view new_email,
+                                             const RequestMeta& meta) {
+  auto parsed = account::parse_email(new_email);
+  if (!parsed) return fail(parsed.error());
+  auto user = store_.users().find_user_by_id(user_id);
+  if (!user) return fail(user.error());
+  if (user->disabled) return fail(AccountError::Disabled);
+  if (parsed->normalized == user->email_normalized) return {};  // nothing to change
+  auto allowed = under_send_limit(*user, store::TokenPurpose::EmailChange, "user.email_change_request", meta,
+                                  user->id);
+  if (!allowed) return fail(allowed.error());
+  if (!*allowed) return {};
+  auto taken = store_.users().find_user_by_email(parsed->normalized);
+  if (taken || !not_found(taken.error())) {
+    if (!taken) return fail(taken.error());
+    // Same answer to the caller; the owner of the address learns of the attempt.
+    MailMessage m;
+    m.to = parsed->display;
+    m.subject = "Someone tried to use your address";
+    m.text = fmt::format(
+        "Someone asked to move another account to {}, which already has an account here. "
+        "Nothing was changed.\r\n\r\nIf this was you, sign in to that account instead: {}/login\r\n",
+        parsed->display, cfg_.public_url);
+    if (auto sent = mailer_.send(m); !sent) return fail(sent.error());
+    audit("user.email_change_request", "address_taken", user->id, user->id, meta);
+    return {};
+  }
+  std::string plain = random_token(rng_, 32);
+  const Seconds now = clock_.now();
+  // Bound to the current address and carrying the new one: "<old normalized>\n<new as typed>".
+  store::OneTimeToken t{token_hash(plain), store::TokenPurpose::EmailChange, user->id,
+                        user->email_normalized + "\n" + parsed->display, now, now + cfg_.email_change_ttl};
+  if (auto ok = store_.one_time_tokens().put_token(t); !ok) {
+    wipe(plain);
+    return fail(ok.error());
+  }
+  MailMessage confirm;
+  confirm.to = parsed->display;
+  confirm.subject = "Confirm your new email address";
+  confirm.text = fmt::format(
+      "To make {} the address of your account, open this link within {} minutes:\r\n\r\n"
+      "{}/confirm-email?token={}\r\n\r\nIf you did not ask for this, ignore this message.\r\n",
+      parsed->display, minutes_of(cfg_.email_change_ttl), cfg_.public_url, plain);
+  auto sent = mailer_.send(confirm);
+  wipe(plain);
+  wipe(confirm.text);
+  if (!sent) return fail(sent.error());
+  MailMessage notice;
+  notice.to = user->email;
+  notice.subject = "A change of your email address was requested";
+  notice.text = fmt::format(
+      "Someone signed in to your account asked to change its address from {} to {}. It changes only "
+      "when the link we sent to the new address is opened.\r\n\r\nIf this was not you, change your "
+      "password at {}/account and contact your administrator.\r\n",
+      user->email, parsed->display, cfg_.public_url);
+  if (auto n = mailer_.send(notice); !n)
+    spdlog::warn("email change: the notice to the current address could not be queued: {}", n.error().message());
+  audit("user.email_change_request", "sent", user->id, user->id, meta);
+  return {};
+}
+
+Result<store::User> RecoveryService::confirm_email_change(const SecretString& token, const RequestMeta& meta) {
+  if (token.expose().empty() || token.expose().size() > kMaxTokenChars) return fail(RecoveryError::InvalidLink);
+  auto consumed = store_.one_time_tokens().consume_token(token_hash(token.expose()), store::TokenPurpose::EmailChange,
+                                                         clock_.now());
+  if (!consumed) {
+    if (!not_found(consumed.error())) return fail(consumed.error());
+    audit("user.email_change", "invalid_link", "anonymous", "", meta);
+    return fail(RecoveryError::InvalidLink);
+  }
+  const auto nl = consumed->data.find('\n');
+  auto parsed = account::parse_email(nl == std::string::npos ? "" : consumed->data.substr(nl + 1));
+  if (!parsed) return fail(RecoveryError::InvalidLink);
+  const std::string old = consumed->data.substr(0, nl);
+  auto changed = store_.users().update_email(consumed->user_id, old, parsed->display, parsed->normalized, clock_.now());
+  if (!changed) {
+    // The address moved on since the link was sent, or someone took the new one meanwhile.
+    if (not_found(changed.error()) || changed.error().code == make_error_code(store::StoreError::Conflict)) {
+      audit("user.email_change", not_found(changed.error()) ? "stale_link" : "address_taken", "anonymous",
+            consumed->user_id, meta);
+      return fail(RecoveryError::InvalidLink);
+    }
+    return fail(changed.error());
+  }
+  for (auto purpose : {store::TokenPurpose::PasswordReset, store::TokenPurpose::EmailVerify,
+                       store::TokenPurpose::EmailChange}) {
+    if (auto n = store_.one_time_tokens().revoke_tokens(consumed->user_id, purpose); !n)
+      spdlog::warn("email change: revoking other links failed: {}", n.error().message());
+  }
+  auto user = accounts_.load_user(consumed->user_id);  // refreshes the cache
+  if (!user) return fail(user.error());
+  audit("user.email_change", "success", user->id, user->id, meta);
+  return user;
+}
+
 }  // namespace gh::service

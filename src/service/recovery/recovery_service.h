@@ -35,6 +35,7 @@ struct RecoveryConfig {
   std::string public_url;                      // links point here
   std::chrono::seconds reset_ttl{30 * 60};     // a reset link lives this long
   std::chrono::seconds verify_ttl{24 * 3600};  // an email-verification link
+  std::chrono::seconds email_change_ttl{3600};  // a link confirming a new address
   std::int64_t max_links_per_hour = 5;         // per user and purpose; more requests send nothing
   std::chrono::milliseconds max_jitter{1000};  // queued jobs wait 0..this first (jitter())
 };
@@ -63,6 +64,20 @@ class RecoveryService {
   // Consumes a verification link and marks the address verified. Errors: InvalidLink, StoreError.
   [[nodiscard]] Result<store::User> verify_email(const SecretString& token,
                                                  const RequestMeta& meta);
+
+  // Email change (the caller checked step-up): a confirmation link to the new
+  // address (email_change_ttl) and a notice to the current one; the address
+  // changes only when the link is used. A new address that already has an
+  // account gets a mail saying so instead of a link, and the answer is the
+  // same (no account oracle). Errors: EmailError (not an address), StoreError.
+  [[nodiscard]] Status request_email_change(std::string_view user_id, std::string_view new_email,
+                                            const RequestMeta& meta);
+  // Consumes the link and sets the new address (verified). The link dies if
+  // the address changed since it was asked for; every other reset,
+  // verification and change link of the user is revoked.
+  // Errors: InvalidLink (also when the address was taken meanwhile), StoreError.
+  [[nodiscard]] Result<store::User> confirm_email_change(const SecretString& token,
+                                                         const RequestMeta& meta);
 
   [[nodiscard]] const RecoveryConfig& config() const { return cfg_; }
   // Sleeps a random 0..max_jitter: queued jobs (request_reset) call it first so

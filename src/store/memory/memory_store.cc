@@ -90,6 +90,23 @@ class MemoryUserStore final : public UserStore {
     return {};
   }
 
+  Status update_email(std::string_view id, std::string_view expected_old, std::string_view email,
+                      std::string_view email_normalized, Seconds now) override {
+    std::lock_guard lock(s_.mu);
+    const auto it = s_.users.find(id);
+    if (it == s_.users.end() || it->second.email_normalized != expected_old) return fail(StoreError::NotFound);
+    const std::string key(email_normalized);
+    if (const auto other = s_.user_id_by_email.find(key); other != s_.user_id_by_email.end() && other->second != it->first)
+      return fail(StoreError::Conflict);
+    s_.user_id_by_email.erase(it->second.email_normalized);
+    s_.user_id_by_email.insert_or_assign(key, it->first);
+    it->second.email = std::string(email);
+    it->second.email_normalized = key;
+    it->second.email_verified = true;
+    it->second.updated_at = now;
+    return {};
+  }
+
   Status set_email_verified(std::string_view id, bool verified, Seconds now) override {
     std::lock_guard lock(s_.mu);
     const auto it = s_.users.find(id);

@@ -257,6 +257,9 @@ constexpr const char* kSetDisabled =
     "UPDATE users SET disabled = $1, updated_at = $2 WHERE id = $3";
 constexpr const char* kSetEmailVerified =
     "UPDATE users SET email_verified = $1, updated_at = $2 WHERE id = $3";
+constexpr const char* kUpdateEmail =
+    "UPDATE users SET email = $1, email_normalized = $2, email_verified = true, updated_at = $3 "
+    "WHERE id = $4 AND email_normalized = $5";
 constexpr const char* kDeleteUser = "DELETE FROM users WHERE id = $1";
 constexpr const char* kCountUsers = "SELECT count(*) FROM users";
 constexpr const char* kPing = "SELECT 1";
@@ -378,6 +381,13 @@ class PostgresUserStore final : public UserStore {
   Status set_email_verified(std::string_view id, bool verified, Seconds now) override {
     return pool_.run(kWrite, [&](PGconn* conn) {
       return expect_one_row(exec(conn, kSetEmailVerified, verified, now, id));
+    });
+  }
+
+  Status update_email(std::string_view id, std::string_view expected_old, std::string_view email,
+                      std::string_view email_normalized, Seconds now) override {
+    return pool_.run(kWrite, [&](PGconn* conn) {
+      return expect_one_row(exec(conn, kUpdateEmail, email, email_normalized, now, id, expected_old));
     });
   }
 

@@ -251,6 +251,9 @@ constexpr std::string_view kSetDisabled =
     "UPDATE users SET disabled = ?1, updated_at = ?2 WHERE id = ?3";
 constexpr std::string_view kSetEmailVerified =
     "UPDATE users SET email_verified = ?1, updated_at = ?2 WHERE id = ?3";
+constexpr std::string_view kUpdateEmail =
+    "UPDATE users SET email = ?1, email_normalized = ?2, email_verified = 1, updated_at = ?3 "
+    "WHERE id = ?4 AND email_normalized = ?5";
 constexpr std::string_view kDeleteUser = "DELETE FROM users WHERE id = ?1";
 constexpr std::string_view kCountUsers = "SELECT count(*) FROM users";
 constexpr std::string_view kPing = "SELECT 1";
@@ -369,6 +372,13 @@ class SqliteUserStore final : public UserStore {
   Status set_email_verified(std::string_view id, bool verified, Seconds now) override {
     return db_.write(
         [&](Connection& c) { return expect_one_row(run(c, kSetEmailVerified, verified, now, id)); });
+  }
+
+  Status update_email(std::string_view id, std::string_view expected_old, std::string_view email,
+                      std::string_view email_normalized, Seconds now) override {
+    return db_.write([&](Connection& c) {
+      return expect_one_row(run(c, kUpdateEmail, email, email_normalized, now, id, expected_old));
+    });
   }
 
   Status delete_user(std::string_view id) override {
