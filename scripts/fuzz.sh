@@ -7,7 +7,7 @@ SECONDS_EACH=${1:-60}
 export CCACHE_BASEDIR="$PWD" CCACHE_NOHASHDIR=1
 CXX=clang++ cmake -S . -B build-fuzz -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DGH_FUZZ=ON -DGH_TESTS=OFF -DGH_BENCH=OFF \
   -DCMAKE_CXX_FLAGS="-std=c++2b -fsanitize=fuzzer-no-link,address,undefined" >/dev/null
-targets=(fuzz_json fuzz_http fuzz_jwt fuzz_cookie fuzz_web fuzz_client_ip)
+targets=(fuzz_json fuzz_http fuzz_jwt fuzz_cookie fuzz_web fuzz_client_ip fuzz_mail fuzz_totp)
 cmake --build build-fuzz -j"${JOBS:-2}" --target "${targets[@]}"
 for t in "${targets[@]}"; do
   corpus="build-fuzz/corpus/$t"; mkdir -p "$corpus"
