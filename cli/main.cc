@@ -301,6 +301,7 @@ int serve(const Common& c, bool print_config) {
   if (limits) background.every("rate-limit-prune", std::chrono::minutes(1), [&] { limits->prune(); });
   background.start();
 
+  for (const auto& w : service::production_warnings(cfg)) spdlog::warn("production: {}", w);
   spdlog::info("listening on {} (mode {}, store {}, rate limits {})", addr, cfg.mode, rt.store->backend(),
                limits ? limits->backend_name() : "off");
   std::cout << nlohmann::json{{"msg", "listening"}, {"address", addr}}.dump() << std::endl;

@@ -335,7 +335,8 @@ Status finalize_config(Config& c) {
                                   std::pair{"login_per_account", &c.rate_limit_login_per_account},
                                   std::pair{"register_per_ip", &c.rate_limit_register_per_ip},
                                   std::pair{"password_change_per_ip", &c.rate_limit_password_change_per_ip},
-                                  std::pair{"refresh_per_ip", &c.rate_limit_refresh_per_ip}}) {
+                                  std::pair{"refresh_per_ip", &c.rate_limit_refresh_per_ip},
+                                  std::pair{"mfa_per_ip", &c.rate_limit_mfa_per_ip}}) {
     if (auto p = ratelimit::parse_policy(*text); !p)
       return fail(ConfigError::BadValue, fmt::format("rate_limit.{}: '{}': {}", key, *text, p.error().message()));
   }
@@ -392,6 +393,20 @@ Status finalize_config(Config& c) {
     }
   }
   return {};
+}
+
+std::vector<std::string> production_warnings(const Config& c) {
+  std::vector<std::string> w;
+  if (!c.production()) return w;
+  if (c.mail_smtp_url.empty())
+    w.emplace_back("mail.smtp_url is empty: reset and verification mail is only written to " + c.mail_outbox_dir +
+                   " and never leaves this machine");
+  if (c.mail_from.find("@localhost") != std::string::npos)
+    w.emplace_back("mail.from is '" + c.mail_from + "': receiving servers will reject or junk it; use your domain");
+  if (!c.mfa_required_for_all)
+    w.emplace_back("mfa.required_for_all is off: accounts without a role in mfa.required_roles may sign in with a "
+                   "password alone (OWASP ASVS 5.0 L2 6.3.3 expects MFA for everyone)");
+  return w;
 }
 
 std::string describe_config(const Config& c) {

@@ -164,6 +164,9 @@ struct Config {
 // In dev mode: fills `kek` from <data_dir>/kek (creating it, mode 0600).
 [[nodiscard]] Status finalize_config(Config& c);
 
+// Settings that are allowed in production but probably a mistake there (logged at startup).
+[[nodiscard]] std::vector<std::string> production_warnings(const Config& c);
+
 // "key = value" lines of the effective config, secrets shown as "<redacted>".
 [[nodiscard]] std::string describe_config(const Config& c);
 

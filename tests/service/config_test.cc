@@ -1,3 +1,4 @@
+#include <algorithm>
 #include "service/config.h"
 
 #include <cstdio>
@@ -61,6 +62,39 @@ TEST(Config, ProductionRefusesInsecureSettingsAndSaysWhy) {
                         nullptr);
   ASSERT_TRUE(ok);
   EXPECT_TRUE(finalize_config(*ok));
+}
+
+TEST(Config, ProductionWarningsNameLocalMailAndOptionalMfa) {
+  auto dev = load_config("", {}, nullptr);
+  ASSERT_TRUE(dev);
+  EXPECT_TRUE(production_warnings(*dev).empty()) << "dev mode warns about nothing";
+  auto prod = load_config("", {{"server.mode", "production"}}, nullptr);
+  ASSERT_TRUE(prod);
+  const auto w = production_warnings(*prod);
+  const auto mentions = [&](std::string_view key) {
+    return std::ranges::any_of(w, [&](const std::string& s) { return s.find(key) != std::string::npos; });
+  };
+  EXPECT_TRUE(mentions("mail.smtp_url"));
+  EXPECT_TRUE(mentions("mail.from"));
+  EXPECT_TRUE(mentions("mfa.required_for_all"));
+  auto good = load_config("", {{"server.mode", "production"},
+                               {"mail.smtp_url", "smtps://mail.example.com:465"},
+                               {"mail.from", "Example <id@example.com>"},
+                               {"mfa.required_for_all", "true"}},
+                          nullptr);
+  ASSERT_TRUE(good);
+  EXPECT_TRUE(production_warnings(*good).empty());
+}
+
+TEST(Config, MfaSettingsAndTheirRateLimitAreValidated) {
+  auto bad = load_config("", {{"rate_limit.mfa_per_ip", "lots"}}, nullptr);
+  ASSERT_TRUE(bad);
+  bad->kek = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8";
+  auto st = finalize_config(*bad);
+  ASSERT_FALSE(st);
+  EXPECT_NE(st.error().detail.find("mfa_per_ip"), std::string::npos);
+  EXPECT_FALSE(load_config("", {{"mfa.challenge_ttl_s", "5"}}, nullptr)) << "below the minimum";
+  EXPECT_FALSE(load_config("", {{"mfa.required_for_all", "maybe"}}, nullptr));
 }
 
 TEST(Config, WebOriginListsFromTomlArraysOrCommaSeparatedText) {
