@@ -6,9 +6,9 @@
 // endpoints are friendly pages for a browser (Accept: text/html) and
 // problem+json otherwise; no token ever travels in a URL.
 #include <fmt/format.h>
+#include <spdlog/spdlog.h>
 #include <boost/beast/http/field.hpp>
 #include <nlohmann/json.hpp>
-#include <spdlog/spdlog.h>
 
 #include "core/jwt/error.h"
 #include "core/oauth/error.h"
