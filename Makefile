@@ -37,6 +37,7 @@ bench: deps build
 	./bench/ratelimit.sh | tee -a $(BUILD)/bench-report.md
 	./bench/authz.sh | tee -a $(BUILD)/bench-report.md
 	./bench/enumeration.py | tee -a $(BUILD)/bench-report.md
+	./bench/oauth.sh | tee -a $(BUILD)/bench-report.md
 
 format:
 	find src include cli tests bench fuzz examples -name '*.h' -o -name '*.cc' | xargs clang-format -i

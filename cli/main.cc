@@ -28,6 +28,8 @@
 #include "service/config.h"
 #include "service/mail/mailer.h"
 #include "service/mfa/mfa_service.h"
+#include "service/oauth/http_client.h"
+#include "service/oauth/oauth_service.h"
 #include "service/recovery/recovery_service.h"
 #include "service/ratelimit/rate_limits.h"
 #include "service/common/background.h"
@@ -274,9 +276,17 @@ int serve(const Common& c, bool print_config) {
     limits = std::move(*l);
   }
   service::WorkerPool limit_pool("gh-ratelimit", std::max<std::size_t>(2, cfg.store_pool_size), 1024);
+  // Federated sign-in: back-channel calls (up to oauth.http_timeout_s each) run
+  // on their own pool, so a slow provider cannot starve the store pool.
+  auto oauth_http = service::make_curl_http_client(std::chrono::seconds(cfg.oauth_http_timeout_s));
+  service::OAuthService oauth(cfg, *rt.store, *oauth_http, rt.clock, rt.rng, rt.audit);
+  service::WorkerPool oauth_pool("gh-oauth", 4, 256);
+  for (const auto& p : oauth.providers())
+    spdlog::info("sign-in provider {}: redirect URI {}", p.name, oauth.redirect_uri(p.name));
   app = std::make_unique<http::App>(http::AppDeps{cfg, *rt.store, *rt.accounts, *rt.tokens, *rt.keys, *rt.sessions, *rt.forms,
                                                   hash_pool, db_pool, metrics, limits.get(), &limit_pool,
-                                                  rt.devices.get(), &authz, &admin, &recovery, &mail_pool, &mfa});
+                                                  rt.devices.get(), &authz, &admin, &recovery, &mail_pool, &mfa,
+                                                  oauth.providers().empty() ? nullptr : &oauth, &oauth_pool});
 
   service::Background background;
   background.every("revocation-sync", std::chrono::milliseconds(cfg.revocation_poll_ms), [&] {
@@ -297,6 +307,7 @@ int serve(const Common& c, bool print_config) {
       spdlog::info("purged {} audit events past retention", *n);
     if (auto n = rt.store->one_time_tokens().purge_tokens(now); n && *n > 0)
       spdlog::info("purged {} expired one-time tokens", *n);
+    if (auto n = oauth.purge(now); n && *n > 0) spdlog::info("purged {} expired sign-in flows", *n);
   });
   if (limits) background.every("rate-limit-prune", std::chrono::minutes(1), [&] { limits->prune(); });
   background.start();

@@ -62,7 +62,7 @@ if [ -x scripts/fuzz.sh ]; then
 fi
 
 echo "== [bench] smoke run (the harness works; numbers are not meaningful)"
-if bench/run.sh --smoke > build-bench-smoke.log 2>&1 && bench/tokens.sh --smoke >> build-bench-smoke.log 2>&1 && bench/sessions.sh --smoke >> build-bench-smoke.log 2>&1 && bench/ratelimit.sh --smoke >> build-bench-smoke.log 2>&1 && bench/enumeration.py --smoke >> build-bench-smoke.log 2>&1 && bench/authz.sh --smoke >> build-bench-smoke.log 2>&1; then
+if bench/run.sh --smoke > build-bench-smoke.log 2>&1 && bench/tokens.sh --smoke >> build-bench-smoke.log 2>&1 && bench/sessions.sh --smoke >> build-bench-smoke.log 2>&1 && bench/ratelimit.sh --smoke >> build-bench-smoke.log 2>&1 && bench/enumeration.py --smoke >> build-bench-smoke.log 2>&1 && bench/authz.sh --smoke >> build-bench-smoke.log 2>&1 && bench/oauth.sh --smoke >> build-bench-smoke.log 2>&1; then
   passed=$((passed + 1)); echo "bench smoke ok"
 else
   tail -30 build-bench-smoke.log; failed=$((failed + 1))

@@ -14,6 +14,11 @@ namespace {
 std::vector<std::string> redirect_origins(const service::Config& c) {
   std::vector<std::string> out;
   for (const auto& t : c.return_to_targets) out.push_back(t.origin);
+  // The link form on /account redirects to a provider: form-action must allow it.
+  for (const auto& [name, p] : c.oauth_providers) {
+    const std::string& where = p.authorize_url.empty() ? p.issuer : p.authorize_url;
+    if (auto o = web::origin_of(where); o) out.push_back(*o);
+  }
   return out;
 }
 }  // namespace
@@ -109,6 +114,13 @@ std::span<const App::RouteDef> App::route_table() {
       {verb::post, "/account/email", &App::page_email_post},
       {verb::get, "/confirm-email", &App::page_confirm_email},
       {verb::post, "/confirm-email", &App::page_confirm_email_post},
+      {verb::get, "/v1/oauth/{provider}/start", &App::oauth_start},
+      {verb::get, "/v1/oauth/{provider}/callback", &App::oauth_callback},
+      {verb::post, "/v1/oauth/token", &App::oauth_token},
+      {verb::get, "/v1/account/identities", &App::list_identities},
+      {verb::delete_, "/v1/account/identities/{id}", &App::unlink_identity},
+      {verb::post, "/account/identities/link", &App::page_link_identity_post},
+      {verb::post, "/account/identities/unlink", &App::page_unlink_identity_post},
       {verb::get, "/.well-known/jwks.json", &App::jwks},
       {verb::get, "/.well-known/openid-configuration", &App::openid_configuration},
   };

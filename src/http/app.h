@@ -19,6 +19,7 @@
 #include "service/authz/admin_service.h"
 #include "service/authz/authz_service.h"
 #include "service/mfa/mfa_service.h"
+#include "service/oauth/oauth_service.h"
 #include "service/recovery/recovery_service.h"
 #include "service/common/worker_pool.h"
 #include "service/config.h"
@@ -50,6 +51,8 @@ struct AppDeps {
   service::RecoveryService* recovery = nullptr;  // required: password reset, email verification
   service::WorkerPool* mail_pool = nullptr;      // required: reset/verification jobs run here, off the store pool
   service::MfaService* mfa = nullptr;            // required: second factors
+  service::OAuthService* oauth = nullptr;        // federated sign-in; null: no providers (every provider is unknown)
+  service::WorkerPool* oauth_pool = nullptr;     // required with oauth: back-channel calls block up to http_timeout
 };
 
 class App {
@@ -157,6 +160,20 @@ class App {
   // Runs op(caller) on the store pool; renders its value, or 204 for a Status, or the problem.
   template <class Op, class Render>
   Awaitable admin_call(Request& req, RequestContext& ctx, Op op, Render render);
+
+  // Federated sign-in (oauth_handlers.cc, docs/oauth.md).
+  Awaitable oauth_start(Request& req, RequestContext& ctx);
+  Awaitable oauth_callback(Request& req, RequestContext& ctx);
+  Awaitable oauth_token(Request& req, RequestContext& ctx);
+  Awaitable list_identities(Request& req, RequestContext& ctx);
+  Awaitable unlink_identity(Request& req, RequestContext& ctx);
+  Awaitable page_link_identity_post(Request& req, RequestContext& ctx);
+  Awaitable page_unlink_identity_post(Request& req, RequestContext& ctx);
+  // A friendly page (Accept: text/html) or problem+json for a federated sign-in failure.
+  Response oauth_failure(const Request& req, const RequestContext& ctx, const Error& e);
+  // 303 to the provider with the flow cookie.
+  Response oauth_redirect(const Request& req, const RequestContext& ctx, const service::Started& s);
+  std::string oauth_cookie_name() const;
 
   // Browser sessions and forward-auth (session_handlers.cc).
   Awaitable session_login(Request& req, RequestContext& ctx);

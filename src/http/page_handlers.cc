@@ -6,6 +6,8 @@
 // (login CSRF) nor act in their session. Messages are fixed, friendly texts:
 // nothing from the request is echoed except into escaped form fields, and no
 // message says whether an email has an account.
+#include <set>
+
 #include <boost/beast/http/field.hpp>
 #include <fmt/format.h>
 
@@ -47,6 +49,8 @@ std::string_view notice_text(std::string_view code) {
   if (code == "others_signed_out") return "Every other device has been signed out.";
   if (code == "reauthenticated") return "Thank you. You can go on.";
   if (code == "mfa_removed") return "Two-step verification is off. Your recovery codes no longer work.";
+  if (code == "identity_linked") return "The sign-in provider is linked to your account.";
+  if (code == "identity_unlinked") return "The sign-in provider was removed from your account.";
   if (code == "password_reset") return "Your password was changed and every device was signed out. Sign in with the new one.";
   return {};
 }
@@ -76,6 +80,22 @@ std::string input_error_text(const Error& e) {
   std::string text = e.message();  // e.g. "the password is too short: …" -> "The password …"
   if (!text.empty() && text[0] >= 'a' && text[0] <= 'z') text[0] = static_cast<char>(text[0] - 'a' + 'A');
   return text;
+}
+
+// "Sign in with …" links for the configured providers, returning to `back`.
+PageData provider_links(const service::OAuthService* oauth, std::string_view back) {
+  PageData list{PageData::type::list};
+  if (oauth == nullptr) return list;
+  for (const auto& p : oauth->providers()) {
+    PageData item;
+    item.set("name", p.name);
+    item.set("display_name", p.display_name);
+    std::string href = fmt::format("/v1/oauth/{}/start", p.name);
+    if (!back.empty()) href += "?return_to=" + web::url_encode(back);
+    item.set("href", href);
+    list.push_back(item);
+  }
+  return list;
 }
 
 }  // namespace
@@ -151,6 +171,7 @@ Awaitable App::page_login(Request& req, RequestContext& ctx) {
   PageData data;
   data.set("return_to", back);
   data.set("register_href", with_return_to("/register", back));
+  data.set("providers", provider_links(d_.oauth, back));
   co_return anonymous_form(req, ctx, 200, "login.mustache", data, {"Sign in", notice_text(query.value("notice")), {}});
 }
 
@@ -165,6 +186,7 @@ Awaitable App::page_login_post(Request& req, RequestContext& ctx) {
   PageData data;
   data.set("return_to", back);
   data.set("register_href", with_return_to("/register", back));
+  data.set("providers", provider_links(d_.oauth, back));
   data.set("email", email);
   const auto nonce = find_cookie(req[bhttp::field::cookie], form_cookie_name());
   if (!nonce || !d_.forms.check(*nonce, form->value("csrf"))) {
@@ -341,6 +363,36 @@ Awaitable App::account_view(Request& req, RequestContext& ctx, const service::Cu
   data.set("mfa_required", (*mfa)->required ? PageData::type::bool_true : PageData::type::bool_false);
   data.set("recovery_left", std::to_string((*mfa)->recovery_codes_left));
   data.set("others", others ? PageData::type::bool_true : PageData::type::bool_false);
+  data.set("has_password", u.password_hash.empty() ? PageData::type::bool_false : PageData::type::bool_true);
+  if (d_.oauth != nullptr) {
+    auto linked = co_await offload(d_.db_pool, [&] { return d_.oauth->identities(u.id); });
+    if (!linked) co_return message_page(req, ctx, 503, "Your account", kMsgBusy);
+    if (!*linked) co_return message_page(req, ctx, 500, "Your account", kMsgBroken);
+    PageData ids{PageData::type::list};
+    std::set<std::string> linked_providers;
+    for (const auto& i : **linked) {
+      linked_providers.insert(i.provider);
+      PageData item;
+      item.set("id", i.id);
+      item.set("provider", i.provider);
+      item.set("email", i.email);
+      item.set("since", date_of(i.created_at));
+      item.set("csrf", s.csrf_token);
+      ids.push_back(item);
+    }
+    PageData available{PageData::type::list};
+    for (const auto& p : d_.oauth->providers()) {
+      if (linked_providers.contains(p.name)) continue;
+      PageData item;
+      item.set("name", p.name);
+      item.set("display_name", p.display_name);
+      item.set("csrf", s.csrf_token);
+      available.push_back(item);
+    }
+    data.set("identities", ids);
+    data.set("link_providers", available);
+    data.set("oauth", PageData::type::bool_true);
+  }
   co_return pages_.html(req, ctx, status, pages_.render("account.mustache", data, {"Your account", notice, error, true}));
 }
 
@@ -439,6 +491,26 @@ Awaitable App::reauth_view(Request& req, RequestContext& ctx, const service::Cur
   data.set("mfa", (*user)->second.totp ? PageData::type::bool_true : PageData::type::bool_false);
   data.set("csrf", s.csrf_token);
   data.set("return_to", std::string(back));
+  data.set("has_password", (*user)->first.password_hash.empty() ? PageData::type::bool_false : PageData::type::bool_true);
+  if (d_.oauth != nullptr) {
+    // A fresh sign-in at a linked provider also counts as a recent authentication.
+    auto linked = co_await offload(d_.db_pool, [&] { return d_.oauth->identities(s.row.user_id); });
+    PageData list{PageData::type::list};
+    if (linked && *linked) {
+      std::set<std::string> seen;
+      for (const auto& i : **linked) {
+        if (!seen.insert(i.provider).second || !d_.oauth->has_provider(i.provider)) continue;
+        PageData item;
+        item.set("display_name", i.provider);
+        for (const auto& p : d_.oauth->providers())
+          if (p.name == i.provider) item.set("display_name", p.display_name);
+        item.set("href", fmt::format("/v1/oauth/{}/start?return_to={}", i.provider,
+                                     web::url_encode(back.empty() ? std::string_view("/account") : back)));
+        list.push_back(item);
+      }
+    }
+    data.set("providers", list);
+  }
   co_return pages_.html(req, ctx, status, pages_.render("reauth.mustache", data, {"Confirm it's you", {}, error, true}));
 }
 

@@ -2,6 +2,7 @@
 
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <charconv>
 #include <cstring>
 #include <filesystem>
@@ -15,6 +16,7 @@
 #include "core/base/encoding.h"
 #include "core/base/random.h"
 #include "core/base/secret.h"
+#include "core/oauth/url.h"
 #include "core/ratelimit/gcra.h"
 
 namespace gh::service {
@@ -158,6 +160,12 @@ const std::vector<Entry>& entries() {
       GH_BOOL("mfa.required_for_all", mfa_required_for_all),
       GH_NUM("mfa.challenge_ttl_s", mfa_challenge_ttl_s, 60, 3600),
       GH_STR("rate_limit.mfa_per_ip", rate_limit_mfa_per_ip, false),
+      GH_BOOL("oauth.auto_link_verified_email", oauth_auto_link_verified_email),
+      GH_NUM("oauth.flow_ttl_s", oauth_flow_ttl_s, 60, 3600),
+      GH_NUM("oauth.http_timeout_s", oauth_http_timeout_s, 1, 120),
+      GH_NUM("oauth.leeway_s", oauth_leeway_s, 0, 600),
+      GH_NUM("oauth.code_ttl_s", oauth_code_ttl_s, 10, 600),
+      GH_STR("oauth.native_redirect_uris", oauth_native_redirect_uris, false),
       GH_STR("secrets.kek", kek, true),
   };
   return table;
@@ -169,7 +177,51 @@ const Entry* find_entry(std::string_view key) {
   return nullptr;
 }
 
+// The fields of an [oauth.providers.<name>] section; `secret` ones are redacted.
+struct ProviderField {
+  const char* name;
+  bool secret;
+  std::string OAuthProviderSettings::*field;
+};
+constexpr ProviderField kProviderFields[] = {
+    {"issuer", false, &OAuthProviderSettings::issuer},
+    {"client_id", false, &OAuthProviderSettings::client_id},
+    {"client_secret", true, &OAuthProviderSettings::client_secret},
+    {"scopes", false, &OAuthProviderSettings::scopes},
+    {"display_name", false, &OAuthProviderSettings::display_name},
+    {"authorize_url", false, &OAuthProviderSettings::authorize_url},
+    {"token_url", false, &OAuthProviderSettings::token_url},
+    {"api_base", false, &OAuthProviderSettings::api_base},
+};
+constexpr std::string_view kProvidersPrefix = "oauth.providers.";
+
+// "oauth.providers.<name>.<field>": the provider sections are not in the
+// static table, since their names are the operator's.
+Status set_provider_key(Config& c, std::string_view key, const std::string& value, std::string_view source) {
+  const std::string_view rest = key.substr(kProvidersPrefix.size());
+  const auto dot = rest.rfind('.');
+  if (dot == std::string_view::npos || dot == 0)
+    return fail(ConfigError::UnknownKey, fmt::format("unknown setting '{}' in {}", key, source));
+  const std::string_view field = rest.substr(dot + 1);
+  for (const auto& f : kProviderFields) {
+    if (field == f.name) {
+      c.oauth_providers[std::string(rest.substr(0, dot))].*f.field = value;
+      return {};
+    }
+  }
+  return fail(ConfigError::UnknownKey, fmt::format("unknown setting '{}' in {}", key, source));
+}
+
+// The provider part of an environment name: "corp-sso" -> "CORP_SSO".
+std::string provider_env_name(std::string_view name) {
+  std::string out;
+  for (char ch : name)
+    out.push_back(ch == '-' ? '_' : static_cast<char>(std::toupper(static_cast<unsigned char>(ch))));
+  return out;
+}
+
 Status set_key(Config& c, std::string_view key, const std::string& value, std::string_view source) {
+  if (key.starts_with(kProvidersPrefix)) return set_provider_key(c, key, value, source);
   const Entry* e = find_entry(key);
   if (e == nullptr) return fail(ConfigError::UnknownKey, fmt::format("unknown setting '{}' in {}", key, source));
   return e->set(c, value);
@@ -211,6 +263,74 @@ std::vector<std::string> split_list(std::string_view s) {
     start = end + 1;
   }
   return out;
+}
+
+constexpr std::string_view kGoogleIssuer = "https://accounts.google.com";
+constexpr std::string_view kGithubAuthorize = "https://github.com/login/oauth/authorize";
+constexpr std::string_view kGithubToken = "https://github.com/login/oauth/access_token";
+constexpr std::string_view kGithubApi = "https://api.github.com";
+
+bool valid_provider_name(std::string_view name) {
+  if (name.empty() || name.size() > 32) return false;
+  return std::all_of(name.begin(), name.end(), [](char ch) {
+    return (ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') || ch == '_' || ch == '-';
+  });
+}
+
+bool has_scope(std::string_view scopes, std::string_view wanted) {
+  std::size_t start = 0;
+  while (start < scopes.size()) {
+    auto end = scopes.find(' ', start);
+    if (end == std::string_view::npos) end = scopes.size();
+    if (scopes.substr(start, end - start) == wanted) return true;
+    start = end + 1;
+  }
+  return false;
+}
+
+// Defaults and checks of [oauth] and every [oauth.providers.<name>] (docs/oauth.md §1).
+Status finalize_oauth(Config& c) {
+  c.oauth_native_redirect_list.clear();
+  for (const auto& item : split_list(c.oauth_native_redirect_uris)) {
+    // Exact URIs an app registered: absolute, no fragment, no whitespace (custom schemes allowed).
+    const auto colon = item.find(':');
+    if (colon == std::string::npos || colon == 0 || item.find('#') != std::string::npos ||
+        item.find_first_of(" \t\r\n\"<>\\") != std::string::npos)
+      return fail(ConfigError::BadValue, fmt::format("oauth.native_redirect_uris: '{}' is not an absolute URI", item));
+    c.oauth_native_redirect_list.push_back(item);
+  }
+  for (auto& [name, p] : c.oauth_providers) {
+    const std::string where = "oauth.providers." + name;
+    if (!valid_provider_name(name))
+      return fail(ConfigError::BadValue, fmt::format("{}: a provider name is 1-32 of a-z 0-9 _ -", where));
+    if (p.client_id.empty() || p.client_secret.empty())
+      return fail(ConfigError::BadValue,
+                  fmt::format("{}: client_id and client_secret are required (or GATEHOUSE_OAUTH_{}_CLIENT_ID/_CLIENT_SECRET)",
+                              where, provider_env_name(name)));
+    if (name == "github") {
+      if (!p.issuer.empty()) return fail(ConfigError::BadValue, where + ".issuer: GitHub is not an OpenID provider");
+      if (p.authorize_url.empty()) p.authorize_url = kGithubAuthorize;
+      if (p.token_url.empty()) p.token_url = kGithubToken;
+      if (p.api_base.empty()) p.api_base = kGithubApi;
+      while (p.api_base.size() > 1 && p.api_base.back() == '/') p.api_base.pop_back();
+      for (const auto* url : {&p.authorize_url, &p.token_url, &p.api_base})
+        if (auto ok = oauth::check_endpoint_url(*url); !ok)
+          return fail(ConfigError::BadValue, fmt::format("{}: '{}': {}", where, *url, ok.error().message()));
+      if (p.scopes.empty()) p.scopes = "read:user user:email";
+      if (p.display_name.empty()) p.display_name = "GitHub";
+      continue;
+    }
+    if (!p.authorize_url.empty() || !p.token_url.empty() || !p.api_base.empty())
+      return fail(ConfigError::UnknownKey, where + ": authorize_url/token_url/api_base are for github only (OIDC uses discovery)");
+    if (name == "google" && p.issuer.empty()) p.issuer = kGoogleIssuer;
+    if (p.issuer.empty()) return fail(ConfigError::BadValue, where + ".issuer is required for an OpenID Connect provider");
+    if (auto ok = oauth::check_issuer_url(p.issuer); !ok)
+      return fail(ConfigError::BadValue, fmt::format("{}.issuer '{}': {}", where, p.issuer, ok.error().message()));
+    if (p.scopes.empty()) p.scopes = "openid email profile";
+    if (!has_scope(p.scopes, "openid")) return fail(ConfigError::BadValue, where + ".scopes must contain \"openid\"");
+    if (p.display_name.empty()) p.display_name = name == "google" ? "Google" : name;
+  }
+  return {};
 }
 
 }  // namespace
@@ -259,6 +379,23 @@ Result<Config> load_config(const std::string& toml_path, const std::map<std::str
       if (sub == nullptr) return fail(ConfigError::UnknownKey, fmt::format("'{}' must be a [section]", section.str()));
       for (const auto& [name, value] : *sub) {
         const std::string key = fmt::format("{}.{}", section.str(), name.str());
+        if (key == "oauth.providers") {  // [oauth.providers.<name>] tables
+          const auto* providers = value.as_table();
+          if (providers == nullptr) return fail(ConfigError::BadValue, "oauth.providers must be tables [oauth.providers.<name>]");
+          for (const auto& [pname, pnode] : *providers) {
+            const auto* fields = pnode.as_table();
+            if (fields == nullptr)
+              return fail(ConfigError::BadValue, fmt::format("oauth.providers.{} must be a table", pname.str()));
+            c.oauth_providers[std::string(pname.str())];  // a section without keys still names a provider
+            for (const auto& [fname, fvalue] : *fields) {
+              const std::string pkey = fmt::format("oauth.providers.{}.{}", pname.str(), fname.str());
+              auto v = fvalue.value<std::string>();
+              if (!v) return fail(ConfigError::BadValue, fmt::format("{} must be a string", pkey));
+              if (auto ok = set_key(c, pkey, *v, toml_path); !ok) return fail(ok.error());
+            }
+          }
+          continue;
+        }
         auto scalar = toml_scalar(value);
         if (!scalar) return fail(ConfigError::BadValue, fmt::format("{} has an unsupported type", key));
         if (auto ok = set_key(c, key, *scalar, toml_path); !ok) return fail(ok.error());
@@ -286,6 +423,21 @@ Result<Config> load_config(const std::string& toml_path, const std::map<std::str
     } else {
       for (const auto& e : entries())
         if (env_name(e.key) == name) key = e.key;
+    }
+    if (key.empty() && name.starts_with("GATEHOUSE_OAUTH_")) {
+      // GATEHOUSE_OAUTH_<PROVIDER>_CLIENT_ID / _CLIENT_SECRET: a configured
+      // provider whose name maps to <PROVIDER>, else a new one (google, github).
+      for (const std::string_view field : {"_CLIENT_ID", "_CLIENT_SECRET"}) {
+        const std::string_view n(name);
+        if (!n.ends_with(field) || n.size() <= field.size() + 16) continue;
+        const std::string_view upper = n.substr(16, n.size() - 16 - field.size());
+        std::string provider;
+        for (const auto& [pname, settings] : c.oauth_providers)
+          if (provider_env_name(pname) == upper) provider = pname;
+        if (provider.empty())
+          for (char ch : upper) provider.push_back(static_cast<char>(std::tolower(static_cast<unsigned char>(ch))));
+        key = fmt::format("oauth.providers.{}.{}", provider, field == "_CLIENT_ID" ? "client_id" : "client_secret");
+      }
     }
     if (key.empty()) continue;  // other GATEHOUSE_* variables belong to tools and tests
     if (auto ok = set_key(c, key, value, name); !ok) return fail(ok.error());
@@ -345,6 +497,8 @@ Status finalize_config(Config& c) {
   if (!c.rate_limit_store_url.empty() && !c.rate_limit_store_url.starts_with("redis://"))
     return fail(ConfigError::BadValue, "rate_limit.store_url must be empty (in-process) or redis://host:port[/db]");
 
+  if (auto ok = finalize_oauth(c); !ok) return ok;
+
   if (c.production()) {
     std::vector<std::string> problems;
     auto kek = base64url_decode(c.kek);
@@ -365,6 +519,12 @@ Status finalize_config(Config& c) {
         problems.emplace_back(fmt::format("web.return_to_origins: '{}' must be https in production", t.origin));
     if (!c.public_url.starts_with("https://"))
       problems.emplace_back("server.public_url must be an https:// URL in production (cookies are Secure)");
+    for (const auto& [name, p] : c.oauth_providers) {
+      if (name == "google" && p.issuer != kGoogleIssuer)
+        problems.emplace_back("oauth.providers.google.issuer is a test-only override");
+      if (name == "github" && (p.authorize_url != kGithubAuthorize || p.token_url != kGithubToken || p.api_base != kGithubApi))
+        problems.emplace_back("oauth.providers.github.authorize_url/token_url/api_base are test-only overrides");
+    }
     if (!problems.empty()) {
       std::string msg = "refusing to start in production mode:";
       for (const auto& p : problems) msg += "\n  - " + p;
@@ -414,6 +574,13 @@ std::string describe_config(const Config& c) {
   for (const auto& e : entries()) {
     const std::string v = e.get(c);
     out += fmt::format("{} = {}\n", e.key, e.secret && !v.empty() ? "\"<redacted>\"" : "\"" + v + "\"");
+  }
+  for (const auto& [name, p] : c.oauth_providers) {
+    for (const auto& f : kProviderFields) {
+      const std::string& v = p.*f.field;
+      if (v.empty()) continue;
+      out += fmt::format("oauth.providers.{}.{} = {}\n", name, f.name, f.secret ? "\"<redacted>\"" : "\"" + v + "\"");
+    }
   }
   return out;
 }

@@ -29,6 +29,21 @@ enum class ConfigError : std::uint8_t {
 };
 GH_DECLARE_ERROR_CATEGORY(ConfigError)
 
+// One [oauth.providers.<name>] section (docs/oauth.md §1). Built in: "google"
+// (OIDC, issuer https://accounts.google.com) and "github" (OAuth 2.0 + REST
+// API); any other name is an OpenID Connect provider found by `issuer`.
+struct OAuthProviderSettings {
+  std::string issuer;         // OIDC: exact issuer URL (https; http only on loopback)
+  std::string client_id;      // required
+  std::string client_secret;  // required (secret); prefer GATEHOUSE_OAUTH_<NAME>_CLIENT_SECRET
+  std::string scopes;         // default "openid email profile" (OIDC), "read:user user:email" (GitHub)
+  std::string display_name;   // on the login page; default Google / GitHub / the name
+  // Test-only overrides for github (refused in production): the fake's endpoints.
+  std::string authorize_url;  // default https://github.com/login/oauth/authorize
+  std::string token_url;      // default https://github.com/login/oauth/access_token
+  std::string api_base;       // default https://api.github.com
+};
+
 struct Config {
   // [server]
   std::string mode = "dev";                 // "dev" or "production"
@@ -140,6 +155,16 @@ struct Config {
   bool mfa_required_for_all = false;        // every account must enrol a second factor (ASVS L2)
   int mfa_challenge_ttl_s = 300;            // the sign-in step between password and code
   std::string rate_limit_mfa_per_ip = "30/15m";  // [rate_limit] second-factor attempts, by client IP
+
+  // [oauth] (service/oauth/oauth_service.h, docs/oauth.md)
+  bool oauth_auto_link_verified_email = false;  // link a new identity to the account with its (verified) email
+  int oauth_flow_ttl_s = 600;                   // a started sign-in (cookie + stored state) lives this long
+  int oauth_http_timeout_s = 10;                // each back-channel call (discovery, JWKS, token, user API)
+  int oauth_leeway_s = 60;                      // clock skew accepted on ID-token exp/iat
+  int oauth_code_ttl_s = 60;                    // the native flow's one-time code
+  std::string oauth_native_redirect_uris;       // comma-separated exact URIs native/SPA apps may get a code at
+  std::vector<std::string> oauth_native_redirect_list;          // parsed by finalize_config
+  std::map<std::string, OAuthProviderSettings> oauth_providers;  // [oauth.providers.<name>] by name
 
   // [secrets]
   std::string kek;  // key-encryption key, base64url/hex of 32 bytes; dev mode generates one

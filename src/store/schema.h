@@ -16,6 +16,7 @@ namespace gh::store {
 // 5: tenants, memberships, platform_admins, service_clients (store/tenant_store.h).
 // 6: one_time_tokens (store/onetime_store.h).
 // 7: mfa_totp, recovery_codes (store/mfa_store.h); refresh_tokens.amr.
-inline constexpr int kSchemaVersion = 7;
+// 8: identities, oauth_states (store/identity_store.h).
+inline constexpr int kSchemaVersion = 8;
 
 }  // namespace gh::store

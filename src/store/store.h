@@ -18,6 +18,7 @@
 #include "core/base/clock.h"
 #include "core/base/result.h"
 #include "store/audit_store.h"
+#include "store/identity_store.h"
 #include "store/lockout_store.h"
 #include "store/mfa_store.h"
 #include "store/onetime_store.h"
@@ -86,7 +87,7 @@ class UserStore {
                                             std::string_view email_normalized, Seconds now) = 0;
   // Deletes the user and every row that belongs to it (one transaction): its
   // refresh-token families and tokens, its sessions in this store, its
-  // memberships, platform-admin grant, one-time tokens and second factors (a
+  // memberships, platform-admin grant, one-time tokens, second factors and provider identities (a
   // separate Redis session store is not reached: see session_store.h).
   // NotFound if absent.
   [[nodiscard]] virtual Status delete_user(std::string_view id) = 0;
@@ -123,6 +124,8 @@ class Store {
   virtual OneTimeTokenStore& one_time_tokens() = 0;
   // Second factors: TOTP and recovery codes; refresh tokens carry `amr` (schema version >= 7).
   virtual MfaStore& mfa() = 0;
+  // Identities at external providers and federated sign-in state (schema version >= 8).
+  virtual IdentityStore& identities() = 0;
 };
 
 struct StoreOptions {

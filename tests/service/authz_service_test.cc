@@ -116,6 +116,7 @@ class HookedStore final : public store::Store {
   store::TenantStore& tenants() override { return tenants_; }
   store::OneTimeTokenStore& one_time_tokens() override { return in_->one_time_tokens(); }
   store::MfaStore& mfa() override { return in_->mfa(); }
+  store::IdentityStore& identities() override { return in_->identities(); }
   HookedTenants& hooked() { return tenants_; }
   // The same data without the counters/hooks: "another instance" writing.
   store::Store& raw() { return *in_; }

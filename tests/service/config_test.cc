@@ -155,5 +155,71 @@ TEST(Config, DevModeGeneratesAKekOnceAndRedactsIt) {
   std::filesystem::remove_all(dir);
 }
 
+// ---- [oauth.providers.<name>] (docs/oauth.md §1) ----
+
+TEST(Config, OAuthProvidersFromTomlAndEnvironment) {
+  const auto dir = std::filesystem::temp_directory_path() / ("ghcfg-oauth-" + std::to_string(::getpid()));
+  std::filesystem::create_directories(dir);
+  const auto file = dir / "c.toml";
+  std::ofstream(file) << "[oauth]\nhttp_timeout_s = 3\n[oauth.providers.corp-sso]\nissuer = \"https://login.corp.example\"\n"
+                         "client_id = \"gatehouse\"\ndisplay_name = \"Corp SSO\"\n";
+  std::vector<std::string> env = {"GATEHOUSE_OAUTH_CORP_SSO_CLIENT_SECRET=corp-secret-value",
+                                  "GATEHOUSE_OAUTH_GOOGLE_CLIENT_ID=g-id", "GATEHOUSE_OAUTH_GOOGLE_CLIENT_SECRET=g-secret"};
+  auto e = env_of(env);
+  auto c = load_config(file.string(), {}, e.data());
+  ASSERT_TRUE(c) << c.error().message();
+  ASSERT_TRUE(finalize_config(*c)) << "finalize";
+  EXPECT_EQ(c->oauth_http_timeout_s, 3);
+  ASSERT_EQ(c->oauth_providers.size(), 2U);
+  const auto& corp = c->oauth_providers.at("corp-sso");
+  EXPECT_EQ(corp.client_secret, "corp-secret-value");  // env matched the existing section
+  EXPECT_EQ(corp.scopes, "openid email profile");       // default
+  const auto& google = c->oauth_providers.at("google");  // enabled by the environment alone
+  EXPECT_EQ(google.issuer, "https://accounts.google.com");
+  EXPECT_EQ(google.display_name, "Google");
+  // Secrets never in describe_config.
+  const std::string described = describe_config(*c);
+  EXPECT_EQ(described.find("corp-secret-value"), std::string::npos);
+  EXPECT_EQ(described.find("g-secret"), std::string::npos);
+  EXPECT_NE(described.find("oauth.providers.corp-sso.client_secret = \"<redacted>\""), std::string::npos);
+  std::filesystem::remove_all(dir);
+}
+
+TEST(Config, OAuthProviderMistakesAreRefusedAtStartup) {
+  auto check = [](std::map<std::string, std::string> flags) {
+    flags.emplace("server.data_dir", std::filesystem::temp_directory_path().string());
+    auto c = load_config("", flags, nullptr);
+    if (!c) return c.error().code;
+    auto ok = finalize_config(*c);
+    return ok ? std::error_code{} : ok.error().code;
+  };
+  const std::string p = "oauth.providers.";
+  EXPECT_EQ(check({{p + "corp.nope", "x"}}), make_error_code(ConfigError::UnknownKey));
+  EXPECT_EQ(check({{p + "corp.client_id", "a"}, {p + "corp.client_secret", "b"}}),
+            make_error_code(ConfigError::BadValue));  // no issuer
+  EXPECT_EQ(check({{p + "corp.issuer", "http://login.corp.example"}, {p + "corp.client_id", "a"},
+                   {p + "corp.client_secret", "b"}}),
+            make_error_code(ConfigError::BadValue));  // http off loopback
+  EXPECT_EQ(check({{p + "corp.issuer", "https://login.corp.example"}, {p + "corp.client_id", "a"}}),
+            make_error_code(ConfigError::BadValue));  // no secret
+  EXPECT_EQ(check({{p + "corp.issuer", "https://login.corp.example"}, {p + "corp.client_id", "a"},
+                   {p + "corp.client_secret", "b"}, {p + "corp.scopes", "email"}}),
+            make_error_code(ConfigError::BadValue));  // no openid scope
+  EXPECT_EQ(check({{p + "Corp.issuer", "https://login.corp.example"}, {p + "Corp.client_id", "a"},
+                   {p + "Corp.client_secret", "b"}}),
+            make_error_code(ConfigError::BadValue));  // name
+  EXPECT_EQ(check({{p + "corp.issuer", "https://login.corp.example"}, {p + "corp.client_id", "a"},
+                   {p + "corp.client_secret", "b"}}),
+            std::error_code{});
+  // Test-only overrides are refused in production.
+  auto c = load_config("", {{"server.mode", "production"}, {"secrets.kek", "0123456789abcdef0123456789abcdef0123456789a"},
+                            {"server.public_url", "https://id.example"}, {p + "google.issuer", "http://127.0.0.1:9"},
+                            {p + "google.client_id", "a"}, {p + "google.client_secret", "b"}}, nullptr);
+  ASSERT_TRUE(c);
+  auto fin = finalize_config(*c);
+  ASSERT_FALSE(fin);
+  EXPECT_NE(fin.error().message().find("test-only"), std::string::npos) << fin.error().message();
+}
+
 }  // namespace
 }  // namespace gh::service

@@ -41,6 +41,8 @@ struct MemoryState {
   std::map<std::string, TotpFactor, std::less<>> totp;               // by user_id
   // (user_id, code_hash) -> created_at: a user's codes are one contiguous range.
   std::map<std::pair<std::string, std::string>, Seconds> recovery_codes;
+  std::map<std::string, Identity, std::less<>> identities;       // by id
+  std::map<std::string, OAuthState, std::less<>> oauth_states;  // by hash
 
   // What ON DELETE CASCADE does in SQL. REQUIRES: mu held.
   void erase_user_rows(std::string_view user_id);
@@ -55,5 +57,6 @@ struct MemoryState {
 [[nodiscard]] std::unique_ptr<TenantStore> make_tenant_store(MemoryState& state);
 [[nodiscard]] std::unique_ptr<OneTimeTokenStore> make_onetime_store(MemoryState& state);
 [[nodiscard]] std::unique_ptr<MfaStore> make_mfa_store(MemoryState& state);
+[[nodiscard]] std::unique_ptr<IdentityStore> make_identity_store(MemoryState& state);
 
 }  // namespace gh::store::memory

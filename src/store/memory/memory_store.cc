@@ -18,6 +18,7 @@ void MemoryState::erase_user_rows(std::string_view user_id) {
                 [&](const auto& entry) { return entry.second.user_id == user_id; });
   if (const auto it = totp.find(user_id); it != totp.end()) totp.erase(it);
   std::erase_if(recovery_codes, [&](const auto& entry) { return entry.first.first == user_id; });
+  std::erase_if(identities, [&](const auto& entry) { return entry.second.user_id == user_id; });
 }
 
 namespace {
@@ -146,7 +147,8 @@ class MemoryStore final : public Store {
         lockout_(make_lockout_store(state_)),
         tenants_(make_tenant_store(state_)),
         one_time_tokens_(make_onetime_store(state_)),
-        mfa_(make_mfa_store(state_)) {}
+        mfa_(make_mfa_store(state_)),
+        identities_(make_identity_store(state_)) {}
 
   Result<int> migrate() override {
     std::lock_guard lock(state_.mu);
@@ -168,6 +170,7 @@ class MemoryStore final : public Store {
   TenantStore& tenants() override { return *tenants_; }
   OneTimeTokenStore& one_time_tokens() override { return *one_time_tokens_; }
   MfaStore& mfa() override { return *mfa_; }
+  IdentityStore& identities() override { return *identities_; }
 
  private:
   MemoryState state_;
@@ -180,6 +183,7 @@ class MemoryStore final : public Store {
   std::unique_ptr<TenantStore> tenants_;
   std::unique_ptr<OneTimeTokenStore> one_time_tokens_;
   std::unique_ptr<MfaStore> mfa_;
+  std::unique_ptr<IdentityStore> identities_;
 };
 
 }  // namespace

@@ -7,6 +7,7 @@
 
 #include "store/postgres/pg_db.h"
 #include "store/postgres/postgres_audit_store.h"
+#include "store/postgres/postgres_identity_store.h"
 #include "store/postgres/postgres_mfa_store.h"
 #include "store/postgres/postgres_onetime_store.h"
 #include "store/postgres/postgres_session_store.h"
@@ -219,6 +220,35 @@ CREATE TABLE recovery_codes (
 );
 ALTER TABLE refresh_tokens ADD COLUMN amr TEXT NOT NULL DEFAULT '';
 )sql",
+    // 8: identities at external providers (store/identity_store.h), unique on
+    // (issuer, subject); email '' when the provider gave none. oauth_states
+    // holds started sign-ins and native one-time codes under the hex SHA-256
+    // of their handle (kind is the OAuthStateKind value); no user foreign key:
+    // a flow starts before anyone is known.
+    R"sql(
+CREATE TABLE identities (
+  id             TEXT COLLATE "C" PRIMARY KEY,
+  user_id        TEXT COLLATE "C" NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+  provider       TEXT NOT NULL,
+  issuer         TEXT COLLATE "C" NOT NULL,
+  subject        TEXT COLLATE "C" NOT NULL,
+  email          TEXT NOT NULL DEFAULT '',
+  email_verified BOOLEAN NOT NULL DEFAULT false,
+  name           TEXT NOT NULL DEFAULT '',
+  created_at     BIGINT NOT NULL,
+  last_login_at  BIGINT NOT NULL,
+  UNIQUE (issuer, subject)
+);
+CREATE INDEX identities_user_id ON identities(user_id);
+CREATE TABLE oauth_states (
+  hash       TEXT COLLATE "C" PRIMARY KEY,
+  kind       SMALLINT NOT NULL CHECK (kind IN (1, 2)),
+  data       TEXT NOT NULL,
+  created_at BIGINT NOT NULL,
+  expires_at BIGINT NOT NULL
+);
+CREATE INDEX oauth_states_expires_at ON oauth_states(expires_at);
+)sql",
 };
 static_assert(std::size(kMigrations) == static_cast<std::size_t>(kSchemaVersion),
               "add the migration to every backend");
@@ -421,7 +451,8 @@ class PostgresStore final : public Store {
         lockout_(make_lockout_store(*pool_)),
         tenants_(make_tenant_store(*pool_)),
         one_time_tokens_(make_onetime_store(*pool_)),
-        mfa_(make_mfa_store(*pool_)) {}
+        mfa_(make_mfa_store(*pool_)),
+        identities_(make_identity_store(*pool_)) {}
 
   // Each migration runs in its own transaction holding the advisory lock and
   // re-reads the version under it, so concurrent migrators apply each step
@@ -470,6 +501,7 @@ class PostgresStore final : public Store {
   TenantStore& tenants() override { return *tenants_; }
   OneTimeTokenStore& one_time_tokens() override { return *one_time_tokens_; }
   MfaStore& mfa() override { return *mfa_; }
+  IdentityStore& identities() override { return *identities_; }
 
  private:
   std::unique_ptr<Pool> pool_;
@@ -482,6 +514,7 @@ class PostgresStore final : public Store {
   std::unique_ptr<TenantStore> tenants_;
   std::unique_ptr<OneTimeTokenStore> one_time_tokens_;
   std::unique_ptr<MfaStore> mfa_;
+  std::unique_ptr<IdentityStore> identities_;
 };
 
 }  // namespace

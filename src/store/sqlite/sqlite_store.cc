@@ -10,6 +10,7 @@
 #include "store/schema.h"
 #include "store/sqlite/sqlite_audit_store.h"
 #include "store/sqlite/sqlite_db.h"
+#include "store/sqlite/sqlite_identity_store.h"
 #include "store/sqlite/sqlite_mfa_store.h"
 #include "store/sqlite/sqlite_onetime_store.h"
 #include "store/sqlite/sqlite_session_store.h"
@@ -219,6 +220,35 @@ CREATE TABLE recovery_codes (
 ) STRICT, WITHOUT ROWID;
 ALTER TABLE refresh_tokens ADD COLUMN amr TEXT NOT NULL DEFAULT '';
 )sql",
+    // 8: identities at external providers (store/identity_store.h), unique on
+    // (issuer, subject); email '' when the provider gave none. oauth_states
+    // holds started sign-ins and native one-time codes under the hex SHA-256
+    // of their handle (kind is the OAuthStateKind value); no user foreign key:
+    // a flow starts before anyone is known.
+    R"sql(
+CREATE TABLE identities (
+  id             TEXT NOT NULL PRIMARY KEY,
+  user_id        TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+  provider       TEXT NOT NULL,
+  issuer         TEXT NOT NULL,
+  subject        TEXT NOT NULL,
+  email          TEXT NOT NULL DEFAULT '',
+  email_verified INTEGER NOT NULL DEFAULT 0 CHECK (email_verified IN (0, 1)),
+  name           TEXT NOT NULL DEFAULT '',
+  created_at     INTEGER NOT NULL,
+  last_login_at  INTEGER NOT NULL,
+  UNIQUE (issuer, subject)
+) STRICT;
+CREATE INDEX identities_user_id ON identities(user_id);
+CREATE TABLE oauth_states (
+  hash       TEXT NOT NULL PRIMARY KEY,
+  kind       INTEGER NOT NULL CHECK (kind IN (1, 2)),
+  data       TEXT NOT NULL,
+  created_at INTEGER NOT NULL,
+  expires_at INTEGER NOT NULL
+) STRICT;
+CREATE INDEX oauth_states_expires_at ON oauth_states(expires_at);
+)sql",
 };
 static_assert(std::size(kMigrations) == static_cast<std::size_t>(kSchemaVersion),
               "add the migration to every backend");
@@ -407,7 +437,8 @@ class SqliteStore final : public Store {
         lockout_(make_lockout_store(*db_)),
         tenants_(make_tenant_store(*db_)),
         one_time_tokens_(make_onetime_store(*db_)),
-        mfa_(make_mfa_store(*db_)) {}
+        mfa_(make_mfa_store(*db_)),
+        identities_(make_identity_store(*db_)) {}
 
   Result<int> migrate() override {
     return db_->write([&](Connection& c) -> Result<int> {
@@ -455,6 +486,7 @@ class SqliteStore final : public Store {
   TenantStore& tenants() override { return *tenants_; }
   OneTimeTokenStore& one_time_tokens() override { return *one_time_tokens_; }
   MfaStore& mfa() override { return *mfa_; }
+  IdentityStore& identities() override { return *identities_; }
 
  private:
   std::unique_ptr<Database> db_;
@@ -467,6 +499,7 @@ class SqliteStore final : public Store {
   std::unique_ptr<TenantStore> tenants_;
   std::unique_ptr<OneTimeTokenStore> one_time_tokens_;
   std::unique_ptr<MfaStore> mfa_;
+  std::unique_ptr<IdentityStore> identities_;
 };
 
 }  // namespace

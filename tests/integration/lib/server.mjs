@@ -17,7 +17,9 @@ export const FAST_HASH_ENV = {
 
 export class Server {
   // faketime: a libfaketime offset such as '+11m': the server runs with its clock shifted by it.
-  constructor({ env = {}, args = [], dataDir, faketime } = {}) {
+  // listen: HOST:PORT (default a free port); a fixed one lets a peer register our URLs first.
+  constructor({ env = {}, args = [], dataDir, faketime, listen = '127.0.0.1:0' } = {}) {
+    this.listen = listen;
     this.ownDir = !dataDir;
     this.dataDir = dataDir ?? mkdtempSync(join(tmpdir(), 'gh-it-'));
     this.env = env;
@@ -38,7 +40,7 @@ export class Server {
         ASAN_OPTIONS: asan ? `${asan}:verify_asan_link_order=0` : 'verify_asan_link_order=0',
       });
     }
-    this.proc = spawn(BIN, ['serve', '--dev', '--listen', '127.0.0.1:0', '--data-dir', this.dataDir, ...this.args], {
+    this.proc = spawn(BIN, ['serve', '--dev', '--listen', this.listen, '--data-dir', this.dataDir, ...this.args], {
       // Rate limiting is off unless a test turns it on in its env: these suites sign in many
       // times from 127.0.0.1 (tests/integration/rate_limit.test.mjs enables it explicitly).
       env: { PATH: process.env.PATH, ...FAST_HASH_ENV, GATEHOUSE_RATE_LIMIT_ENABLED: 'false', ...this.env, ...fake },

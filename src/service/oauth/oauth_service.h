@@ -1,0 +1,199 @@
+// OAuthService: federated sign-in (issue #7, docs/oauth.md). Gatehouse is the
+// relying party: it sends the browser to a configured provider (Google, GitHub,
+// any OpenID Connect issuer), takes the callback, exchanges the code on the
+// back channel, validates who signed in (ID token, or GitHub's user API), and
+// maps that identity to a local user by the linking policy. Sessions and tokens
+// are issued by the HTTP layer through SessionService / TokenService, exactly as
+// after a password sign-in.
+//
+// Flow state (state, nonce, PKCE verifier, return_to) is kept server side in
+// IdentityStore under the hash of a random flow id the browser holds in a
+// cookie; it is taken out (single use) by the first callback that names it.
+// Provider metadata and keys are fetched with an HttpClient and cached per
+// provider (max-age clamped to 5 min..24 h); an ID token with an unknown kid
+// triggers one JWKS refetch, at most once a minute per provider.
+//
+// Every outcome is audited: oauth.start, user.login, oauth.user_created,
+// oauth.identity_linked / _unlinked, oauth.link_refused, oauth.login_failed,
+// oauth.jwks_refresh, oauth.provider_error. Never a code, state, token or secret.
+//
+// Thread-safety: all methods may be called concurrently; they block (store and
+// network), so run them on a worker pool.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/base/clock.h"
+#include "core/base/random.h"
+#include "core/base/result.h"
+#include "core/base/secret.h"
+#include "service/common/audit.h"
+#include "service/config.h"
+#include "store/store.h"
+
+namespace gh::service {
+
+class HttpClient;
+
+// The amr (RFC 8176 has no registered value for a federated sign-in) of a
+// session or token from a provider sign-in.
+inline constexpr std::string_view kAmrFederated = "fed";
+
+enum class FederationError : std::uint8_t {
+  UnknownProvider = 1,  // no provider of that name is configured
+  StateInvalid,  // no flow record for the cookie: missing, used, expired, other provider, other
+                 // user
+  ProviderUnavailable,  // a back-channel call timed out or could not connect
+  ProviderHttpError,    // discovery, JWKS or a user API answered with an HTTP error status
+  AccountDisabled,      // the identity's user is disabled
+  EmailUnverified,  // a new user would need a verified email, and the provider did not assert one
+  LinkRequired,   // a local account has this email; the person must sign in and link from /account
+  IdentityInUse,  // linking an identity that belongs to another user
+  LastSignInMethod,  // unlinking would leave the user no way to sign in
+  CodeInvalid,       // native one-time code unknown, used, expired, or bound to another
+                     // redirect/verifier
+  BadRedirect,       // native return_to is not one of oauth.native_redirect_uris
+  BadRequest,        // a malformed start request (native code_challenge, app state)
+  NotLinked,         // unlink of an identity the user does not have
+};
+GH_DECLARE_ERROR_CATEGORY(FederationError)
+
+// What a flow was started for.
+enum class FlowMode : std::uint8_t {
+  Browser = 1,  // sign in (or create an account) and get a browser session
+  Native = 2,   // sign in; the app gets a one-time code at its registered redirect URI
+  Link = 3,     // a signed-in person links this identity to their account (/account)
+};
+
+// A provider as shown on the login and account pages.
+struct ProviderInfo {
+  std::string name;
+  std::string display_name;
+};
+
+struct OAuthConfig {
+  std::string public_url;                 // our callback is public_url + /v1/oauth/<name>/callback
+  bool auto_link_verified_email = false;  // docs/oauth.md §4 rule 3
+  std::chrono::seconds flow_ttl{600};
+  std::chrono::seconds leeway{60};
+  std::chrono::seconds code_ttl{60};
+  std::vector<std::string> native_redirects;  // exact URIs a native code may be sent to
+};
+
+// The service's view of config: OAuthConfig from `c`.
+[[nodiscard]] OAuthConfig oauth_config(const Config& c);
+
+struct StartRequest {
+  FlowMode mode = FlowMode::Browser;
+  std::string return_to;      // Browser/Link: a checked local return_to ("" = /account)
+  std::string link_user_id;   // Link: the signed-in user (step-up already checked by the caller)
+  std::string app_redirect;   // Native: where the code goes (must be registered)
+  std::string app_challenge;  // Native: the app's PKCE S256 challenge (43 chars)
+  std::string app_state;      // Native: echoed back to the app with the code (opaque, <= 512 chars)
+};
+
+struct Started {
+  SecretString flow_id;           // the cookie value; only its hash is stored
+  std::string authorization_url;  // where to send the browser (303)
+};
+
+struct CallbackRequest {
+  std::string_view flow_id;                   // from the cookie ("" if none)
+  std::string_view query;                     // the callback's query string, without '?'
+  std::optional<std::string> signed_in_user;  // the browser's current session user, if any
+};
+
+struct CallbackOutcome {
+  FlowMode mode = FlowMode::Browser;
+  store::User user;
+  store::Identity identity;
+  bool created = false;   // a new user was created for this identity
+  bool linked = false;    // the identity was linked (automatically or from /account) just now
+  std::string return_to;  // Browser/Link: where to land
+  // Native: the one-time code and where to send it.
+  std::optional<SecretString> native_code;
+  std::string app_redirect;
+  std::string app_state;
+};
+
+class OAuthService {
+ public:
+  OAuthService(const Config& config, store::Store& store, HttpClient& http, Clock& clock,
+               Random& rng, AuditSink& audit);
+  ~OAuthService();
+
+  // Configured providers, in name order.
+  [[nodiscard]] std::vector<ProviderInfo> providers() const;
+  [[nodiscard]] bool has_provider(std::string_view name) const;
+  // public_url + /v1/oauth/<name>/callback: the redirect URI registered at the provider.
+  [[nodiscard]] std::string redirect_uri(std::string_view name) const;
+  [[nodiscard]] const OAuthConfig& config() const { return config_; }
+
+  // Starts a flow: stores its state and returns the flow id and the provider URL.
+  // Errors: UnknownProvider; BadRedirect, BadRequest (native); ProviderUnavailable,
+  // ProviderHttpError and OAuthError (discovery of an OIDC provider); StoreError.
+  [[nodiscard]] Result<Started> start(std::string_view provider, const StartRequest& request,
+                                      const RequestMeta& meta);
+
+  // Completes a flow. Errors: UnknownProvider; StateInvalid; OAuthError (callback,
+  // token response, ID-token claims, GitHub bodies, discovery); JwtError (ID-token
+  // signature); ProviderUnavailable, ProviderHttpError; AccountDisabled,
+  // EmailUnverified, LinkRequired, IdentityInUse; StoreError. Every failure is
+  // audited as oauth.login_failed and changes no account.
+  [[nodiscard]] Result<CallbackOutcome> callback(std::string_view provider,
+                                                 const CallbackRequest& request,
+                                                 const RequestMeta& meta);
+
+  // Native flow: exchanges a one-time code (single use) for its user. The
+  // redirect URI and the PKCE verifier must match the ones given at start.
+  // Errors: CodeInvalid, AccountDisabled, StoreError.
+  [[nodiscard]] Result<store::User> redeem_code(std::string_view code,
+                                                std::string_view redirect_uri,
+                                                std::string_view code_verifier,
+                                                const RequestMeta& meta);
+
+  // The user's linked identities. Errors: StoreError.
+  [[nodiscard]] Result<std::vector<store::Identity>> identities(std::string_view user_id);
+  // Unlinks one. The caller checked step-up. Errors: NotLinked, LastSignInMethod, StoreError.
+  [[nodiscard]] Status unlink(std::string_view user_id, std::string_view identity_id,
+                              const RequestMeta& meta);
+
+  // Deletes expired flow state and codes. The number deleted.
+  [[nodiscard]] Result<std::int64_t> purge(Seconds now);
+
+  // Test hook: forget cached metadata and keys.
+  void forget_cache_for_test();
+
+  struct Provider;  // a configured provider and its cache (oauth_service.cc)
+
+ private:
+  struct Flow;
+  Provider* find(std::string_view name) const;
+  Result<CallbackOutcome> complete(Provider& p, const CallbackRequest& request, const Flow& flow,
+                                   const RequestMeta& meta);
+  Result<CallbackOutcome> decide(Provider& p, const Flow& flow, store::Identity seen,
+                                 const RequestMeta& meta);
+  void audit(std::string action, std::string result, std::string actor, std::string subject,
+             const RequestMeta& meta);
+
+  OAuthConfig config_;
+  store::Store& store_;
+  HttpClient& http_;
+  Clock& clock_;
+  Random& rng_;
+  AuditSink& audit_;
+  std::map<std::string, std::unique_ptr<Provider>, std::less<>> providers_;
+};
+
+}  // namespace gh::service
+
+template <>
+struct std::is_error_code_enum<gh::service::FederationError> : std::true_type {};

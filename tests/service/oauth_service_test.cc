@@ -1,0 +1,224 @@
+// OAuthService (service/oauth/oauth_service.h) with a fake back channel, the
+// memory store and a fake clock: the GitHub path (no ID-token signing needed
+// here; the OIDC checks run against real providers in tests/integration), the
+// single use of flow state, the linking policy, native codes and unlinking.
+#include "service/oauth/oauth_service.h"
+
+#include <map>
+#include <mutex>
+
+#include <gtest/gtest.h>
+
+#include "core/base/encoding.h"
+#include "core/oauth/pkce.h"
+#include "service/oauth/http_client.h"
+#include "store/memory/memory_store.h"
+
+namespace gh::service {
+namespace {
+
+using std::chrono::seconds;
+
+class RecordingAudit final : public AuditSink {
+ public:
+  void record(const AuditEvent& e) override {
+    std::lock_guard lock(mu);
+    events.push_back(e);
+  }
+  bool has(std::string_view action, std::string_view result_part = {}) {
+    std::lock_guard lock(mu);
+    for (const auto& e : events)
+      if (e.action == action && e.result.find(result_part) != std::string::npos) return true;
+    return false;
+  }
+  std::mutex mu;
+  std::vector<AuditEvent> events;
+};
+
+// GitHub's endpoints, answered from memory.
+class FakeGithub final : public HttpClient {
+ public:
+  std::string emails = R"([{"email":"octo@example.test","primary":true,"verified":true}])";
+  std::string user = R"({"id":42,"login":"octocat","name":"Octo Cat"})";
+  int token_calls = 0;
+
+  Result<HttpReply> get(const std::string& url, const std::vector<std::string>&) override {
+    if (url.ends_with("/user")) return HttpReply{200, user, ""};
+    if (url.ends_with("/user/emails")) return HttpReply{200, emails, ""};
+    return HttpReply{404, "{}", ""};
+  }
+  Result<HttpReply> post_form(const std::string&, const std::string& body,
+                              const std::vector<std::string>&, const BasicAuth* auth) override {
+    ++token_calls;
+    if (auth == nullptr || auth->user != "client" || auth->password->expose() != "secret")
+      return HttpReply{401, R"({"error":"invalid_client"})", ""};
+    if (body.find("code_verifier=") == std::string::npos)
+      return HttpReply{200, R"({"error":"bad_verification_code"})", ""};
+    return HttpReply{200, R"({"access_token":"gho_x","token_type":"bearer","scope":"read:user"})",
+                     ""};
+  }
+};
+
+class OAuthServiceTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ASSERT_TRUE(store_->migrate());
+    config_.public_url = "https://id.example";
+    config_.oauth_native_redirect_list = {"com.example.app:/cb"};
+    config_.oauth_providers["github"] = {"",
+                                         "client",
+                                         "secret",
+                                         "read:user user:email",
+                                         "GitHub",
+                                         "https://github.com/login/oauth/authorize",
+                                         "https://github.com/login/oauth/access_token",
+                                         "https://api.github.com"};
+  }
+  OAuthService make() { return OAuthService(config_, *store_, http_, clock_, rng_, audit_); }
+
+  // A started flow's cookie value and its state parameter.
+  std::pair<std::string, std::string> begin(OAuthService& s, StartRequest r = {}) {
+    auto started = s.start("github", r, {});
+    EXPECT_TRUE(started) << started.error().message();
+    const std::string& url = started->authorization_url;
+    const auto at = url.find("state=") + 6;
+    return {std::string(started->flow_id.expose()), url.substr(at, url.find('&', at) - at)};
+  }
+  Result<CallbackOutcome> finish(OAuthService& s, const std::pair<std::string, std::string>& flow) {
+    const std::string query = "code=abc&state=" + flow.second;
+    return s.callback("github", {flow.first, query, std::nullopt}, {});
+  }
+
+  Config config_;
+  std::unique_ptr<store::Store> store_ = store::memory::open_memory_store();
+  FakeGithub http_;
+  FakeClock clock_;
+  SystemRandom rng_;
+  RecordingAudit audit_;
+};
+
+TEST_F(OAuthServiceTest, FirstSignInCreatesAVerifiedPasswordlessUserAndTheFlowIsSingleUse) {
+  auto s = make();
+  const auto flow = begin(s);
+  auto out = finish(s, flow);
+  ASSERT_TRUE(out) << out.error().message();
+  EXPECT_TRUE(out->created);
+  EXPECT_EQ(out->user.email, "octo@example.test");
+  EXPECT_TRUE(out->user.email_verified);
+  EXPECT_TRUE(out->user.password_hash.empty());
+  EXPECT_EQ(out->identity.issuer, "https://github.com");
+  EXPECT_EQ(out->identity.subject, "42");
+  EXPECT_TRUE(audit_.has("oauth.user_created"));
+  // Replay of the same callback: the record is gone.
+  auto again = finish(s, flow);
+  ASSERT_FALSE(again);
+  EXPECT_EQ(again.error().code, make_error_code(FederationError::StateInvalid));
+  EXPECT_TRUE(audit_.has("oauth.login_failed", "federation"));
+  EXPECT_EQ(http_.token_calls, 1) << "a replayed callback never reaches the token endpoint";
+}
+
+TEST_F(OAuthServiceTest, ExpiredFlowAndForgedStateAreRefused) {
+  auto s = make();
+  const auto flow = begin(s);
+  clock_.advance(seconds{601});
+  EXPECT_EQ(finish(s, flow).error().code, make_error_code(FederationError::StateInvalid));
+  const auto flow2 = begin(s);
+  EXPECT_EQ(finish(s, {flow2.first, "forged"}).error().code,
+            make_error_code(oauth::OAuthError::StateMismatch));
+  EXPECT_EQ(store_->users().count_users().value_or(-1), 0);
+}
+
+TEST_F(OAuthServiceTest, ExistingEmailNeedsALinkUnlessAutoLinkIsOn) {
+  store::User u;
+  u.id = "u1";
+  u.email = u.email_normalized = "octo@example.test";
+  u.password_hash = "$argon2id$x";
+  ASSERT_TRUE(store_->users().create_user(u));
+  {
+    auto s = make();
+    EXPECT_EQ(finish(s, begin(s)).error().code, make_error_code(FederationError::LinkRequired));
+    EXPECT_TRUE(audit_.has("oauth.link_refused", "auto_link_disabled"));
+  }
+  // GitHub never hands over an unverified primary address: no email at all,
+  // so no link and no new account either.
+  http_.emails = R"([{"email":"octo@example.test","primary":true,"verified":false}])";
+  config_.oauth_auto_link_verified_email = true;
+  {
+    auto s = make();
+    EXPECT_EQ(finish(s, begin(s)).error().code, make_error_code(FederationError::EmailUnverified));
+    EXPECT_TRUE(store_->identities().list_identities("u1")->empty());
+  }
+  http_.emails = R"([{"email":"octo@example.test","primary":true,"verified":true}])";
+  auto s = make();
+  auto out = finish(s, begin(s));
+  ASSERT_TRUE(out) << out.error().message();
+  EXPECT_EQ(out->user.id, "u1");
+  EXPECT_TRUE(out->linked);
+  EXPECT_TRUE(audit_.has("oauth.identity_linked"));
+}
+
+TEST_F(OAuthServiceTest, UnverifiedEmailCreatesNoUser) {
+  http_.emails = R"([{"email":"new@example.test","primary":true,"verified":false}])";
+  auto s = make();
+  EXPECT_EQ(finish(s, begin(s)).error().code, make_error_code(FederationError::EmailUnverified));
+  EXPECT_EQ(store_->users().count_users().value_or(-1), 0);
+}
+
+TEST_F(OAuthServiceTest, NativeCodeIsBoundToRedirectAndVerifierAndSingleUse) {
+  auto s = make();
+  const std::string verifier(43, 'v');
+  StartRequest r;
+  r.mode = FlowMode::Native;
+  r.app_redirect = "com.example.app:/cb";
+  r.app_challenge = *oauth::code_challenge_s256(verifier);
+  StartRequest bad = r;
+  bad.app_redirect = "https://evil.example/cb";
+  EXPECT_EQ(s.start("github", bad, {}).error().code, make_error_code(FederationError::BadRedirect));
+  auto out = finish(s, begin(s, r));
+  ASSERT_TRUE(out) << out.error().message();
+  ASSERT_TRUE(out->native_code);
+  const std::string code(out->native_code->expose());
+  EXPECT_EQ(s.redeem_code(code, "com.example.app:/cb", std::string(43, 'w'), {}).error().code,
+            make_error_code(FederationError::CodeInvalid));
+  // The failed attempt consumed it.
+  EXPECT_EQ(s.redeem_code(code, "com.example.app:/cb", verifier, {}).error().code,
+            make_error_code(FederationError::CodeInvalid));
+  auto out2 = finish(s, begin(s, r));
+  ASSERT_TRUE(out2);
+  const std::string code2(out2->native_code->expose());
+  auto user = s.redeem_code(code2, "com.example.app:/cb", verifier, {});
+  ASSERT_TRUE(user) << user.error().message();
+  EXPECT_EQ(user->id, out2->user.id);
+  clock_.advance(seconds{61});
+  auto out3 = finish(s, begin(s, r));
+  ASSERT_TRUE(out3);
+  clock_.advance(seconds{61});
+  EXPECT_EQ(
+      s.redeem_code(out3->native_code->expose(), "com.example.app:/cb", verifier, {}).error().code,
+      make_error_code(FederationError::CodeInvalid))
+      << "expired";
+}
+
+TEST_F(OAuthServiceTest, UnlinkNeverRemovesTheLastWayIn) {
+  auto s = make();
+  auto out = finish(s, begin(s));
+  ASSERT_TRUE(out);
+  EXPECT_EQ(s.unlink(out->user.id, out->identity.id, {}).error().code,
+            make_error_code(FederationError::LastSignInMethod));
+  EXPECT_EQ(s.unlink(out->user.id, "nope", {}).error().code,
+            make_error_code(FederationError::NotLinked));
+  EXPECT_TRUE(audit_.has("oauth.identity_unlinked", "last_sign_in_method"));
+  EXPECT_EQ(s.identities(out->user.id)->size(), 1U);
+}
+
+TEST_F(OAuthServiceTest, UnknownProvider) {
+  auto s = make();
+  EXPECT_EQ(s.start("nope", {}, {}).error().code,
+            make_error_code(FederationError::UnknownProvider));
+  EXPECT_EQ(s.callback("nope", {"x", "code=a&state=b", std::nullopt}, {}).error().code,
+            make_error_code(FederationError::UnknownProvider));
+  EXPECT_TRUE(audit_.has("oauth.login_failed"));
+}
+
+}  // namespace
+}  // namespace gh::service
