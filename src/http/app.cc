@@ -246,12 +246,25 @@ Awaitable App::register_user(Request& req, RequestContext& ctx) {
   auto name = json::optional_string(*body, "name", kMaxNameBytes);
   if (!name) co_return error_response(req, ctx, name.error());
 
+  const std::string address = *email;
   service::RegisterInput in{std::move(*email), SecretString(std::move(*password)), name->value_or("")};
   wipe_secret_field(*body, "password");
   wipe(req.body());
   const auto meta = meta_of(req, ctx);
   auto r = co_await offload(d_.hash_pool, [&] { return d_.accounts.register_user(std::move(in), meta); });
   if (!r) co_return overloaded(req, ctx);
+  if (d_.config.require_verified_email) {
+    // Sign-in waits for the confirmed address, so registration signs no one in
+    // and answers alike whether or not the address was taken (its owner is told).
+    if (*r) {
+      queue_verification((*r)->id, meta);
+    } else if (r->error().code == make_error_code(service::AccountError::EmailTaken)) {
+      queue_registration_notice(address, meta);
+    } else {
+      co_return error_response(req, ctx, r->error());
+    }
+    co_return json_response(req, ctx, 202, R"({"status":"verification_sent"})");
+  }
   if (!*r) co_return error_response(req, ctx, r->error());
   queue_verification((*r)->id, meta);
   if (auto gate = co_await mfa_gate(req, ctx, **r)) co_return std::move(*gate);

@@ -105,6 +105,8 @@ class App {
   bool queue_reset(std::string email, const service::RequestMeta& meta);
   // Queues a verification mail for a new account (best effort: logged if it cannot be queued).
   void queue_verification(std::string user_id, const service::RequestMeta& meta);
+  // Queues the "you already have an account" mail (registration with a taken address, accounts.require_verified_email).
+  void queue_registration_notice(std::string email, const service::RequestMeta& meta);
 
   // Second factors (mfa_handlers.cc).
   Awaitable login_mfa(Request& req, RequestContext& ctx);          // POST /v1/login/mfa: tokens

@@ -272,6 +272,17 @@ Awaitable App::page_register_post(Request& req, RequestContext& ctx) {
   const auto meta = meta_of(req, ctx);
   auto user = co_await offload(d_.hash_pool, [&] { return d_.accounts.register_user(std::move(in), meta); });
   if (!user) co_return anonymous_form(req, ctx, 503, "register.mustache", data, {frame.title, {}, kMsgBusy});
+  if (d_.config.require_verified_email &&
+      (*user || is(user->error(), service::AccountError::EmailTaken))) {
+    // Sign-in waits for the confirmed address: the same page whether or not the address was taken.
+    if (*user) queue_verification((*user)->id, meta);
+    else queue_registration_notice(email, meta);
+    PageData msg;
+    msg.set("message", "Check your inbox: we sent a link to confirm your address. Then sign in.");
+    msg.set("link_href", "/login");
+    msg.set("link_text", "Go to sign in");
+    co_return pages_.html(req, ctx, 200, pages_.render("message.mustache", msg, {"Confirm your email", {}, {}}));
+  }
   if (!*user) {
     const auto& e = user->error();
     // Never "this email is taken": the same answer as any other refusal of these details.

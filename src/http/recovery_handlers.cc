@@ -55,6 +55,14 @@ void App::queue_verification(std::string user_id, const service::RequestMeta& me
     spdlog::warn("email verification mail not queued: the store pool is full");
 }
 
+void App::queue_registration_notice(std::string email, const service::RequestMeta& meta) {
+  service::WorkerPool::Job job = [recovery = d_.recovery, e = std::move(email), meta]() {
+    if (auto ok = recovery->notify_registration_attempt(e, meta); !ok)
+      spdlog::warn("registration notice failed: {}", ok.error().message());
+  };
+  if (!d_.db_pool.try_submit(job)) spdlog::warn("registration notice not queued: the store pool is full");
+}
+
 // ---- JSON API ---------------------------------------------------------------
 
 Awaitable App::forgot_password(Request& req, RequestContext& ctx) {

@@ -44,15 +44,16 @@ Result<store::User> AccountService::register_user(RegisterInput in, const Reques
     audit("user.register", "weak_password", "anonymous", "", meta);
     return fail(ok.error());
   }
-  // Cheap early answer for the common case; the unique index decides races.
+  // Hashed first: a taken address costs the same time as a new one.
+  auto hash = d_.hasher.hash(*pw);
+  if (!hash) return fail(hash.error());
+  // Early answer for the common case; the unique index decides races.
   if (auto existing = d_.store.users().find_user_by_email(email->normalized); existing) {
     audit("user.register", "email_taken", "anonymous", existing->id, meta);
     return fail(AccountError::EmailTaken);
   } else if (!is(existing.error(), store::StoreError::NotFound)) {
     return fail(existing.error());
   }
-  auto hash = d_.hasher.hash(*pw);
-  if (!hash) return fail(hash.error());
 
   const Seconds now = d_.clock.now();
   store::User u;

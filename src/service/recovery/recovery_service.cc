@@ -258,6 +258,32 @@ Result<store::User> RecoveryService::verify_email(const SecretString& token,
   return user;
 }
 
+// ---- Registration with a taken address -----------------------------------------
+
+Status RecoveryService::notify_registration_attempt(std::string_view email, const RequestMeta& meta) {
+  auto parsed = account::parse_email(email);
+  if (!parsed) return {};
+  auto user = store_.users().find_user_by_email(parsed->normalized);
+  if (!user) return not_found(user.error()) ? Status{} : fail(user.error());
+  if (user->disabled) return {};
+  // Throttled like reset links (the same mailbox, the same nuisance).
+  auto allowed = under_send_limit(*user, store::TokenPurpose::PasswordReset, "user.register_attempt_notice", meta,
+                                  "anonymous");
+  if (!allowed) return fail(allowed.error());
+  if (!*allowed) return {};
+  MailMessage m;
+  m.to = user->email;
+  m.subject = "You already have an account";
+  m.text = fmt::format(
+      "Someone (hopefully you) tried to create an account with {}, which already has one.\r\n\r\n"
+      "Sign in at {}/login, or choose a new password at {}/forgot-password.\r\n\r\n"
+      "If this was not you, you can ignore this message: nothing was changed.\r\n",
+      user->email, cfg_.public_url, cfg_.public_url);
+  if (auto sent = mailer_.send(m); !sent) return fail(sent.error());
+  audit("user.register_attempt_notice", "sent", "anonymous", user->id, meta);
+  return {};
+}
+
 // ---- Email change --------------------------------------------------------------
 
 Status RecoveryService::request_email_change(std::string_view user_id, std::string_view new_email,

@@ -65,6 +65,11 @@ class RecoveryService {
   [[nodiscard]] Result<store::User> verify_email(const SecretString& token,
                                                  const RequestMeta& meta);
 
+  // Someone tried to register `email`, which already has an account: its owner
+  // is told (at most max_links_per_hour a hour, counted with reset links). For
+  // registration that does not reveal taken addresses. Errors: StoreError.
+  [[nodiscard]] Status notify_registration_attempt(std::string_view email, const RequestMeta& meta);
+
   // Email change (the caller checked step-up): a confirmation link to the new
   // address (email_change_ttl) and a notice to the current one; the address
   // changes only when the link is used. A new address that already has an
