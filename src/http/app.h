@@ -125,10 +125,12 @@ class App {
   Awaitable page_mfa_codes_post(Request& req, RequestContext& ctx);
   // After a verified password (JSON API): the 403 mfa_required / mfa_enrollment_required
   // problem carrying a challenge, an error, or nullopt when no second factor is needed.
-  asio::awaitable<std::optional<Response>> mfa_gate(Request& req, RequestContext& ctx, const store::User& user);
+  asio::awaitable<std::optional<Response>> mfa_gate(Request& req, RequestContext& ctx, const store::User& user,
+                                                    std::string_view first_amr = service::kAmrPassword);
   // The same for the hosted pages: a redirect to /mfa/challenge with the challenge cookie.
   asio::awaitable<std::optional<Response>> mfa_page_gate(Request& req, RequestContext& ctx, const store::User& user,
-                                                         std::string_view back);
+                                                         std::string_view back,
+                                                         std::string_view first_amr = service::kAmrPassword);
   std::string mfa_cookie_name() const;
   // The second factor fields of a JSON body or a form ("code", "recovery_code").
   Response recovery_codes_page(const Request& req, const RequestContext& ctx, const std::vector<std::string>& codes,

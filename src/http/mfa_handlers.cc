@@ -46,6 +46,12 @@ Result<service::SecondFactor> factor_of(const json::Json& body) {
   return service::SecondFactor{code->value_or(""), recovery->value_or(""), {}};
 }
 
+// The enrolment flow of a bearer caller: its refresh family (the same across refreshes), or
+// the token itself when it has none.
+std::string token_flow(const service::AccessClaims& c) {
+  return c.sid.empty() ? "token:" + c.jti : "family:" + c.sid;
+}
+
 nlohmann::json enrolment_json(const service::Enrolment& e) {
   return {{"secret", e.secret_base32.expose()}, {"otpauth_uri", e.otpauth_uri}};
 }
@@ -59,10 +65,11 @@ std::string App::mfa_cookie_name() const {
 // ---- After the password -------------------------------------------------------
 
 asio::awaitable<std::optional<Response>> App::mfa_gate(Request& req, RequestContext& ctx,
-                                                       const store::User& user) {
+                                                       const store::User& user,
+                                                       std::string_view first_amr) {
   const auto meta = meta_of(req, ctx);
-  auto ch =
-      co_await offload(d_.db_pool, [&] { return d_.mfa->challenge_after_password(user, meta); });
+  auto ch = co_await offload(
+      d_.db_pool, [&] { return d_.mfa->challenge_after_password(user, meta, first_amr); });
   if (!ch) co_return overloaded(req, ctx);
   if (!*ch) co_return error_response(req, ctx, ch->error());
   if (!**ch) co_return std::nullopt;
@@ -86,18 +93,22 @@ asio::awaitable<std::optional<Response>> App::mfa_gate(Request& req, RequestCont
 
 asio::awaitable<std::optional<Response>> App::mfa_page_gate(Request& req, RequestContext& ctx,
                                                             const store::User& user,
-                                                            std::string_view back) {
+                                                            std::string_view back,
+                                                            std::string_view first_amr) {
   const auto meta = meta_of(req, ctx);
-  auto ch =
-      co_await offload(d_.db_pool, [&] { return d_.mfa->challenge_after_password(user, meta); });
+  auto ch = co_await offload(
+      d_.db_pool, [&] { return d_.mfa->challenge_after_password(user, meta, first_amr); });
   if (!ch) co_return message_page(req, ctx, 503, "Sign in", kMsgBusy);
   if (!*ch) co_return message_page(req, ctx, 500, "Sign in", kMsgBroken);
   if (!**ch) co_return std::nullopt;
   const service::Challenge& c = ***ch;
   Response res = pages_.redirect(req, ctx, with_return_to("/mfa/challenge", back));
+  // Lax, not Strict: after a provider sign-in the redirect chain began on another site, and a
+  // Strict cookie would not come back on the way to /mfa/challenge. It only names a challenge;
+  // the challenge form carries its own CSRF token.
   res.insert(bhttp::field::set_cookie,
              set_cookie({mfa_cookie_name(), c.token.expose(), "/", c.expires_in,
-                         d_.config.session_cookie_secure, true, "Strict"}));
+                         d_.config.session_cookie_secure, true, "Lax"}));
   co_return res;
 }
 
@@ -209,7 +220,7 @@ Awaitable App::mfa_totp_begin(Request& req, RequestContext& ctx) {
   auto e = co_await offload(d_.db_pool, [&]() -> Result<service::Enrolment> {
     auto user = d_.accounts.load_user(claims->sub);
     if (!user) return fail(user.error());
-    return d_.mfa->begin_enrolment(*user, meta);
+    return d_.mfa->begin_enrolment(*user, token_flow(*claims), meta);
   });
   if (!e) co_return overloaded(req, ctx);
   if (!*e) co_return error_response(req, ctx, e->error());
@@ -229,7 +240,7 @@ Awaitable App::mfa_totp_confirm(Request& req, RequestContext& ctx) {
   auto codes = co_await offload(d_.hash_pool, [&]() -> Result<std::vector<std::string>> {
     auto user = d_.accounts.load_user(claims->sub);
     if (!user) return fail(user.error());
-    return d_.mfa->confirm_enrolment(*user, *code, meta);
+    return d_.mfa->confirm_enrolment(*user, token_flow(*claims), *code, meta);
   });
   if (!codes) co_return overloaded(req, ctx);
   if (!*codes) co_return error_response(req, ctx, codes->error());
@@ -338,8 +349,8 @@ Awaitable App::page_mfa_challenge_post(Request& req, RequestContext& ctx) {
                                device_token_of(req)};
   form->wipe();
   const auto meta = meta_of(req, ctx);
-  auto done =
-      co_await offload(d_.hash_pool, [&] { return d_.mfa->complete_challenge(token, factor, meta); });
+  auto done = co_await offload(d_.hash_pool,
+                               [&] { return d_.mfa->complete_challenge(token, factor, meta); });
   if (!done) co_return message_page(req, ctx, 503, "Verify it's you", kMsgBusy);
   if (!*done) {
     const auto& e = done->error();
@@ -405,7 +416,7 @@ Awaitable App::page_mfa_challenge_post(Request& req, RequestContext& ctx) {
   }
   res.insert(bhttp::field::set_cookie,
              set_cookie({mfa_cookie_name(), "", "/", std::chrono::seconds{0},
-                         d_.config.session_cookie_secure, true, "Strict"}));
+                         d_.config.session_cookie_secure, true, "Lax"}));
   add_device_cookie(res, (*done)->user);
   co_return res;
 }
@@ -420,7 +431,7 @@ Awaitable App::page_mfa_setup(Request& req, RequestContext& ctx) {
   auto e = co_await offload(d_.db_pool, [&]() -> Result<service::Enrolment> {
     auto user = d_.accounts.load_user(s->row.user_id);
     if (!user) return fail(user.error());
-    return d_.mfa->begin_enrolment(*user, meta);
+    return d_.mfa->begin_enrolment(*user, "session:" + s->row.id_hash, meta);
   });
   if (!e) co_return message_page(req, ctx, 503, "Two-step verification", kMsgBusy);
   if (!*e) {
@@ -451,7 +462,7 @@ Awaitable App::page_mfa_setup_post(Request& req, RequestContext& ctx) {
   auto codes = co_await offload(d_.hash_pool, [&]() -> Result<std::vector<std::string>> {
     auto user = d_.accounts.load_user(s->row.user_id);
     if (!user) return fail(user.error());
-    return d_.mfa->confirm_enrolment(*user, code, meta);
+    return d_.mfa->confirm_enrolment(*user, "session:" + s->row.id_hash, code, meta);
   });
   if (!codes) co_return message_page(req, ctx, 503, "Two-step verification", kMsgBusy);
   if (!*codes) {
@@ -460,7 +471,7 @@ Awaitable App::page_mfa_setup_post(Request& req, RequestContext& ctx) {
       auto again = co_await offload(d_.db_pool, [&]() -> Result<service::Enrolment> {
         auto user = d_.accounts.load_user(s->row.user_id);
         if (!user) return fail(user.error());
-        return d_.mfa->begin_enrolment(*user, meta);
+        return d_.mfa->begin_enrolment(*user, "session:" + s->row.id_hash, meta);
       });
       if (!again || !*again)
         co_return message_page(req, ctx, again ? 500 : 503, "Two-step verification",

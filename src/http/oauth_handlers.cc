@@ -231,7 +231,7 @@ Awaitable App::oauth_callback(Request& req, RequestContext& ctx) {
         res = pages_.redirect(req, ctx, location);
       } else if (out.mode == service::FlowMode::Link) {
         res = pages_.redirect(req, ctx, "/account?notice=identity_linked");
-      } else if (auto gate = co_await mfa_page_gate(req, ctx, out.user, out.return_to)) {
+      } else if (auto gate = co_await mfa_page_gate(req, ctx, out.user, out.return_to, service::kAmrFederated)) {
         res = std::move(*gate);
       } else {
         // A fresh session id at every sign-in (fixation), as after a password.
@@ -275,7 +275,7 @@ Awaitable App::oauth_token(Request& req, RequestContext& ctx) {
       d_.db_pool, [&] { return d_.oauth->redeem_code(c.expose(), *redirect, *verifier, meta); });
   if (!user) co_return overloaded(req, ctx);
   if (!*user) co_return oauth_failure(req, ctx, user->error());
-  if (auto gate = co_await mfa_gate(req, ctx, **user)) co_return std::move(*gate);
+  if (auto gate = co_await mfa_gate(req, ctx, **user, service::kAmrFederated)) co_return std::move(*gate);
   co_return co_await signed_in(req, ctx, **user, 200, service::kAmrFederated);
 }
 

@@ -503,8 +503,9 @@ Awaitable App::reauth_view(Request& req, RequestContext& ctx, const service::Cur
   data.set("csrf", s.csrf_token);
   data.set("return_to", std::string(back));
   data.set("has_password", (*user)->first.password_hash.empty() ? PageData::type::bool_false : PageData::type::bool_true);
-  if (d_.oauth != nullptr) {
-    // A fresh sign-in at a linked provider also counts as a recent authentication.
+  if (d_.oauth != nullptr && (*user)->first.password_hash.empty()) {
+    // A fresh sign-in at a linked provider also counts as a recent authentication, for
+    // accounts without a password only: a provider's own session may answer without asking.
     auto linked = co_await offload(d_.db_pool, [&] { return d_.oauth->identities(s.row.user_id); });
     PageData list{PageData::type::list};
     if (linked && *linked) {

@@ -48,7 +48,12 @@ void note(RequestContext& ctx, const service::Verdict& v) {
 
 std::optional<service::LimitId> App::ip_limit_of(bhttp::verb method, std::string_view route) const {
   using service::LimitId;
-  if (d_.limits == nullptr || method != bhttp::verb::post) return std::nullopt;
+  if (d_.limits == nullptr) return std::nullopt;
+  // Federated sign-in: each start stores a flow and each callback calls the provider with our
+  // client credentials, so both are budgeted per address (GET included).
+  if (route == "/v1/oauth/{provider}/start" || route == "/v1/oauth/{provider}/callback" || route == "/v1/oauth/token")
+    return LimitId::OAuthPerIp;
+  if (method != bhttp::verb::post) return std::nullopt;
   // The JSON API and the hosted form share one budget per kind of attempt.
   // Re-authentication is a password attempt like a sign-in: same budget.
   if (route == "/v1/login" || route == "/v1/session/login" || route == "/login" || route == "/v1/reauthenticate" ||
@@ -63,7 +68,10 @@ std::optional<service::LimitId> App::ip_limit_of(bhttp::verb method, std::string
       route == "/confirm-email")
     return LimitId::PasswordChangePerIp;
   if (route == "/v1/token/refresh") return LimitId::RefreshPerIp;
-  if (route == "/v1/login/mfa" || route == "/v1/mfa/totp/confirm" || route == "/mfa/challenge" ||
+  // Second factors, and what costs Argon2id per call (new recovery codes): one budget.
+  if (route == "/v1/login/mfa" || route == "/v1/session/login/mfa" || route == "/v1/login/mfa/enroll" ||
+      route == "/v1/mfa/totp/confirm" || route == "/v1/mfa/recovery-codes" || route == "/account/mfa/recovery-codes" ||
+      route == "/mfa/challenge" ||
       route == "/account/mfa/setup")
     return LimitId::MfaPerIp;
   return std::nullopt;

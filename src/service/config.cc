@@ -160,6 +160,7 @@ const std::vector<Entry>& entries() {
       GH_BOOL("mfa.required_for_all", mfa_required_for_all),
       GH_NUM("mfa.challenge_ttl_s", mfa_challenge_ttl_s, 60, 3600),
       GH_STR("rate_limit.mfa_per_ip", rate_limit_mfa_per_ip, false),
+      GH_STR("rate_limit.oauth_per_ip", rate_limit_oauth_per_ip, false),
       GH_BOOL("oauth.auto_link_verified_email", oauth_auto_link_verified_email),
       GH_NUM("oauth.flow_ttl_s", oauth_flow_ttl_s, 60, 3600),
       GH_NUM("oauth.http_timeout_s", oauth_http_timeout_s, 1, 120),
@@ -488,7 +489,8 @@ Status finalize_config(Config& c) {
                                   std::pair{"register_per_ip", &c.rate_limit_register_per_ip},
                                   std::pair{"password_change_per_ip", &c.rate_limit_password_change_per_ip},
                                   std::pair{"refresh_per_ip", &c.rate_limit_refresh_per_ip},
-                                  std::pair{"mfa_per_ip", &c.rate_limit_mfa_per_ip}}) {
+                                  std::pair{"mfa_per_ip", &c.rate_limit_mfa_per_ip},
+                                  std::pair{"oauth_per_ip", &c.rate_limit_oauth_per_ip}}) {
     if (auto p = ratelimit::parse_policy(*text); !p)
       return fail(ConfigError::BadValue, fmt::format("rate_limit.{}: '{}': {}", key, *text, p.error().message()));
   }

@@ -155,6 +155,7 @@ struct Config {
   bool mfa_required_for_all = false;        // every account must enrol a second factor (ASVS L2)
   int mfa_challenge_ttl_s = 300;            // the sign-in step between password and code
   std::string rate_limit_mfa_per_ip = "30/15m";  // [rate_limit] second-factor attempts, by client IP
+  std::string rate_limit_oauth_per_ip = "60/15m";  // [rate_limit] federated sign-in steps (start, callback, token), by client IP
 
   // [oauth] (service/oauth/oauth_service.h, docs/oauth.md)
   bool oauth_auto_link_verified_email = false;  // link a new identity to the account with its (verified) email

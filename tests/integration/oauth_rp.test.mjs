@@ -270,3 +270,53 @@ test('linking an identity that belongs to someone else is refused', async () => 
   assert.equal(back.body.code, 'oauth_identity_in_use');
   assert.equal((await get(`${gh.base}/v1/account/identities`, jar)).body.identities.length, 0);
 });
+
+// ---- A second factor after a provider sign-in (issue #8 with #7) ----
+
+test('a user with an authenticator who signs in through the provider still gets the MFA step; amr says fed', async () => {
+  const { execFileSync } = await import('node:child_process');
+  const totpAt = (secret, t) => execFileSync('oathtool', ['--totp', '-b', '-N', `@${t}`, secret], { encoding: 'utf8' }).trim();
+  const first = await signIn();
+  assert.equal(first.back.status, 303, first.back.text);
+  const jar = first.jar;
+  // A bearer token from the session, to enrol an authenticator through the API.
+  const info = await get(`${gh.base}/v1/session`, jar);
+  assert.equal(info.status, 200, info.text);
+  const tokRes = await fetch(`${gh.base}/v1/session/token`, { method: 'POST', headers: { cookie: jar.header(), 'x-csrf-token': info.body.csrf_token } });
+  const tok = await tokRes.json();
+  assert.equal(tokRes.status, 200, JSON.stringify(tok));
+  const auth = { authorization: `Bearer ${tok.access_token}` };
+  const begin = await gh.json('POST', '/v1/mfa/totp', undefined, auth);
+  assert.equal(begin.status, 200, begin.text);
+  const now = Math.floor(Date.now() / 1000);
+  const ok = await gh.json('POST', '/v1/mfa/totp/confirm', { code: totpAt(begin.body.secret, now) }, auth);
+  assert.equal(ok.status, 200, ok.text);
+
+  // Signing in through the provider again: no session yet, a challenge instead.
+  const again = await signIn();
+  assert.equal(again.back.status, 303, again.back.text);
+  assert.match(again.back.location, /^\/mfa\/challenge/);
+  assert.ok(!again.jar.get('__Host-gh_session'), 'no session before the code');
+  const mfaCookie = again.back.headers.getSetCookie().find((c) => c.startsWith('__Host-gh_mfa='));
+  assert.ok(mfaCookie, 'the challenge cookie');
+  assert.match(mfaCookie, /SameSite=Lax/i, 'Lax: it must come back after a redirect chain that began at the provider');
+  // The challenge page and its form.
+  const page = await get(`${gh.base}/mfa/challenge`, again.jar);
+  assert.equal(page.status, 200, page.text);
+  const csrf = page.text.match(/name="csrf" value="([^"]+)"/)[1];
+  const post = await fetch(`${gh.base}/mfa/challenge`, {
+    method: 'POST',
+    redirect: 'manual',
+    headers: { cookie: again.jar.header(), 'content-type': 'application/x-www-form-urlencoded', origin: gh.base, 'sec-fetch-site': 'same-origin' },
+    body: new URLSearchParams({ csrf, code: totpAt(begin.body.secret, now + 30) }).toString(),
+  });
+  again.jar.store(post);
+  assert.equal(post.status, 303, await post.text());
+  assert.ok(again.jar.get('__Host-gh_session'), 'signed in after the code');
+  const info2 = await get(`${gh.base}/v1/session`, again.jar);
+  const tok2Res = await fetch(`${gh.base}/v1/session/token`, { method: 'POST', headers: { cookie: again.jar.header(), 'x-csrf-token': info2.body.csrf_token } });
+  const tok2 = await tok2Res.json();
+  assert.equal(tok2Res.status, 200, JSON.stringify(tok2));
+  const claims = JSON.parse(Buffer.from(tok2.access_token.split('.')[1], 'base64url').toString());
+  assert.deepEqual(claims.amr, ['fed', 'otp', 'mfa']);
+});

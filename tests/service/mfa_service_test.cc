@@ -63,9 +63,9 @@ class MfaServiceTest : public ::testing::Test {
 
   // Enrols `u` and returns its secret (base32) and recovery codes.
   std::pair<SecretString, std::vector<std::string>> enrol(const store::User& u) {
-    auto e = svc_->begin_enrolment(u, meta_);
+    auto e = svc_->begin_enrolment(u, "flow-1", meta_);
     EXPECT_TRUE(e) << e.error().message();
-    auto codes = svc_->confirm_enrolment(u, code(e->secret_base32), meta_);
+    auto codes = svc_->confirm_enrolment(u, "flow-1", code(e->secret_base32), meta_);
     EXPECT_TRUE(codes) << codes.error().message();
     return {SecretString(std::string(e->secret_base32.expose())), *codes};
   }
@@ -146,19 +146,38 @@ TEST_F(MfaServiceTest, ChallengeExpiresAndIsSingleUse) {
 }
 
 TEST_F(MfaServiceTest, PendingEnrolmentIsReusedForAWhileThenReplaced) {
-  auto a = svc_->begin_enrolment(user_, meta_);
+  auto a = svc_->begin_enrolment(user_, "flow-1", meta_);
   clock_.advance(seconds{60});
-  auto b = svc_->begin_enrolment(user_, meta_);
+  auto b = svc_->begin_enrolment(user_, "flow-1", meta_);
   EXPECT_EQ(a->secret_base32.expose(), b->secret_base32.expose());
   EXPECT_FALSE(b->qr_svg.empty());
   clock_.advance(MfaService::kPendingReuse);
-  auto c = svc_->begin_enrolment(user_, meta_);
+  auto c = svc_->begin_enrolment(user_, "flow-1", meta_);
   EXPECT_NE(a->secret_base32.expose(), c->secret_base32.expose());
   // The replaced secret no longer confirms.
+  EXPECT_TRUE(is(svc_->confirm_enrolment(user_, "flow-1", code(a->secret_base32), meta_),
+                 MfaError::InvalidCode));
+  EXPECT_TRUE(svc_->confirm_enrolment(user_, "flow-1", code(c->secret_base32), meta_));
+  EXPECT_TRUE(is(svc_->begin_enrolment(user_, "flow-1", meta_), MfaError::AlreadyEnrolled));
+}
+
+TEST_F(MfaServiceTest, APendingEnrolmentBelongsToTheFlowThatStartedIt) {
+  // Someone else with the password starts an enrolment first (their flow)...
+  auto planted = svc_->begin_enrolment(user_, "attacker-session", meta_);
+  ASSERT_TRUE(planted);
+  // ...the owner's own setup page gets a fresh secret, not the planted one,
+  auto mine = svc_->begin_enrolment(user_, "owner-session", meta_);
+  ASSERT_TRUE(mine);
+  EXPECT_NE(mine->secret_base32.expose(), planted->secret_base32.expose());
+  // and no flow can confirm an enrolment it did not start.
   EXPECT_TRUE(
-      is(svc_->confirm_enrolment(user_, code(a->secret_base32), meta_), MfaError::InvalidCode));
-  EXPECT_TRUE(svc_->confirm_enrolment(user_, code(c->secret_base32), meta_));
-  EXPECT_TRUE(is(svc_->begin_enrolment(user_, meta_), MfaError::AlreadyEnrolled));
+      is(svc_->confirm_enrolment(user_, "attacker-session", code(mine->secret_base32), meta_),
+         MfaError::NotEnrolled));
+  EXPECT_TRUE(
+      is(svc_->confirm_enrolment(user_, "attacker-session", code(planted->secret_base32), meta_),
+         MfaError::NotEnrolled));
+  EXPECT_TRUE(audit_.has("mfa.enrol", "other_flow"));
+  EXPECT_TRUE(svc_->confirm_enrolment(user_, "owner-session", code(mine->secret_base32), meta_));
 }
 
 TEST_F(MfaServiceTest, StoredSecretIsSealedAndBoundToTheUser) {
@@ -170,7 +189,7 @@ TEST_F(MfaServiceTest, StoredSecretIsSealedAndBoundToTheUser) {
   auto mallory = add_user("mallory@example.com");
   ASSERT_TRUE(
       store_->mfa().put_pending_totp({mallory.id, row->secret_sealed, false, 0, clock_.now(), {}}));
-  EXPECT_FALSE(svc_->confirm_enrolment(mallory, code(secret), meta_));
+  EXPECT_FALSE(svc_->confirm_enrolment(mallory, "flow-1", code(secret), meta_));
 }
 
 TEST_F(MfaServiceTest, RecoveryCodesAreArgon2HashedSingleUseAndNormalised) {
@@ -204,6 +223,11 @@ TEST_F(MfaServiceTest, FailedCodesLockTheSecondFactorAndAPasswordSuccessDoesNotC
   ASSERT_TRUE(store_->lockout().clear_login_attempts(user_.email_normalized, meta_.ip));
   EXPECT_TRUE(is(svc_->verify(user_, {code(secret, 30), "", ""}, meta_), MfaError::InvalidCode));
   EXPECT_TRUE(audit_.has("mfa.step_up", "locked_source"));
+  // Another /64 is not held by this one's lock; another address in the same /64 is.
+  RequestMeta v6a{"req-3", "2001:db8:1:2::10", "test"};
+  RequestMeta v6b{"req-4", "2001:db8:1:2:ffff::1", "test"};
+  for (int i = 0; i < 5; ++i) (void)svc_->verify(user_, {"000000", "", ""}, v6a);
+  EXPECT_TRUE(is(svc_->verify(user_, {code(secret, 30), "", ""}, v6b), MfaError::InvalidCode));
   // Another source is not held by this one's lock.
   RequestMeta elsewhere{"req-2", "198.51.100.9", "test"};
   EXPECT_TRUE(svc_->verify(user_, {code(secret, 30), "", ""}, elsewhere));

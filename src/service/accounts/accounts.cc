@@ -171,6 +171,7 @@ Result<PasswordChanged> AccountService::change_password(PasswordChangeInput in, 
     return fail(AccountError::InvalidCredentials);
   }
   if (auto ok = store_new_password(*user, in.new_password, "user.password_change", meta); !ok) return fail(ok.error());
+  revoke_pending_links(user->id);
   PasswordChanged out{*user, ""};
   if (d_.tokens) {
     if (auto st = d_.tokens->revoke_others(user->id, in.keep_family, "password_change", meta); !st) return fail(st.error());
@@ -247,7 +248,17 @@ Status AccountService::unlock(std::string_view id_or_email, const RequestMeta& m
   return {};
 }
 
+void AccountService::revoke_pending_links(std::string_view user_id) {
+  // An email-change link or a sign-in challenge in flight is as much "signed in elsewhere"
+  // as a session: it must not outlive a password change, a reset or "sign out everywhere".
+  for (auto purpose : {store::TokenPurpose::EmailChange, store::TokenPurpose::MfaChallenge}) {
+    if (auto n = d_.store.one_time_tokens().revoke_tokens(user_id, purpose); !n)
+      spdlog::warn("revoking pending links failed: {}", n.error().message());
+  }
+}
+
 Status AccountService::logout_all(std::string_view user_id, const RequestMeta& meta) {
+  revoke_pending_links(user_id);
   if (d_.tokens) {
     if (auto st = d_.tokens->logout_all(user_id, meta); !st) return st;
   }
@@ -310,6 +321,7 @@ Status AccountService::end_everything(std::string_view id, std::string_view reas
   // Refresh families, their access tokens, any other access token of the
   // user, and browser sessions: nothing issued before now survives, and
   // re-enabling the account later revives none of it.
+  revoke_pending_links(id);
   if (d_.tokens) {
     if (auto ok = d_.tokens->revoke_user(id, reason, meta); !ok) return ok;
   }

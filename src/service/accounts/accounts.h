@@ -165,6 +165,8 @@ class AccountService {
   // login() and reauthenticate(): `action` names the audit events.
   [[nodiscard]] Result<store::User> authenticate(LoginInput in, const RequestMeta& meta, std::string_view action);
   void forget(std::string_view id);
+  // Deletes the user's email-change links and MFA sign-in challenges (best effort, logged).
+  void revoke_pending_links(std::string_view user_id);
   [[nodiscard]] Status end_everything(std::string_view id, std::string_view reason, const RequestMeta& meta);
 
   AccountDeps d_;

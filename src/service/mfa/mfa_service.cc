@@ -8,6 +8,7 @@
 
 #include "core/base/encoding.h"
 #include "core/crypto/seal.h"
+#include "core/net/client_ip.h"
 #include "core/password/hasher.h"
 #include "core/totp/qr.h"
 #include "core/totp/totp.h"
@@ -39,11 +40,25 @@ namespace {
 
 bool is(const Error& e, store::StoreError s) { return e.code == make_error_code(s); }
 
+constexpr std::size_t kBindingBytes = 32;   // SHA-256 of the flow an enrolment belongs to
 constexpr std::size_t kSecretBytes = 20;    // 160 bits (RFC 4226 §4 recommends it)
 constexpr std::size_t kRecoveryBytes = 10;  // 80 bits: 16 base32 characters
 constexpr std::size_t kMaxChallengeChars = 128;
 constexpr std::string_view kVerifyData = "verify";
 constexpr std::string_view kEnrollData = "enroll";
+
+// A challenge's data: its kind, then the methods of the first step ("verify pwd", "enroll fed").
+std::string_view kind_of(std::string_view data) { return data.substr(0, data.find(' ')); }
+std::string first_amr_of(std::string_view data) {
+  const auto sp = data.find(' ');
+  return sp == std::string_view::npos ? std::string(kAmrPassword)
+                                      : std::string(data.substr(sp + 1));
+}
+// The methods after a second factor, given the first step's: "pwd" + TOTP = "pwd otp mfa".
+std::string with_second(std::string_view first, std::string_view second_amr) {
+  // second_amr is kAmrTotp or kAmrRecoveryCode, both "pwd ...": keep what follows "pwd".
+  return std::string(first) + std::string(second_amr.substr(kAmrPassword.size()));
+}
 
 std::string aad_for(std::string_view user_id) {
   return "gatehouse totp v1:" + std::string(user_id);
@@ -52,6 +67,10 @@ std::string aad_for(std::string_view user_id) {
 std::int64_t unix_now(Seconds now) { return now.time_since_epoch().count(); }
 
 std::string lockout_key(std::string_view user_id) { return "mfa:" + std::string(user_id); }
+
+std::string binding_of(std::string_view flow) {
+  return sha256("gatehouse mfa enrolment flow:" + std::string(flow));
+}
 
 }  // namespace
 
@@ -93,14 +112,13 @@ std::optional<std::string> normalize_recovery_code(std::string_view typed) {
 }
 
 MfaService::MfaService(store::Store& store, const crypto::Kek& kek, Clock& clock, Random& rng,
-                       AuditSink& audit, MfaConfig config, KnownDevices* devices)
+                       AuditSink& audit, MfaConfig config)
     : store_(store),
       kek_(kek),
       clock_(clock),
       rng_(rng),
       audit_(audit),
       cfg_(std::move(config)),
-      devices_(devices),
       recovery_key_(kek.derive("gatehouse recovery codes v1")) {}
 
 void MfaService::audit(std::string action, std::string result, std::string actor,
@@ -118,10 +136,21 @@ Result<std::string> MfaService::recovery_hash(std::string_view user_id,
   return hex_encode(*raw);
 }
 
-Result<SecretString> MfaService::open_secret(const store::TotpFactor& f) const {
+// The sealed plaintext: SHA-256 of the enrolment flow (kBindingBytes) || the secret.
+Result<std::pair<std::string, SecretString>> MfaService::open_sealed(
+    const store::TotpFactor& f) const {
   auto raw = kek_.open(f.secret_sealed, aad_for(f.user_id));
   if (!raw) return fail(raw.error());
-  return raw;
+  if (raw->expose().size() != kBindingBytes + kSecretBytes)
+    return fail(crypto::SealError::Malformed);
+  return std::pair{std::string(raw->expose().substr(0, kBindingBytes)),
+                   SecretString(std::string(raw->expose().substr(kBindingBytes)))};
+}
+
+Result<SecretString> MfaService::open_secret(const store::TotpFactor& f) const {
+  auto opened = open_sealed(f);
+  if (!opened) return fail(opened.error());
+  return std::move(opened->second);
 }
 
 Result<bool> MfaService::required_for(const store::User& user) {
@@ -162,7 +191,8 @@ Result<MfaStatus> MfaService::status(const store::User& user) {
 }
 
 Result<std::optional<Challenge>> MfaService::challenge_after_password(const store::User& user,
-                                                                      const RequestMeta& meta) {
+                                                                      const RequestMeta& meta,
+                                                                      std::string_view first_amr) {
   auto f = store_.mfa().find_totp(user.id);
   if (!f && !is(f.error(), store::StoreError::NotFound)) return fail(f.error());
   ChallengeKind kind = ChallengeKind::Verify;
@@ -177,7 +207,8 @@ Result<std::optional<Challenge>> MfaService::challenge_after_password(const stor
   store::OneTimeToken t{token_hash(plain),
                         store::TokenPurpose::MfaChallenge,
                         user.id,
-                        std::string(kind == ChallengeKind::Verify ? kVerifyData : kEnrollData),
+                        std::string(kind == ChallengeKind::Verify ? kVerifyData : kEnrollData) +
+                            " " + std::string(first_amr),
                         now,
                         now + cfg_.challenge_ttl};
   if (auto ok = store_.one_time_tokens().put_token(t); !ok) {
@@ -210,27 +241,36 @@ Result<std::pair<store::User, ChallengeKind>> MfaService::challenge_info(
     return is(user.error(), store::StoreError::NotFound) ? fail(MfaError::InvalidChallenge)
                                                          : fail(user.error());
   return std::pair{std::move(*user),
-                   t->data == kEnrollData ? ChallengeKind::Enroll : ChallengeKind::Verify};
+                   kind_of(t->data) == kEnrollData ? ChallengeKind::Enroll : ChallengeKind::Verify};
 }
 
-Result<Enrolment> MfaService::enrol(const store::User& user, const RequestMeta& meta) {
+Result<Enrolment> MfaService::enrol(const store::User& user, std::string_view flow,
+                                    const RequestMeta& meta) {
+  const std::string binding = binding_of(flow);
   auto existing = store_.mfa().find_totp(user.id);
   if (!existing && !is(existing.error(), store::StoreError::NotFound))
     return fail(existing.error());
   if (existing && existing->confirmed) return fail(MfaError::AlreadyEnrolled);
   const Seconds now = clock_.now();
   SecretString raw;
+  std::optional<std::pair<std::string, SecretString>> pending;
   if (existing && existing->created_at + kPendingReuse > now) {
-    // The page was reloaded: show the authenticator the person may already have scanned.
-    auto opened = open_secret(*existing);
+    auto opened = open_sealed(*existing);
     if (!opened) return fail(opened.error());
-    raw = std::move(*opened);
+    // Only the flow that started it sees it again (a reloaded page keeps the QR code just
+    // scanned); any other flow — someone else holding the password — gets a new secret.
+    if (constant_time_equal(opened->first, binding)) pending = std::move(*opened);
+  }
+  if (pending) {
+    raw = std::move(pending->second);
   } else {
     std::string bytes(kSecretBytes, '\0');
     rng_.fill(std::as_writable_bytes(std::span(bytes)));
     raw = SecretString(std::move(bytes));
-    store::TotpFactor f{user.id, kek_.seal(raw.expose(), aad_for(user.id), rng_), false, 0, now,
-                        {}};
+    std::string plain = binding;
+    plain += raw.expose();
+    store::TotpFactor f{user.id, kek_.seal(plain, aad_for(user.id), rng_), false, 0, now, {}};
+    wipe(plain);
     if (auto ok = store_.mfa().put_pending_totp(f); !ok)
       return is(ok.error(), store::StoreError::Conflict) ? fail(MfaError::AlreadyEnrolled)
                                                          : fail(ok.error());
@@ -244,8 +284,9 @@ Result<Enrolment> MfaService::enrol(const store::User& user, const RequestMeta& 
   return e;
 }
 
-Result<Enrolment> MfaService::begin_enrolment(const store::User& user, const RequestMeta& meta) {
-  return enrol(user, meta);
+Result<Enrolment> MfaService::begin_enrolment(const store::User& user, std::string_view flow,
+                                              const RequestMeta& meta) {
+  return enrol(user, flow, meta);
 }
 
 Result<Enrolment> MfaService::enrol_for_challenge(const SecretString& token,
@@ -253,7 +294,7 @@ Result<Enrolment> MfaService::enrol_for_challenge(const SecretString& token,
   auto info = challenge_info(token);
   if (!info) return fail(info.error());
   if (info->second != ChallengeKind::Enroll) return fail(MfaError::AlreadyEnrolled);
-  return enrol(info->first, meta);
+  return enrol(info->first, "challenge:" + token_hash(token.expose()), meta);
 }
 
 Result<std::vector<std::string>> MfaService::new_recovery_codes(const store::User& user) {
@@ -278,6 +319,7 @@ Result<std::vector<std::string>> MfaService::new_recovery_codes(const store::Use
 }
 
 Result<std::vector<std::string>> MfaService::confirm_enrolment(const store::User& user,
+                                                               std::string_view flow,
                                                                std::string_view code,
                                                                const RequestMeta& meta) {
   auto f = store_.mfa().find_totp(user.id);
@@ -285,10 +327,15 @@ Result<std::vector<std::string>> MfaService::confirm_enrolment(const store::User
     return is(f.error(), store::StoreError::NotFound) ? fail(MfaError::NotEnrolled)
                                                       : fail(f.error());
   if (f->confirmed) return fail(MfaError::AlreadyEnrolled);
-  auto raw = open_secret(*f);
-  if (!raw) return fail(raw.error());
+  auto opened = open_sealed(*f);
+  if (!opened) return fail(opened.error());
+  // A pending enrolment started by another flow is not this caller's to confirm.
+  if (!constant_time_equal(opened->first, binding_of(flow))) {
+    audit("mfa.enrol", "other_flow", user.id, user.id, meta);
+    return fail(MfaError::NotEnrolled);
+  }
   const auto step =
-      totp::verify(std::as_bytes(std::span(raw->expose())), code, unix_now(clock_.now()));
+      totp::verify(std::as_bytes(std::span(opened->second.expose())), code, unix_now(clock_.now()));
   if (!step) {
     audit("mfa.enrol", "invalid_code", user.id, user.id, meta);
     return fail(MfaError::InvalidCode);
@@ -314,10 +361,10 @@ Result<std::string> MfaService::check_factor(const store::User& user, const Seco
   // Counted before the code is checked, as passwords are (core/account/lockout.h).
   std::optional<account::AttemptStep> step;
   if (cfg_.lockout_enabled) {
-    const bool known =
-        devices_ != nullptr && devices_->check(user.email_normalized, factor.device_token);
-    auto begun = store_.lockout().begin_login_attempt(lockout_key(user.id), meta.ip, clock_.now(),
-                                                      cfg_.lockout, known);
+    // No known-device exemption here: a device cookie only proves an earlier password
+    // sign-in, which whoever guesses codes already has. Sources are /64 for IPv6.
+    auto begun = store_.lockout().begin_login_attempt(lockout_key(user.id), net::limit_key(meta.ip),
+                                                      clock_.now(), cfg_.lockout, false);
     if (!begun) return fail(begun.error());
     step = *begun;
     if (step->verdict != account::AttemptVerdict::Proceed) {
@@ -364,7 +411,8 @@ Result<std::string> MfaService::check_factor(const store::User& user, const Seco
     return fail(MfaError::InvalidCode);
   }
   if (step) {
-    if (auto cleared = store_.lockout().clear_login_attempts(lockout_key(user.id), meta.ip);
+    if (auto cleared =
+            store_.lockout().clear_login_attempts(lockout_key(user.id), net::limit_key(meta.ip));
         !cleared)
       spdlog::warn("mfa: clearing lockout counters after a success failed: {}",
                    cleared.error().message());
@@ -387,15 +435,15 @@ Result<Completed> MfaService::complete_challenge(const SecretString& token,
     return fail(AccountError::Disabled);
   }
   Completed out;
-  if (t->data == kEnrollData) {
-    auto codes = confirm_enrolment(*user, factor.code, meta);
+  if (kind_of(t->data) == kEnrollData) {
+    auto codes = confirm_enrolment(*user, "challenge:" + t->hash, factor.code, meta);
     if (!codes) return fail(codes.error());
     out.recovery_codes = std::move(*codes);
-    out.amr = kAmrTotp;
+    out.amr = with_second(first_amr_of(t->data), kAmrTotp);
   } else {
     auto amr = check_factor(*user, factor, out.recovery_codes_left, "mfa.verify", meta);
     if (!amr) return fail(amr.error());
-    out.amr = std::move(*amr);
+    out.amr = with_second(first_amr_of(t->data), *amr);
   }
   // Single use: of two requests that both passed, one gets the sign-in.
   auto consumed = store_.one_time_tokens().consume_token(t->hash, store::TokenPurpose::MfaChallenge,

@@ -46,7 +46,6 @@
 
 namespace gh::service {
 
-class KnownDevices;
 class AccountService;
 
 enum class MfaError : std::uint8_t {
@@ -116,16 +115,17 @@ class MfaService {
   static constexpr int kRecoveryCodes = 10;
 
   MfaService(store::Store& store, const crypto::Kek& kek, Clock& clock, Random& rng,
-             AuditSink& audit, MfaConfig config, KnownDevices* devices = nullptr);
+             AuditSink& audit, MfaConfig config);
 
   [[nodiscard]] Result<MfaStatus> status(const store::User& user);
   // Whether the policy requires a second factor for `user`. Errors: StoreError.
   [[nodiscard]] Result<bool> required_for(const store::User& user);
 
-  // After a verified password: nullopt when no second factor is needed (amr "pwd"),
+  // After a verified first step (`first_amr`: "pwd", or "fed" after a provider sign-in, kept
+  // in the session's amr): nullopt when no second factor is needed,
   // else a challenge (Verify if enrolled, Enroll if the policy requires one).
-  [[nodiscard]] Result<std::optional<Challenge>> challenge_after_password(const store::User& user,
-                                                                          const RequestMeta& meta);
+  [[nodiscard]] Result<std::optional<Challenge>> challenge_after_password(
+      const store::User& user, const RequestMeta& meta, std::string_view first_amr = kAmrPassword);
   // The live challenge's user and kind (for pages). Errors: InvalidChallenge.
   [[nodiscard]] Result<std::pair<store::User, ChallengeKind>> challenge_info(
       const SecretString& token);
@@ -142,10 +142,14 @@ class MfaService {
                                                      const RequestMeta& meta);
 
   // Signed-in enrolment. Errors: AlreadyEnrolled, StoreError.
-  [[nodiscard]] Result<Enrolment> begin_enrolment(const store::User& user, const RequestMeta& meta);
+  // `flow` names who is enrolling (a session, a token family, a challenge): a pending
+  // enrolment is shown again and confirmed only within the flow that started it.
+  [[nodiscard]] Result<Enrolment> begin_enrolment(const store::User& user, std::string_view flow,
+                                                  const RequestMeta& meta);
   // The first code of the pending enrolment; returns the recovery codes.
   // Errors: NotEnrolled (nothing pending), InvalidCode, StoreError.
   [[nodiscard]] Result<std::vector<std::string>> confirm_enrolment(const store::User& user,
+                                                                   std::string_view flow,
                                                                    std::string_view code,
                                                                    const RequestMeta& meta);
   // A second factor for an already signed-in user (step-up). Returns the amr
@@ -168,7 +172,10 @@ class MfaService {
   [[nodiscard]] const MfaConfig& config() const { return cfg_; }
 
  private:
-  [[nodiscard]] Result<Enrolment> enrol(const store::User& user, const RequestMeta& meta);
+  [[nodiscard]] Result<Enrolment> enrol(const store::User& user, std::string_view flow,
+                                        const RequestMeta& meta);
+  [[nodiscard]] Result<std::pair<std::string, SecretString>> open_sealed(
+      const store::TotpFactor& f) const;
   [[nodiscard]] Result<std::vector<std::string>> new_recovery_codes(const store::User& user);
   // Checks `factor` for a confirmed authenticator; on success the amr.
   [[nodiscard]] Result<std::string> check_factor(const store::User& user,
@@ -188,7 +195,6 @@ class MfaService {
   Random& rng_;
   AuditSink& audit_;
   MfaConfig cfg_;
-  KnownDevices* devices_;
   SecretString recovery_key_;  // KEK subkey for recovery-code hashes
 };
 

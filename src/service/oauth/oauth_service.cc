@@ -611,8 +611,12 @@ Result<CallbackOutcome> OAuthService::decide(Provider& p, const Flow& flow, stor
   if (email) {
     auto existing = users.find_user_by_email(email->normalized);
     if (existing) {
-      if (!(seen.email_verified && config_.auto_link_verified_email)) {
-        audit("oauth.link_refused", seen.email_verified ? "auto_link_disabled" : "email_unverified",
+      // The local account's own address must be proven too: otherwise whoever registered the
+      // address first (and holds its password) would receive the owner's provider sign-in.
+      if (!(seen.email_verified && config_.auto_link_verified_email && existing->email_verified)) {
+        audit("oauth.link_refused",
+              !seen.email_verified ? "email_unverified"
+                                   : (config_.auto_link_verified_email ? "local_email_unverified" : "auto_link_disabled"),
               "", p.name, meta);
         return fail(FederationError::LinkRequired);
       }

@@ -32,6 +32,7 @@ std::string_view limit_name(LimitId id) {
     case LimitId::PasswordChangePerIp: return "password_change_per_ip";
     case LimitId::RefreshPerIp: return "refresh_per_ip";
     case LimitId::MfaPerIp: return "mfa_per_ip";
+    case LimitId::OAuthPerIp: return "oauth_per_ip";
   }
   return "unknown";
 }
@@ -42,7 +43,7 @@ Result<RateLimitConfig> rate_limit_config(const Config& c) {
   RateLimitConfig r;
   const std::array<const std::string*, kLimitCount> texts = {
       &c.rate_limit_login_per_ip, &c.rate_limit_login_per_account, &c.rate_limit_register_per_ip,
-      &c.rate_limit_password_change_per_ip, &c.rate_limit_refresh_per_ip, &c.rate_limit_mfa_per_ip};
+      &c.rate_limit_password_change_per_ip, &c.rate_limit_refresh_per_ip, &c.rate_limit_mfa_per_ip, &c.rate_limit_oauth_per_ip};
   for (std::size_t i = 0; i < kLimitCount; ++i) {
     auto p = ratelimit::parse_policy(*texts[i]);
     if (!p) {

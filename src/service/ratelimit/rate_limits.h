@@ -41,8 +41,9 @@ enum class LimitId : std::uint8_t {
   PasswordChangePerIp,  // POST /v1/password/change, /account/password
   RefreshPerIp,         // POST /v1/token/refresh
   MfaPerIp,             // second-factor attempts: sign-in challenge, enrolment confirmation, step-up codes
+  OAuthPerIp,           // federated sign-in: GET /v1/oauth/{provider}/start and /callback, POST /v1/oauth/token
 };
-inline constexpr std::size_t kLimitCount = 6;
+inline constexpr std::size_t kLimitCount = 7;
 
 // "login_per_ip", ...: the config key under [rate_limit], the audit result and the metric label.
 [[nodiscard]] std::string_view limit_name(LimitId id);
