@@ -132,6 +132,9 @@ class App {
                                                          std::string_view back,
                                                          std::string_view first_amr = service::kAmrPassword);
   std::string mfa_cookie_name() const;
+  // Parses {mfa_token, code | recovery_code} and completes the challenge (JSON API), or the response to send.
+  asio::awaitable<tl::expected<service::Completed, Response>> complete_challenge(Request& req, RequestContext& ctx,
+                                                                                 const service::RequestMeta& meta);
   // The second factor fields of a JSON body or a form ("code", "recovery_code").
   Response recovery_codes_page(const Request& req, const RequestContext& ctx, const std::vector<std::string>& codes,
                                std::string_view intro, std::string_view back);

@@ -129,28 +129,35 @@ Awaitable App::login_mfa_enroll(Request& req, RequestContext& ctx) {
   co_return json_response(req, ctx, 200, enrolment_json(**e).dump());
 }
 
-Awaitable App::login_mfa(Request& req, RequestContext& ctx) {
+asio::awaitable<tl::expected<service::Completed, Response>> App::complete_challenge(
+    Request& req, RequestContext& ctx, const service::RequestMeta& meta) {
+  using Out = tl::expected<service::Completed, Response>;
   auto body = json_body(req);
-  if (!body) co_return error_response(req, ctx, body.error());
+  if (!body) co_return Out(tl::unexpect, error_response(req, ctx, body.error()));
   if (auto ok = json::only_fields(*body, {"mfa_token", "code", "recovery_code"}); !ok)
-    co_return error_response(req, ctx, ok.error());
+    co_return Out(tl::unexpect, error_response(req, ctx, ok.error()));
   auto token = json::required_string(*body, "mfa_token", kMaxTokenBytes);
-  if (!token) co_return error_response(req, ctx, token.error());
+  if (!token) co_return Out(tl::unexpect, error_response(req, ctx, token.error()));
   auto factor = factor_of(*body);
-  if (!factor) co_return error_response(req, ctx, factor.error());
-  factor->device_token = device_token_of(req);
+  if (!factor) co_return Out(tl::unexpect, error_response(req, ctx, factor.error()));
   wipe(req.body());
   const SecretString t(std::move(*token));
-  const auto meta = meta_of(req, ctx);
   auto done =
       co_await offload(d_.hash_pool, [&] { return d_.mfa->complete_challenge(t, *factor, meta); });
-  if (!done) co_return overloaded(req, ctx);
-  if (!*done) co_return error_response(req, ctx, done->error());
+  if (!done) co_return Out(tl::unexpect, overloaded(req, ctx));
+  if (!*done) co_return Out(tl::unexpect, error_response(req, ctx, done->error()));
+  co_return std::move(**done);
+}
+
+Awaitable App::login_mfa(Request& req, RequestContext& ctx) {
+  const auto meta = meta_of(req, ctx);
+  auto done = co_await complete_challenge(req, ctx, meta);
+  if (!done) co_return std::move(done.error());
   nlohmann::json extra = nlohmann::json::object();
-  if (!(*done)->recovery_codes.empty()) extra["recovery_codes"] = (*done)->recovery_codes;
-  if ((*done)->recovery_codes_left) extra["recovery_codes_left"] = *(*done)->recovery_codes_left;
-  Response res = co_await signed_in(req, ctx, (*done)->user, 200, (*done)->amr, &extra);
-  if (res.result() == bhttp::status::ok) add_device_cookie(res, (*done)->user);
+  if (!done->recovery_codes.empty()) extra["recovery_codes"] = done->recovery_codes;
+  if (done->recovery_codes_left) extra["recovery_codes_left"] = *done->recovery_codes_left;
+  Response res = co_await signed_in(req, ctx, done->user, 200, done->amr, &extra);
+  if (res.result() == bhttp::status::ok) add_device_cookie(res, done->user);
   co_return res;
 }
 
@@ -158,36 +165,22 @@ Awaitable App::session_login_mfa(Request& req, RequestContext& ctx) {
   if (!origin_ok(req))
     co_return problem_response(req, ctx, {403, "origin_mismatch", "Forbidden"},
                                "Cross-origin request refused.");
-  auto body = json_body(req);
-  if (!body) co_return error_response(req, ctx, body.error());
-  if (auto ok = json::only_fields(*body, {"mfa_token", "code", "recovery_code"}); !ok)
-    co_return error_response(req, ctx, ok.error());
-  auto token = json::required_string(*body, "mfa_token", kMaxTokenBytes);
-  if (!token) co_return error_response(req, ctx, token.error());
-  auto factor = factor_of(*body);
-  if (!factor) co_return error_response(req, ctx, factor.error());
-  factor->device_token = device_token_of(req);
-  wipe(req.body());
-  const SecretString t(std::move(*token));
   const auto meta = meta_of(req, ctx);
-  auto done =
-      co_await offload(d_.hash_pool, [&] { return d_.mfa->complete_challenge(t, *factor, meta); });
-  if (!done) co_return overloaded(req, ctx);
-  if (!*done) co_return error_response(req, ctx, done->error());
+  auto done = co_await complete_challenge(req, ctx, meta);
+  if (!done) co_return std::move(done.error());
   auto previous = co_await current_session(req);
   auto s = co_await offload(d_.db_pool, [&] {
-    return d_.sessions.replace(previous ? &*previous : nullptr, (*done)->user.id, (*done)->amr,
-                               meta);
+    return d_.sessions.replace(previous ? &*previous : nullptr, done->user.id, done->amr, meta);
   });
   if (!s) co_return overloaded(req, ctx);
   if (!*s) co_return error_response(req, ctx, s->error());
-  nlohmann::json j = {{"user", user_json((*done)->user)}, {"csrf_token", (*s)->csrf_token}};
-  if (!(*done)->recovery_codes.empty()) j["recovery_codes"] = (*done)->recovery_codes;
-  if ((*done)->recovery_codes_left) j["recovery_codes_left"] = *(*done)->recovery_codes_left;
+  nlohmann::json j = {{"user", user_json(done->user)}, {"csrf_token", (*s)->csrf_token}};
+  if (!done->recovery_codes.empty()) j["recovery_codes"] = done->recovery_codes;
+  if (done->recovery_codes_left) j["recovery_codes_left"] = *done->recovery_codes_left;
   Response res = json_response(req, ctx, 200, j.dump());
   res.insert(bhttp::field::set_cookie,
              session_set_cookie((*s)->id.expose(), d_.sessions.config().absolute_timeout));
-  add_device_cookie(res, (*done)->user);
+  add_device_cookie(res, done->user);
   co_return res;
 }
 
