@@ -246,6 +246,26 @@ test('accounts.require_verified_email: registration signs no one in and answers 
     const token = linkIn(mail, '/verify-email').searchParams.get('token');
     assert.equal((await own.json('POST', '/v1/email/verify', { token })).status, 200);
     assert.equal((await own.json('POST', '/v1/login', { email, password })).status, 200);
+
+    // The owner is told at most 5 times an hour: each notice waits for its audit row
+    // (the count the throttle reads), then the sixth attempt is throttled, not mailed.
+    const auditRows = (result) => cli(['audit', '--action', 'user.register_attempt_notice', '--data-dir', own.dataDir])
+      .out.trim().split('\n').filter(Boolean).map((l) => JSON.parse(l)).filter((e) => e.result === result);
+    const untilRows = async (result, n) => {
+      let rows = auditRows(result);
+      for (const end = Date.now() + 20000; Date.now() < end && rows.length < n;) {
+        await new Promise((r) => setTimeout(r, 100));
+        rows = auditRows(result);
+      }
+      return rows;
+    };
+    for (let i = 2; i <= 6; i++) {
+      assert.equal((await own.json('POST', '/v1/register', { email, password: goodPassword('again') })).status, 202);
+      if (i <= 5) assert.equal((await untilRows('sent', i)).length, i, `notice ${i} audited`);
+    }
+    assert.equal((await untilRows('throttled', 1)).length, 1, 'the sixth is throttled');
+    const notices = readdirSync(outbox).map((f) => parseEml(join(outbox, f))).filter((m) => m.subject === 'You already have an account');
+    assert.equal(notices.length, 5, 'five notices, not six');
   } finally {
     await own.stop();
   }

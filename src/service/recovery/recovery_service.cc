@@ -62,6 +62,19 @@ Result<bool> RecoveryService::under_send_limit(const store::User& user, store::T
   return false;
 }
 
+Result<bool> RecoveryService::under_notice_limit(std::string_view user_id, std::string_view action,
+                                                 std::string_view result) {
+  store::AuditQuery q;
+  q.user = std::string(user_id);
+  q.action = std::string(action);
+  q.result = std::string(result);
+  q.since = clock_.now() - std::chrono::hours{1};
+  q.limit = static_cast<std::size_t>(cfg_.max_links_per_hour);
+  auto rows = store_.audit().query_audit(q);
+  if (!rows) return fail(rows.error());
+  return static_cast<std::int64_t>(rows->size()) < cfg_.max_links_per_hour;
+}
+
 Result<std::string> RecoveryService::issue(const store::User& user, store::TokenPurpose purpose,
                                            std::chrono::seconds ttl) {
   std::string plain = random_token(rng_, 32);
@@ -260,17 +273,20 @@ Result<store::User> RecoveryService::verify_email(const SecretString& token,
 
 // ---- Registration with a taken address -----------------------------------------
 
-Status RecoveryService::notify_registration_attempt(std::string_view email, const RequestMeta& meta) {
+Status RecoveryService::notify_registration_attempt(std::string_view email,
+                                                    const RequestMeta& meta) {
   auto parsed = account::parse_email(email);
   if (!parsed) return {};
   auto user = store_.users().find_user_by_email(parsed->normalized);
   if (!user) return not_found(user.error()) ? Status{} : fail(user.error());
   if (user->disabled) return {};
-  // Throttled like reset links (the same mailbox, the same nuisance).
-  auto allowed = under_send_limit(*user, store::TokenPurpose::PasswordReset, "user.register_attempt_notice", meta,
-                                  "anonymous");
+  // At most max_links_per_hour notices an hour per account (counted in the audit log).
+  auto allowed = under_notice_limit(user->id, "user.register_attempt_notice", "sent");
   if (!allowed) return fail(allowed.error());
-  if (!*allowed) return {};
+  if (!*allowed) {
+    audit("user.register_attempt_notice", "throttled", "anonymous", user->id, meta);
+    return {};
+  }
   MailMessage m;
   m.to = user->email;
   m.subject = "You already have an account";
@@ -294,20 +310,28 @@ Status RecoveryService::request_email_change(std::string_view user_id, std::stri
   if (!user) return fail(user.error());
   if (user->disabled) return fail(AccountError::Disabled);
   if (parsed->normalized == user->email_normalized) return {};  // nothing to change
-  auto allowed = under_send_limit(*user, store::TokenPurpose::EmailChange, "user.email_change_request", meta,
-                                  user->id);
+  auto allowed = under_send_limit(*user, store::TokenPurpose::EmailChange,
+                                  "user.email_change_request", meta, user->id);
   if (!allowed) return fail(allowed.error());
   if (!*allowed) return {};
   auto taken = store_.users().find_user_by_email(parsed->normalized);
   if (taken || !not_found(taken.error())) {
     if (!taken) return fail(taken.error());
-    // Same answer to the caller; the owner of the address learns of the attempt.
+    // Same answer to the caller; the owner of the address learns of the attempt (a bounded number
+    // of times).
+    auto notices = under_notice_limit(user->id, "user.email_change_request", "address_taken");
+    if (!notices) return fail(notices.error());
+    if (!*notices) {
+      audit("user.email_change_request", "throttled", user->id, user->id, meta);
+      return {};
+    }
     MailMessage m;
     m.to = parsed->display;
     m.subject = "Someone tried to use your address";
     m.text = fmt::format(
         "Someone asked to move another account to {}, which already has an account here. "
-        "Nothing was changed.\r\n\r\nIf this was you, sign in to that account instead: {}/login\r\n",
+        "Nothing was changed.\r\n\r\nIf this was you, sign in to that account instead: "
+        "{}/login\r\n",
         parsed->display, cfg_.public_url);
     if (auto sent = mailer_.send(m); !sent) return fail(sent.error());
     audit("user.email_change_request", "address_taken", user->id, user->id, meta);
@@ -316,8 +340,12 @@ Status RecoveryService::request_email_change(std::string_view user_id, std::stri
   std::string plain = random_token(rng_, 32);
   const Seconds now = clock_.now();
   // Bound to the current address and carrying the new one: "<old normalized>\n<new as typed>".
-  store::OneTimeToken t{token_hash(plain), store::TokenPurpose::EmailChange, user->id,
-                        user->email_normalized + "\n" + parsed->display, now, now + cfg_.email_change_ttl};
+  store::OneTimeToken t{token_hash(plain),
+                        store::TokenPurpose::EmailChange,
+                        user->id,
+                        user->email_normalized + "\n" + parsed->display,
+                        now,
+                        now + cfg_.email_change_ttl};
   if (auto ok = store_.one_time_tokens().put_token(t); !ok) {
     wipe(plain);
     return fail(ok.error());
@@ -337,20 +365,24 @@ Status RecoveryService::request_email_change(std::string_view user_id, std::stri
   notice.to = user->email;
   notice.subject = "A change of your email address was requested";
   notice.text = fmt::format(
-      "Someone signed in to your account asked to change its address from {} to {}. It changes only "
+      "Someone signed in to your account asked to change its address from {} to {}. It changes "
+      "only "
       "when the link we sent to the new address is opened.\r\n\r\nIf this was not you, change your "
       "password at {}/account and contact your administrator.\r\n",
       user->email, parsed->display, cfg_.public_url);
   if (auto n = mailer_.send(notice); !n)
-    spdlog::warn("email change: the notice to the current address could not be queued: {}", n.error().message());
+    spdlog::warn("email change: the notice to the current address could not be queued: {}",
+                 n.error().message());
   audit("user.email_change_request", "sent", user->id, user->id, meta);
   return {};
 }
 
-Result<store::User> RecoveryService::confirm_email_change(const SecretString& token, const RequestMeta& meta) {
-  if (token.expose().empty() || token.expose().size() > kMaxTokenChars) return fail(RecoveryError::InvalidLink);
-  auto consumed = store_.one_time_tokens().consume_token(token_hash(token.expose()), store::TokenPurpose::EmailChange,
-                                                         clock_.now());
+Result<store::User> RecoveryService::confirm_email_change(const SecretString& token,
+                                                          const RequestMeta& meta) {
+  if (token.expose().empty() || token.expose().size() > kMaxTokenChars)
+    return fail(RecoveryError::InvalidLink);
+  auto consumed = store_.one_time_tokens().consume_token(
+      token_hash(token.expose()), store::TokenPurpose::EmailChange, clock_.now());
   if (!consumed) {
     if (!not_found(consumed.error())) return fail(consumed.error());
     audit("user.email_change", "invalid_link", "anonymous", "", meta);
@@ -360,12 +392,14 @@ Result<store::User> RecoveryService::confirm_email_change(const SecretString& to
   auto parsed = account::parse_email(nl == std::string::npos ? "" : consumed->data.substr(nl + 1));
   if (!parsed) return fail(RecoveryError::InvalidLink);
   const std::string old = consumed->data.substr(0, nl);
-  auto changed = store_.users().update_email(consumed->user_id, old, parsed->display, parsed->normalized, clock_.now());
+  auto changed = store_.users().update_email(consumed->user_id, old, parsed->display,
+                                             parsed->normalized, clock_.now());
   if (!changed) {
     // The address moved on since the link was sent, or someone took the new one meanwhile.
-    if (not_found(changed.error()) || changed.error().code == make_error_code(store::StoreError::Conflict)) {
-      audit("user.email_change", not_found(changed.error()) ? "stale_link" : "address_taken", "anonymous",
-            consumed->user_id, meta);
+    if (not_found(changed.error()) ||
+        changed.error().code == make_error_code(store::StoreError::Conflict)) {
+      audit("user.email_change", not_found(changed.error()) ? "stale_link" : "address_taken",
+            "anonymous", consumed->user_id, meta);
       return fail(RecoveryError::InvalidLink);
     }
     return fail(changed.error());

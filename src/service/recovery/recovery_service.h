@@ -32,12 +32,12 @@ enum class RecoveryError : std::uint8_t {
 GH_DECLARE_ERROR_CATEGORY(RecoveryError)
 
 struct RecoveryConfig {
-  std::string public_url;                      // links point here
-  std::chrono::seconds reset_ttl{30 * 60};     // a reset link lives this long
-  std::chrono::seconds verify_ttl{24 * 3600};  // an email-verification link
+  std::string public_url;                       // links point here
+  std::chrono::seconds reset_ttl{30 * 60};      // a reset link lives this long
+  std::chrono::seconds verify_ttl{24 * 3600};   // an email-verification link
   std::chrono::seconds email_change_ttl{3600};  // a link confirming a new address
-  std::int64_t max_links_per_hour = 5;         // per user and purpose; more requests send nothing
-  std::chrono::milliseconds max_jitter{1000};  // queued jobs wait 0..this first (jitter())
+  std::int64_t max_links_per_hour = 5;          // per user and purpose; more requests send nothing
+  std::chrono::milliseconds max_jitter{1000};   // queued jobs wait 0..this first (jitter())
 };
 
 class RecoveryService {
@@ -98,6 +98,11 @@ class RecoveryService {
   [[nodiscard]] Result<bool> under_send_limit(const store::User& user, store::TokenPurpose purpose,
                                               std::string_view action, const RequestMeta& meta,
                                               std::string_view actor);
+  // False once `user_id` had max_links_per_hour audit events (action, result) in the last hour:
+  // for mails that create no token to count (the audit log is written in the background, so
+  // the bound is approximate under a burst).
+  [[nodiscard]] Result<bool> under_notice_limit(std::string_view user_id, std::string_view action,
+                                                std::string_view result);
   void audit(std::string action, std::string result, std::string actor, std::string subject,
              const RequestMeta& meta);
 
