@@ -149,6 +149,15 @@ TEST_F(OAuthServiceTest, ExistingEmailNeedsALinkUnlessAutoLinkIsOn) {
     EXPECT_TRUE(store_->identities().list_identities("u1")->empty());
   }
   http_.emails = R"([{"email":"octo@example.test","primary":true,"verified":true}])";
+  {
+    // The local account never proved the address: whoever registered it first (and holds its
+    // password) must not receive the owner's provider sign-in.
+    auto s = make();
+    EXPECT_EQ(finish(s, begin(s)).error().code, make_error_code(FederationError::LinkRequired));
+    EXPECT_TRUE(audit_.has("oauth.link_refused", "local_email_unverified"));
+    EXPECT_TRUE(store_->identities().list_identities("u1")->empty());
+  }
+  ASSERT_TRUE(store_->users().set_email_verified("u1", true, clock_.now()));
   auto s = make();
   auto out = finish(s, begin(s));
   ASSERT_TRUE(out) << out.error().message();
