@@ -9,6 +9,7 @@
 
 #include "core/totp/totp.h"
 #include "service/accounts/accounts.h"
+#include "service/mail/memory_mailer.h"
 #include "service/tokens/token_service.h"
 
 namespace gh::service {
@@ -260,6 +261,26 @@ TEST_F(MfaServiceTest, RemoveByUserAndResetByAdminAreAuditedApart) {
   auto again = svc_->remove(user_.id, user_.id, meta_);
   ASSERT_FALSE(again);
   EXPECT_EQ(again.error().code, make_error_code(MfaError::NotEnrolled));
+}
+
+TEST_F(MfaServiceTest, TheUserIsToldWhenAFactorIsAddedOrRemoved) {
+  MemoryMailer mail;
+  cfg_.public_url = "https://id.example.test";
+  svc_ = std::make_unique<MfaService>(*store_, *kek_, clock_, rng_, audit_, cfg_, &mail);
+  auto [secret, codes] = enrol(user_);
+  ASSERT_TRUE(svc_->regenerate_recovery_codes(user_, meta_));
+  ASSERT_TRUE(svc_->remove(user_.id, "admin-1", meta_));
+  const auto sent = mail.sent();
+  ASSERT_EQ(sent.size(), 3U);
+  EXPECT_EQ(sent[0].subject, "Two-step verification is on");
+  EXPECT_EQ(sent[1].subject, "New recovery codes");
+  EXPECT_EQ(sent[2].subject, "Two-step verification is off");
+  for (const auto& m : sent) {
+    EXPECT_EQ(m.to, user_.email);
+    EXPECT_NE(m.text.find("https://id.example.test/forgot-password"), std::string::npos);
+    EXPECT_EQ(m.text.find(secret.expose()), std::string::npos) << "no secret in mail";
+  }
+  EXPECT_NE(sent[2].text.find("administrator"), std::string::npos);
 }
 
 TEST_F(MfaServiceTest, DisabledUserCannotCompleteAChallenge) {

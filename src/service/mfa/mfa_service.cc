@@ -4,6 +4,7 @@
 #include <array>
 #include <span>
 
+#include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
 #include "core/base/encoding.h"
@@ -14,6 +15,7 @@
 #include "core/totp/totp.h"
 #include "service/accounts/accounts.h"
 #include "service/config.h"
+#include "service/mail/mailer.h"
 #include "service/sessions/form_guard.h"
 #include "service/tokens/token_service.h"
 
@@ -77,6 +79,7 @@ std::string binding_of(std::string_view flow) {
 MfaConfig mfa_config(const Config& c) {
   MfaConfig m;
   m.issuer = c.mfa_issuer;
+  m.public_url = c.public_url;
   m.challenge_ttl = std::chrono::seconds(c.mfa_challenge_ttl_s);
   m.required_roles.clear();
   std::string_view rest = c.mfa_required_roles;
@@ -112,19 +115,36 @@ std::optional<std::string> normalize_recovery_code(std::string_view typed) {
 }
 
 MfaService::MfaService(store::Store& store, const crypto::Kek& kek, Clock& clock, Random& rng,
-                       AuditSink& audit, MfaConfig config)
+                       AuditSink& audit, MfaConfig config, Mailer* mailer)
     : store_(store),
       kek_(kek),
       clock_(clock),
       rng_(rng),
       audit_(audit),
       cfg_(std::move(config)),
+      mailer_(mailer),
       recovery_key_(kek.derive("gatehouse recovery codes v1")) {}
 
 void MfaService::audit(std::string action, std::string result, std::string actor,
                        std::string subject, const RequestMeta& meta) {
   audit_.record(AuditEvent{std::move(action), std::move(result), std::move(actor),
                            std::move(subject), clock_.now(), meta});
+}
+
+void MfaService::notify(std::string_view user_id, std::string_view subject, std::string_view what) {
+  if (mailer_ == nullptr) return;
+  auto user = store_.users().find_user_by_id(user_id);
+  if (!user) return;
+  MailMessage m;
+  m.to = user->email;
+  m.subject = std::string(subject);
+  m.text = fmt::format(
+      "{} for your account {}.\r\n\r\nIf this was not you, reset your password at "
+      "{}/forgot-password "
+      "and contact your administrator.\r\n",
+      what, user->email, cfg_.public_url);
+  if (auto sent = mailer_->send(m); !sent)
+    spdlog::warn("mfa: the notice could not be queued: {}", sent.error().message());
 }
 
 Result<std::string> MfaService::recovery_hash(std::string_view user_id,
@@ -346,6 +366,8 @@ Result<std::vector<std::string>> MfaService::confirm_enrolment(const store::User
   auto codes = new_recovery_codes(user);
   if (!codes) return fail(codes.error());
   audit("mfa.enrol", "success", user.id, user.id, meta);
+  notify(user.id, "Two-step verification is on",
+         "An authenticator app was added as a second step at sign-in");
   return codes;
 }
 
@@ -481,6 +503,8 @@ Result<std::vector<std::string>> MfaService::regenerate_recovery_codes(const sto
   auto codes = new_recovery_codes(user);
   if (!codes) return fail(codes.error());
   audit("mfa.recovery_codes.regenerate", "success", user.id, user.id, meta);
+  notify(user.id, "New recovery codes",
+         "New recovery codes were made (the old ones no longer work)");
   return codes;
 }
 
@@ -495,6 +519,11 @@ Status MfaService::remove(std::string_view user_id, std::string_view actor,
   audit(by_admin ? "mfa.reset" : "mfa.remove", *had ? "success" : "not_enrolled",
         std::string(actor), std::string(user_id), meta);
   if (!*had) return fail(MfaError::NotEnrolled);
+  notify(user_id, "Two-step verification is off",
+         by_admin ? "An administrator removed your authenticator app and recovery codes; you will "
+                    "be asked to set up a new "
+                    "one if your account requires it"
+                  : "Your authenticator app and recovery codes were removed");
   return {};
 }
 

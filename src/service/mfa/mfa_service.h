@@ -47,6 +47,7 @@
 namespace gh::service {
 
 class AccountService;
+class Mailer;
 
 enum class MfaError : std::uint8_t {
   InvalidCode = 1,       // wrong, reused or malformed code (or too many failures): one answer
@@ -58,7 +59,9 @@ enum class MfaError : std::uint8_t {
 GH_DECLARE_ERROR_CATEGORY(MfaError)
 
 struct MfaConfig {
-  std::string issuer = "Gatehouse";                  // the name authenticator apps show
+  std::string issuer = "Gatehouse";
+  std::string
+      public_url;  // for the links in notices                  // the name authenticator apps show
   std::chrono::seconds challenge_ttl{5 * 60};        // a sign-in challenge lives this long
   std::vector<std::string> required_roles{"admin"};  // "role" (any tenant) or "tenant-id/role"
   bool required_for_platform_admins = true;
@@ -115,7 +118,7 @@ class MfaService {
   static constexpr int kRecoveryCodes = 10;
 
   MfaService(store::Store& store, const crypto::Kek& kek, Clock& clock, Random& rng,
-             AuditSink& audit, MfaConfig config);
+             AuditSink& audit, MfaConfig config, Mailer* mailer = nullptr);
 
   [[nodiscard]] Result<MfaStatus> status(const store::User& user);
   // Whether the policy requires a second factor for `user`. Errors: StoreError.
@@ -188,6 +191,8 @@ class MfaService {
   [[nodiscard]] Result<store::OneTimeToken> live_challenge(const SecretString& token);
   void audit(std::string action, std::string result, std::string actor, std::string subject,
              const RequestMeta& meta);
+  // Best effort (logged): tells `user_id`'s address what changed about its second factor.
+  void notify(std::string_view user_id, std::string_view subject, std::string_view what);
 
   store::Store& store_;
   const crypto::Kek& kek_;
@@ -195,6 +200,7 @@ class MfaService {
   Random& rng_;
   AuditSink& audit_;
   MfaConfig cfg_;
+  Mailer* mailer_;             // when set: the user is told when a factor is added or removed
   SecretString recovery_key_;  // KEK subkey for recovery-code hashes
 };
 
