@@ -259,11 +259,11 @@ int serve(const Common& c, bool print_config) {
   if (!route_rules) return die("authz.forward_auth_rules", route_rules.error());
   ac.forward_auth_rules = std::move(*route_rules);
   service::AuthzService authz(*rt.store, *rt.accounts, *rt.tokens, std::move(policy), rt.clock, rt.audit, ac);
-  service::MfaService mfa(*rt.store, *rt.kek, rt.clock, rt.rng, rt.audit, service::mfa_config(cfg));
-  service::AdminService admin(*rt.store, *rt.accounts, authz, rt.clock, rt.rng, rt.audit, &mfa);
   // Mail (outbox directory, or SMTP through a durable spool) and the links it carries.
   auto mailer = service::make_mailer(cfg);
   if (!mailer) return die("mail", mailer.error());
+  service::MfaService mfa(*rt.store, *rt.kek, rt.clock, rt.rng, rt.audit, service::mfa_config(cfg), mailer->get());
+  service::AdminService admin(*rt.store, *rt.accounts, authz, rt.clock, rt.rng, rt.audit, &mfa);
   service::RecoveryConfig recovery_cfg;
   recovery_cfg.public_url = cfg.public_url;
   service::RecoveryService recovery(*rt.store, *rt.accounts, **mailer, rt.clock, rt.rng, rt.audit, recovery_cfg);
