@@ -132,6 +132,13 @@ class App {
                                                          std::string_view back,
                                                          std::string_view first_amr = service::kAmrPassword);
   std::string mfa_cookie_name() const;
+  // The sign-in challenge page: the code form (Verify) or the QR code of the enrolment it requires.
+  Awaitable mfa_challenge_view(Request& req, RequestContext& ctx, const SecretString& token,
+                               service::ChallengeKind kind, std::string_view back, unsigned status,
+                               std::string_view error);
+  // The signed-in enrolment page (QR code, key, code form) for this session's pending authenticator.
+  Awaitable mfa_setup_view(Request& req, RequestContext& ctx, const service::CurrentSession& s, unsigned status,
+                           std::string_view error);
   // Parses {mfa_token, code | recovery_code} and completes the challenge (JSON API), or the response to send.
   asio::awaitable<tl::expected<service::Completed, Response>> complete_challenge(Request& req, RequestContext& ctx,
                                                                                  const service::RequestMeta& meta);

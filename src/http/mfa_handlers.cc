@@ -52,6 +52,13 @@ std::string token_flow(const service::AccessClaims& c) {
   return c.sid.empty() ? "token:" + c.jti : "family:" + c.sid;
 }
 
+// The QR code, the key and the form target of an enrolment page.
+void set_enrolment(PageData& data, const service::Enrolment& e, std::string_view action) {
+  data.set("qr_svg", e.qr_svg);
+  data.set("secret", std::string(e.secret_base32.expose()));
+  data.set("action", std::string(action));
+}
+
 nlohmann::json enrolment_json(const service::Enrolment& e) {
   return {{"secret", e.secret_base32.expose()}, {"otpauth_uri", e.otpauth_uri}};
 }
@@ -290,7 +297,6 @@ Awaitable App::page_mfa_challenge(Request& req, RequestContext& ctx) {
   const auto cookie = find_cookie(req[bhttp::field::cookie], mfa_cookie_name());
   if (!cookie) co_return pages_.redirect(req, ctx, with_return_to("/login", back));
   const SecretString token{std::string(*cookie)};
-  const auto meta = meta_of(req, ctx);
   auto info = co_await offload(d_.db_pool, [&] { return d_.mfa->challenge_info(token); });
   if (!info) co_return message_page(req, ctx, 503, "Verify it's you", kMsgBusy);
   if (!*info) {
@@ -298,21 +304,26 @@ Awaitable App::page_mfa_challenge(Request& req, RequestContext& ctx) {
       co_return pages_.redirect(req, ctx, with_return_to("/login", back));
     co_return message_page(req, ctx, 500, "Verify it's you", kMsgBroken);
   }
+  co_return co_await mfa_challenge_view(req, ctx, token, (*info)->second, back, 200, {});
+}
+
+Awaitable App::mfa_challenge_view(Request& req, RequestContext& ctx, const SecretString& token,
+                                  service::ChallengeKind kind, std::string_view back,
+                                  unsigned status, std::string_view error) {
   PageData data;
-  data.set("return_to", back);
-  if ((*info)->second == service::ChallengeKind::Verify)
-    co_return anonymous_form(req, ctx, 200, "mfa_challenge.mustache", data,
-                             {"Verify it's you", {}, {}});
+  data.set("return_to", std::string(back));
+  if (kind == service::ChallengeKind::Verify)
+    co_return anonymous_form(req, ctx, status, "mfa_challenge.mustache", data,
+                             {"Verify it's you", {}, error});
+  const auto meta = meta_of(req, ctx);
   auto e = co_await offload(d_.db_pool, [&] { return d_.mfa->enrol_for_challenge(token, meta); });
   if (!e || !*e)
     co_return message_page(req, ctx, e ? 500 : 503, "Set up two-step verification",
                            e ? kMsgBroken : kMsgBusy);
-  data.set("qr_svg", (*e)->qr_svg);
-  data.set("secret", std::string((*e)->secret_base32.expose()));
-  data.set("action", "/mfa/challenge");
+  set_enrolment(data, **e, "/mfa/challenge");
   data.set("required", PageData::type::bool_true);
-  co_return anonymous_form(req, ctx, 200, "mfa_setup.mustache", data,
-                           {"Set up two-step verification", {}, {}});
+  co_return anonymous_form(req, ctx, status, "mfa_setup.mustache", data,
+                           {"Set up two-step verification", {}, error});
 }
 
 Awaitable App::page_mfa_challenge_post(Request& req, RequestContext& ctx) {
@@ -350,22 +361,8 @@ Awaitable App::page_mfa_challenge_post(Request& req, RequestContext& ctx) {
     if (is_error(e, service::MfaError::InvalidCode)) {
       // Show the same step again (the challenge stays usable; the lockout counts).
       auto info = co_await offload(d_.db_pool, [&] { return d_.mfa->challenge_info(token); });
-      PageData data;
-      data.set("return_to", back);
-      if (info && *info && (*info)->second == service::ChallengeKind::Enroll) {
-        auto en =
-            co_await offload(d_.db_pool, [&] { return d_.mfa->enrol_for_challenge(token, meta); });
-        if (en && *en) {
-          data.set("qr_svg", (*en)->qr_svg);
-          data.set("secret", std::string((*en)->secret_base32.expose()));
-          data.set("action", "/mfa/challenge");
-          data.set("required", PageData::type::bool_true);
-          co_return anonymous_form(req, ctx, 401, "mfa_setup.mustache", data,
-                                   {"Set up two-step verification", {}, kMsgWrongCode});
-        }
-      }
-      co_return anonymous_form(req, ctx, 401, "mfa_challenge.mustache", data,
-                               {"Verify it's you", {}, kMsgWrongCode});
+      const auto kind = info && *info ? (*info)->second : service::ChallengeKind::Verify;
+      co_return co_await mfa_challenge_view(req, ctx, token, kind, back, 401, kMsgWrongCode);
     }
     if (is_error(e, service::MfaError::InvalidChallenge) ||
         is_error(e, service::MfaError::NotEnrolled))
@@ -420,11 +417,16 @@ Awaitable App::page_mfa_setup(Request& req, RequestContext& ctx) {
   // Step-up: adding a factor decides who can sign in from now on.
   if (!d_.authz->require_recent(s->row.auth_time))
     co_return co_await reauth_view(req, ctx, *s, 200, "/account/mfa/setup", {});
+  co_return co_await mfa_setup_view(req, ctx, *s, 200, {});
+}
+
+Awaitable App::mfa_setup_view(Request& req, RequestContext& ctx, const service::CurrentSession& s,
+                              unsigned status, std::string_view error) {
   const auto meta = meta_of(req, ctx);
   auto e = co_await offload(d_.db_pool, [&]() -> Result<service::Enrolment> {
-    auto user = d_.accounts.load_user(s->row.user_id);
+    auto user = d_.accounts.load_user(s.row.user_id);
     if (!user) return fail(user.error());
-    return d_.mfa->begin_enrolment(*user, "session:" + s->row.id_hash, meta);
+    return d_.mfa->begin_enrolment(*user, "session:" + s.row.id_hash, meta);
   });
   if (!e) co_return message_page(req, ctx, 503, "Two-step verification", kMsgBusy);
   if (!*e) {
@@ -433,13 +435,11 @@ Awaitable App::page_mfa_setup(Request& req, RequestContext& ctx) {
     co_return message_page(req, ctx, 500, "Two-step verification", kMsgBroken);
   }
   PageData data;
-  data.set("qr_svg", (*e)->qr_svg);
-  data.set("secret", std::string((*e)->secret_base32.expose()));
-  data.set("action", "/account/mfa/setup");
-  data.set("csrf", s->csrf_token);
+  set_enrolment(data, **e, "/account/mfa/setup");
+  data.set("csrf", s.csrf_token);
   co_return pages_.html(
-      req, ctx, 200,
-      pages_.render("mfa_setup.mustache", data, {"Set up two-step verification", {}, {}}));
+      req, ctx, status,
+      pages_.render("mfa_setup.mustache", data, {"Set up two-step verification", {}, error}));
 }
 
 Awaitable App::page_mfa_setup_post(Request& req, RequestContext& ctx) {
@@ -460,24 +460,8 @@ Awaitable App::page_mfa_setup_post(Request& req, RequestContext& ctx) {
   if (!codes) co_return message_page(req, ctx, 503, "Two-step verification", kMsgBusy);
   if (!*codes) {
     const auto& e = codes->error();
-    if (is_error(e, service::MfaError::InvalidCode)) {
-      auto again = co_await offload(d_.db_pool, [&]() -> Result<service::Enrolment> {
-        auto user = d_.accounts.load_user(s->row.user_id);
-        if (!user) return fail(user.error());
-        return d_.mfa->begin_enrolment(*user, "session:" + s->row.id_hash, meta);
-      });
-      if (!again || !*again)
-        co_return message_page(req, ctx, again ? 500 : 503, "Two-step verification",
-                               again ? kMsgBroken : kMsgBusy);
-      PageData data;
-      data.set("qr_svg", (*again)->qr_svg);
-      data.set("secret", std::string((*again)->secret_base32.expose()));
-      data.set("action", "/account/mfa/setup");
-      data.set("csrf", s->csrf_token);
-      co_return pages_.html(req, ctx, 400,
-                            pages_.render("mfa_setup.mustache", data,
-                                          {"Set up two-step verification", {}, kMsgWrongCode}));
-    }
+    if (is_error(e, service::MfaError::InvalidCode))  // the same authenticator again
+      co_return co_await mfa_setup_view(req, ctx, *s, 400, kMsgWrongCode);
     if (is_error(e, service::MfaError::AlreadyEnrolled) ||
         is_error(e, service::MfaError::NotEnrolled))
       co_return pages_.redirect(req, ctx, "/account");

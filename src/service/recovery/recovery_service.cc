@@ -62,6 +62,22 @@ Result<bool> RecoveryService::under_send_limit(const store::User& user, store::T
   return false;
 }
 
+Result<store::OneTimeToken> RecoveryService::consume_link(const SecretString& token,
+                                                          store::TokenPurpose purpose,
+                                                          std::string_view action,
+                                                          const RequestMeta& meta) {
+  if (token.expose().empty() || token.expose().size() > kMaxTokenChars)
+    return fail(RecoveryError::InvalidLink);
+  auto consumed =
+      store_.one_time_tokens().consume_token(token_hash(token.expose()), purpose, clock_.now());
+  if (!consumed) {
+    if (!not_found(consumed.error())) return fail(consumed.error());
+    audit(std::string(action), "invalid_link", "anonymous", "", meta);
+    return fail(RecoveryError::InvalidLink);
+  }
+  return consumed;
+}
+
 Result<bool> RecoveryService::under_notice_limit(std::string_view user_id, std::string_view action,
                                                  std::string_view result) {
   store::AuditQuery q;
@@ -243,15 +259,8 @@ Status RecoveryService::send_verification(std::string_view user_id, const Reques
 
 Result<store::User> RecoveryService::verify_email(const SecretString& token,
                                                   const RequestMeta& meta) {
-  if (token.expose().empty() || token.expose().size() > kMaxTokenChars)
-    return fail(RecoveryError::InvalidLink);
-  auto consumed = store_.one_time_tokens().consume_token(
-      token_hash(token.expose()), store::TokenPurpose::EmailVerify, clock_.now());
-  if (!consumed) {
-    if (!not_found(consumed.error())) return fail(consumed.error());
-    audit("user.email_verify", "invalid_link", "anonymous", "", meta);
-    return fail(RecoveryError::InvalidLink);
-  }
+  auto consumed = consume_link(token, store::TokenPurpose::EmailVerify, "user.email_verify", meta);
+  if (!consumed) return fail(consumed.error());
   // Only the address the link was sent to can be confirmed by it.
   if (auto current = store_.users().find_user_by_id(consumed->user_id);
       !current || current->email_normalized != consumed->data) {
@@ -379,15 +388,8 @@ Status RecoveryService::request_email_change(std::string_view user_id, std::stri
 
 Result<store::User> RecoveryService::confirm_email_change(const SecretString& token,
                                                           const RequestMeta& meta) {
-  if (token.expose().empty() || token.expose().size() > kMaxTokenChars)
-    return fail(RecoveryError::InvalidLink);
-  auto consumed = store_.one_time_tokens().consume_token(
-      token_hash(token.expose()), store::TokenPurpose::EmailChange, clock_.now());
-  if (!consumed) {
-    if (!not_found(consumed.error())) return fail(consumed.error());
-    audit("user.email_change", "invalid_link", "anonymous", "", meta);
-    return fail(RecoveryError::InvalidLink);
-  }
+  auto consumed = consume_link(token, store::TokenPurpose::EmailChange, "user.email_change", meta);
+  if (!consumed) return fail(consumed.error());
   const auto nl = consumed->data.find('\n');
   auto parsed = account::parse_email(nl == std::string::npos ? "" : consumed->data.substr(nl + 1));
   if (!parsed) return fail(RecoveryError::InvalidLink);

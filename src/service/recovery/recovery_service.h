@@ -98,6 +98,12 @@ class RecoveryService {
   [[nodiscard]] Result<bool> under_send_limit(const store::User& user, store::TokenPurpose purpose,
                                               std::string_view action, const RequestMeta& meta,
                                               std::string_view actor);
+  // Takes a link's token out of the store (single use); InvalidLink (audited as `action`) for
+  // unknown, used, expired or other-purpose tokens.
+  [[nodiscard]] Result<store::OneTimeToken> consume_link(const SecretString& token,
+                                                         store::TokenPurpose purpose,
+                                                         std::string_view action,
+                                                         const RequestMeta& meta);
   // False once `user_id` had max_links_per_hour audit events (action, result) in the last hour:
   // for mails that create no token to count (the audit log is written in the background, so
   // the bound is approximate under a burst).
