@@ -18,7 +18,7 @@ import { mkdirSync, mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { chromium } from 'playwright-core';
-import { Server, uniqueEmail, goodPassword } from './lib/server.mjs';
+import { Server, uniqueEmail, goodPassword, until } from './lib/server.mjs';
 import { Sink, freePort, parseEml } from './lib/smtp.mjs';
 import { totpAt, qrMatrixFromSvgPath, decodeQr } from './lib/totp.mjs';
 
@@ -143,12 +143,9 @@ function mailsTo(to) {
   return sink.files().map(parseEml).filter((m) => m.to.includes(to));
 }
 async function waitForMail(to, subject) {
-  for (const end = Date.now() + 15000; Date.now() < end;) {
-    const m = mailsTo(to).find((x) => x.subject === subject);
-    if (m) return m;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  assert.fail(`no mail "${subject}" for ${to}: ${sink.log}`);
+  const m = await until(() => mailsTo(to).find((x) => x.subject === subject), Boolean, { timeoutMs: 15000 });
+  if (!m) assert.fail(`no mail "${subject}" for ${to}: ${sink.log}`);
+  return m;
 }
 
 // One user goes through every test, in order.

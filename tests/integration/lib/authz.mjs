@@ -1,7 +1,7 @@
 // Helpers for the authorization suite (docs/authz.md): users, platform admins,
 // tenants, members and service clients driven through the real API and CLI.
 import assert from 'node:assert/strict';
-import { cli, uniqueEmail, goodPassword } from './server.mjs';
+import { cli, uniqueEmail, goodPassword, until } from './server.mjs';
 
 export const bearer = (t) => ({ authorization: `Bearer ${t}` });
 export const basic = (id, secret) => ({ authorization: `Basic ${Buffer.from(`${id}:${secret}`).toString('base64')}` });
@@ -20,19 +20,7 @@ export function claims(token) {
   return JSON.parse(Buffer.from(token.split('.')[1], 'base64url').toString('utf8'));
 }
 
-// The step of a bounded poll (until() below), never a wait standing in for an event.
-const pollStep = (ms) => new Promise((r) => setTimeout(r, ms));
-
-// Polls `probe` until `ok(value)` holds or the deadline passes; returns the last value.
-export async function until(probe, ok, { timeoutMs = 5000, stepMs = 50 } = {}) {
-  const end = Date.now() + timeoutMs;
-  let v = await probe();
-  while (!ok(v) && Date.now() < end) {
-    await pollStep(stepMs);
-    v = await probe();
-  }
-  return v;
-}
+export { until };  // lives in server.mjs; re-exported for the suites that import it from here
 
 // Asserts an RFC 9457 problem answer with the given status and code.
 export function assertProblem(res, status, code, what = '') {

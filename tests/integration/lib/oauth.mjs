@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import net from 'node:net';
 import { once } from 'node:events';
-import { Server, cli } from './server.mjs';
+import { Server, cli, until } from './server.mjs';
 
 // A free loopback port (listen on 0, close): the OP must know our callback URL
 // before we start, and oidc-provider's client redirect_uris are fixed at start.
@@ -95,12 +95,6 @@ export function audit(gh, args) {
   return r.out.trim().split('\n').filter(Boolean).map((l) => JSON.parse(l));
 }
 
-export async function auditUntil(gh, args, want) {
-  let rows = [];
-  for (let i = 0; i < 100; i += 1) {
-    rows = audit(gh, args);
-    if (want(rows)) return rows;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  return rows;
+export function auditUntil(gh, args, want) {
+  return until(() => audit(gh, args), want);
 }

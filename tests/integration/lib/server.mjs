@@ -135,3 +135,18 @@ export async function signUp(server, { body = true } = {}) {
   if (res.status !== 201) throw new Error(`register failed: ${res.status} ${res.text}`);
   return { email, password, res };
 }
+
+// The step of a bounded poll (until() below), never a wait standing in for an event.
+const pollStep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+// Polls `probe` until `ok(value)` holds or the deadline passes; returns the last value. For
+// outcomes the server produces after its answer (queued mail, audit rows written in the background).
+export async function until(probe, ok, { timeoutMs = 5000, stepMs = 50 } = {}) {
+  const end = Date.now() + timeoutMs;
+  let v = await probe();
+  while (!ok(v) && Date.now() < end) {
+    await pollStep(stepMs);
+    v = await probe();
+  }
+  return v;
+}
