@@ -228,6 +228,12 @@ test('link from /account (step-up), then unlink; the last way in cannot be remov
   const ids = await get(`${gh.base}/v1/account/identities`, jar);
   assert.equal(ids.body.identities.length, 1);
   await auditUntil(gh, ['--action', 'oauth.identity_linked'], (r) => r.some((e) => e.actor === u.id));
+  // Step-up for an account with a password never offers "confirm with the provider" (a provider's
+  // own session may answer without asking anyone): only the password form.
+  const reauth = await get(`${gh.base}/reauth`, jar);
+  assert.equal(reauth.status, 200, reauth.text);
+  assert.match(reauth.text, /name="password"/);
+  assert.doesNotMatch(reauth.text, /Confirm with|\/v1\/oauth\//);
   // The same identity now signs in as this user.
   const viaProvider = await signIn();
   assert.equal(viaProvider.back.status, 303);
@@ -319,4 +325,22 @@ test('a user with an authenticator who signs in through the provider still gets 
   assert.equal(tok2Res.status, 200, JSON.stringify(tok2));
   const claims = JSON.parse(Buffer.from(tok2.access_token.split('.')[1], 'base64url').toString());
   assert.deepEqual(claims.amr, ['fed', 'otp', 'mfa']);
+});
+
+test('rate limit: federated sign-in steps per address (oauth_per_ip) answer 429 beyond the budget', async () => {
+  const limited = await startGatehouse({
+    providers: { [PROVIDER]: { issuer: rogue.issuer, client_id: rogue.clientId, client_secret: rogue.clientSecret } },
+    env: { GATEHOUSE_RATE_LIMIT_ENABLED: 'true', GATEHOUSE_RATE_LIMIT_OAUTH_PER_IP: '3/15m' },
+  });
+  try {
+    const statuses = [];
+    for (let i = 0; i < 3; i++) statuses.push((await start(limited, PROVIDER, new Jar())).res.status);
+    // The callback shares the budget: a replayed or junk callback costs the attacker too.
+    const cb = await get(`${limited.base}/v1/oauth/${PROVIDER}/callback?code=junk&state=junk`, new Jar());
+    assert.deepEqual(statuses, [303, 303, 303]);
+    assert.equal(cb.status, 429, cb.text);
+    assert.equal((await start(limited, PROVIDER, new Jar())).res.status, 429);
+  } finally {
+    await limited.stop();
+  }
 });

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Server, signUp, uniqueEmail, goodPassword, cli } from './lib/server.mjs';
+import { Server, signUp, uniqueEmail, goodPassword, cli, until } from './lib/server.mjs';
 import { Sink, freePort, parseEml } from './lib/smtp.mjs';
 
 const PUBLIC = 'https://id.example.test';
@@ -38,12 +38,9 @@ function mailsTo(to) {
 }
 // Waits (bounded) until `to` has received `n` mails; returns them.
 async function waitForMails(to, n) {
-  for (const end = Date.now() + 15000; Date.now() < end;) {
-    const got = mailsTo(to);
-    if (got.length >= n) return got;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  assert.fail(`no mail #${n} for ${to}: ${sink.log}`);
+  const got = await until(() => mailsTo(to), (m) => m.length >= n, { timeoutMs: 15000 });
+  if (got.length < n) assert.fail(`no mail #${n} for ${to}: ${sink.log}`);
+  return got;
 }
 function linkIn(mail, path) {
   const m = mail.text.match(new RegExp(`(\\S+${path}\\?token=[A-Za-z0-9_-]+)`));
@@ -194,12 +191,10 @@ test('at most 5 reset links per account per hour: the sixth request sends nothin
   for (let i = 0; i < 6; i++) assert.equal((await gh.json('POST', '/v1/password/forgot', { email })).status, 202);
   const id = res.body.user.id;
   // The jobs run after the answers: wait (bounded) for the throttled audit row, then count.
-  let throttled = [];
-  for (const end = Date.now() + 20000; Date.now() < end && throttled.length === 0;) {
-    const r = cli(['audit', '--user', id, '--action', 'user.password_reset_request', '--data-dir', join(dir, 'data')]);
-    throttled = r.out.trim().split('\n').filter(Boolean).map((l) => JSON.parse(l)).filter((e) => e.result === 'throttled');
-    if (throttled.length === 0) await new Promise((r2) => setTimeout(r2, 100));
-  }
+  const throttled = await until(
+    () => cli(['audit', '--user', id, '--action', 'user.password_reset_request', '--data-dir', join(dir, 'data')]).out.trim().split('\n').filter(Boolean).map((l) => JSON.parse(l))
+      .filter((e) => e.result === 'throttled'),
+    (rows) => rows.length > 0, { timeoutMs: 20000, stepMs: 100 });
   assert.equal(throttled.length, 1, 'one throttled request');
   const resets = (await waitForMails(email, 6)).filter((m) => m.subject === 'Reset your password');
   assert.equal(resets.length, 5);
@@ -228,15 +223,8 @@ test('accounts.require_verified_email: registration signs no one in and answers 
     assert.equal(wrong.status, 401, 'a wrong password says nothing about the address');
     assert.equal(wrong.body.code, 'invalid_credentials');
     const outbox = join(own.dataDir, 'outbox');
-    let files = [];
-    for (const end = Date.now() + 15000; Date.now() < end && files.length === 0;) {
-      files = existsSync(outbox) ? readdirSync(outbox).filter((f) => f.endsWith('.eml')) : [];
-      if (files.length === 0) await new Promise((r) => setTimeout(r, 50));
-    }
-    for (const end = Date.now() + 15000; Date.now() < end && files.length < 2;) {
-      files = readdirSync(outbox).filter((f) => f.endsWith('.eml'));
-      if (files.length < 2) await new Promise((r) => setTimeout(r, 50));
-    }
+    const files = await until(() => (existsSync(outbox) ? readdirSync(outbox).filter((f) => f.endsWith('.eml')) : []),
+      (f) => f.length >= 2, { timeoutMs: 15000 });
     const mails = files.map((f) => parseEml(join(outbox, f)));
     assert.equal(mails.length, 2, 'a verification mail and a notice to the owner');
     const notice = mails.find((m) => m.subject === 'You already have an account');
@@ -251,14 +239,7 @@ test('accounts.require_verified_email: registration signs no one in and answers 
     // (the count the throttle reads), then the sixth attempt is throttled, not mailed.
     const auditRows = (result) => cli(['audit', '--action', 'user.register_attempt_notice', '--data-dir', own.dataDir])
       .out.trim().split('\n').filter(Boolean).map((l) => JSON.parse(l)).filter((e) => e.result === result);
-    const untilRows = async (result, n) => {
-      let rows = auditRows(result);
-      for (const end = Date.now() + 20000; Date.now() < end && rows.length < n;) {
-        await new Promise((r) => setTimeout(r, 100));
-        rows = auditRows(result);
-      }
-      return rows;
-    };
+    const untilRows = (result, n) => until(() => auditRows(result), (rows) => rows.length >= n, { timeoutMs: 20000, stepMs: 100 });
     for (let i = 2; i <= 6; i++) {
       assert.equal((await own.json('POST', '/v1/register', { email, password: goodPassword('again') })).status, 202);
       if (i <= 5) assert.equal((await untilRows('sent', i)).length, i, `notice ${i} audited`);
@@ -328,4 +309,18 @@ test('email change: step-up, a link to the new address, a notice to the old one;
   const bad = await gh.json('POST', '/v1/email/change', { new_email: 'not an address' }, auth);
   assert.equal(bad.status, 422, bad.text);
   assert.equal((await gh.json('POST', '/v1/email/change', { new_email: moved })).status, 401, 'needs a bearer token');
+  // A pending change dies with a password change (the notice told the owner to change it).
+  const fresh = await gh.json('POST', '/v1/login', { email: moved, password }, { 'token-transport': 'body' });
+  const freshAuth = { authorization: `Bearer ${fresh.body.access_token}` };
+  const hijack = uniqueEmail('hijack');
+  assert.equal((await gh.json('POST', '/v1/email/change', { new_email: hijack }, freshAuth)).status, 202);
+  const pending = linkIn((await waitForMails(hijack, 1))[0], '/confirm-email');
+  const newPassword = goodPassword('changed');
+  const changed = await gh.json('POST', '/v1/password/change', { current_password: password, new_password: newPassword }, freshAuth);
+  assert.equal(changed.status, 200, changed.text);
+  const late = await gh.json('POST', '/v1/email/change/confirm', { token: pending.searchParams.get('token') });
+  assert.equal(late.status, 400, 'the link died with the password change');
+  assert.equal(late.body.code, 'invalid_link');
+  assert.equal((await gh.json('POST', '/v1/login', { email: moved, password: newPassword })).status, 200, 'the address stayed');
+
 });
