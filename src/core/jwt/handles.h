@@ -14,6 +14,12 @@ struct PkeyFree {
 };
 using PkeyPtr = std::unique_ptr<EVP_PKEY, PkeyFree>;
 
+class PkeyVerifier;  // defined in ossl.h
+struct VerifierFree {
+  void operator()(PkeyVerifier* p) const noexcept;
+};
+using VerifierPtr = std::unique_ptr<PkeyVerifier, VerifierFree>;
+
 class HmacSha256;  // defined in ossl.h
 struct HmacFree {
   void operator()(HmacSha256* p) const noexcept;

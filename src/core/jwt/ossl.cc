@@ -163,9 +163,23 @@ std::optional<std::string> pkey_sign(EVP_PKEY* pkey, Alg alg, std::string_view i
   return sig;
 }
 
-bool pkey_verify(EVP_PKEY* pkey, Alg alg, std::string_view input, std::string_view sig) {
+VerifierPtr PkeyVerifier::create(EVP_PKEY* pkey, Alg alg) {
+  MdCtxPtr prepared(EVP_MD_CTX_new());
+  if (!prepared || alg == Alg::HS256 ||
+      EVP_DigestVerifyInit_ex(prepared.get(), nullptr, digest_for(alg), nullptr, nullptr, pkey,
+                              nullptr) != 1) {
+    clear_openssl_errors();
+    return nullptr;
+  }
+  const auto rsa_bytes = alg == Alg::RS256 ? static_cast<std::size_t>(EVP_PKEY_get_size(pkey)) : 0;
+  return VerifierPtr(new PkeyVerifier(prepared.release(), alg, rsa_bytes));
+}
+
+PkeyVerifier::~PkeyVerifier() { EVP_MD_CTX_free(prepared_); }
+
+bool PkeyVerifier::verify(std::string_view input, std::string_view sig) const {
   std::string der;
-  switch (alg) {
+  switch (alg_) {
     case Alg::EdDSA:
       if (sig.size() != kEd25519SignatureBytes) return false;
       break;
@@ -178,20 +192,20 @@ bool pkey_verify(EVP_PKEY* pkey, Alg alg, std::string_view input, std::string_vi
     }
     case Alg::RS256:
       // RFC 8017 §8.2.2 step 1: the signature is exactly k = |n| octets.
-      if (sig.size() != static_cast<std::size_t>(EVP_PKEY_get_size(pkey))) return false;
+      if (sig.size() != rsa_bytes_) return false;
       break;
     case Alg::HS256:
       return false;
   }
-  MdCtxPtr ctx(EVP_MD_CTX_new());
-  const char* md = digest_for(alg);
-  const bool ok =
-      ctx &&
-      EVP_DigestVerifyInit_ex(ctx.get(), nullptr, md, nullptr, nullptr, pkey, nullptr) == 1 &&
-      EVP_DigestVerify(ctx.get(), bytes(sig), sig.size(), bytes(input), input.size()) == 1;
+  thread_local const MdCtxPtr work(EVP_MD_CTX_new());
+  const bool ok = work && EVP_MD_CTX_copy_ex(work.get(), prepared_) == 1 &&
+                  EVP_DigestVerify(work.get(), bytes(sig), sig.size(), bytes(input), input.size()) == 1;
+  EVP_MD_CTX_reset(work.get());  // holds no key reference between calls
   if (!ok) clear_openssl_errors();
   return ok;
 }
+
+void VerifierFree::operator()(PkeyVerifier* p) const noexcept { delete p; }
 
 HmacPtr HmacSha256::create(std::string_view key) {
   EVP_MAC* mac = EVP_MAC_fetch(nullptr, "HMAC", nullptr);

@@ -53,10 +53,30 @@ inline constexpr std::size_t kHs256Bytes = 32;
 // alg asymmetric). nullopt only if OpenSSL fails.
 [[nodiscard]] std::optional<std::string> pkey_sign(EVP_PKEY* pkey, Alg alg, std::string_view input);
 
-// True iff `sig` is a valid JWS signature of `input` under `pkey` for `alg`.
-// Length and range checks come first, so OpenSSL never sees a malformed value.
-[[nodiscard]] bool pkey_verify(EVP_PKEY* pkey, Alg alg, std::string_view input,
-                               std::string_view sig);
+// Verification under one public key with the OpenSSL state prepared once:
+// create() runs EVP_DigestVerifyInit_ex (algorithm fetch, key export to the
+// provider); each verify() copies that prepared context into a per-thread one,
+// which costs about 2 µs less than initialising afresh. Immutable after
+// create(): verify() may run on many threads (as HmacSha256::mac does).
+class PkeyVerifier {
+ public:
+  // REQUIRES: pkey_fits(pkey, alg), alg asymmetric. A null pointer if OpenSSL fails.
+  [[nodiscard]] static VerifierPtr create(EVP_PKEY* pkey, Alg alg);
+  ~PkeyVerifier();
+  PkeyVerifier(const PkeyVerifier&) = delete;
+  PkeyVerifier& operator=(const PkeyVerifier&) = delete;
+
+  // True iff `sig` is a valid JWS signature of `input` for this key and alg.
+  // Length and range checks come first, so OpenSSL never sees a malformed value.
+  [[nodiscard]] bool verify(std::string_view input, std::string_view sig) const;
+
+ private:
+  PkeyVerifier(EVP_MD_CTX* prepared, Alg alg, std::size_t rsa_bytes)
+      : prepared_(prepared), alg_(alg), rsa_bytes_(rsa_bytes) {}
+  EVP_MD_CTX* prepared_;
+  Alg alg_;
+  std::size_t rsa_bytes_;  // RS256: the modulus length, which a signature must have
+};
 
 // HMAC-SHA-256 with the key schedule (inner and outer pads) computed once;
 // each mac() copies the keyed state, so it costs two SHA-256 compressions

@@ -34,6 +34,8 @@ Result<VerifyKey> VerifyKey::from_jwk(const nlohmann::json& jwk) {
   if (!imported) return fail(imported.error());
   VerifyKey key(imported->alg, kid->get<std::string>());
   key.pkey_ = std::move(imported->pkey);
+  key.verifier_ = detail::PkeyVerifier::create(key.pkey_.get(), key.alg_);
+  if (!key.verifier_) return fail(JwtError::KeyError, "OpenSSL cannot verify with this JWK");
   return key;
 }
 
@@ -53,6 +55,8 @@ VerifyKey VerifyKey::from_signing_key(const SigningKey& sk) {
   key.pkey_.reset(d2i_PUBKEY(nullptr, &p, len));
   OPENSSL_free(der);
   if (!key.pkey_) throw std::bad_alloc();
+  key.verifier_ = detail::PkeyVerifier::create(key.pkey_.get(), key.alg_);
+  if (!key.verifier_) throw std::bad_alloc();
   return key;
 }
 
@@ -63,7 +67,7 @@ bool VerifyKey::verify(std::string_view signing_input, std::string_view signatur
     return constant_time_equal(
         std::string_view(reinterpret_cast<const char*>(mac.data()), mac.size()), signature);
   }
-  return detail::pkey_verify(pkey_.get(), alg_, signing_input, signature);
+  return verifier_->verify(signing_input, signature);
 }
 
 nlohmann::json VerifyKey::public_jwk() const {

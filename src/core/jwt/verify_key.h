@@ -62,6 +62,7 @@ class VerifyKey {
   Alg alg_;
   std::string kid_;
   detail::PkeyPtr pkey_;  // asymmetric algorithms: the public key only
+  detail::VerifierPtr verifier_;  // asymmetric algorithms: prepared for pkey_
   detail::HmacPtr hmac_;  // HS256 only
 };
 

@@ -181,7 +181,13 @@ TEST(JwtKeySet, ConcurrentVerifyOfOneSharedSet) {
   // The documented contract: after construction, one KeySet serves many threads.
   const KeySet shared = key_set();
   std::vector<std::string> tokens;
-  for (Alg alg : kAllAlgs) tokens.push_back(token_for(alg));
+  std::vector<std::string> tampered;  // well-formed, so OpenSSL runs and refuses
+  for (Alg alg : kAllAlgs) {
+    tokens.push_back(token_for(alg));
+    std::string sig = signature_of(tokens.back());
+    sig.back() = static_cast<char>(sig.back() ^ 1);
+    tampered.push_back(with_signature(tokens.back(), sig));
+  }
   std::vector<int> failures(8, 0);
   std::vector<std::thread> threads;
   for (std::size_t t = 0; t < failures.size(); ++t) {
@@ -190,6 +196,8 @@ TEST(JwtKeySet, ConcurrentVerifyOfOneSharedSet) {
         const std::string& token = tokens[(t + static_cast<std::size_t>(i)) % tokens.size()];
         if (!verify_jwt(token, shared, options(), kNow)) ++failures[t];
         if (verify_jwt(with_signature(token, "x"), shared, options(), kNow)) ++failures[t];
+        if (verify_jwt(tampered[(t + static_cast<std::size_t>(i)) % tokens.size()], shared, options(), kNow))
+          ++failures[t];
       }
     });
   }
