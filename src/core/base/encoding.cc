@@ -81,8 +81,8 @@ std::string base64url_encode(std::string_view bytes) {
 
 std::optional<std::string> base64url_decode(std::string_view text) {
   if (text.size() % 4 == 1) return std::nullopt;
-  std::string out;
-  out.reserve(text.size() * 3 / 4);
+  std::string out(text.size() * 3 / 4, '\0');  // exactly the decoded length, unpadded
+  std::size_t at = 0;
   std::uint32_t acc = 0;
   int bits = 0;
   for (char c : text) {
@@ -92,7 +92,7 @@ std::optional<std::string> base64url_decode(std::string_view text) {
     bits += 6;
     if (bits >= 8) {
       bits -= 8;
-      out.push_back(static_cast<char>((acc >> bits) & 0xFF));
+      out[at++] = static_cast<char>((acc >> bits) & 0xFF);
     }
   }
   // Leftover bits must be zero, else two encodings would decode to one value.
