@@ -1,16 +1,19 @@
 // TenantStore: tenants (organisations), who belongs to them with which role,
 // the platform (global) admins, and the service clients other services use
 // to call POST /v1/authz/check. Roles are policy names (core/authz); the
-// store keeps them as text and never interprets them.
+// store keeps them as text and never interprets them (which roles administer
+// a tenant is the caller's to say, as `admin_roles`).
 //
 // Deleting a tenant deletes its memberships and service clients; deleting a
 // user (UserStore::delete_user) deletes their memberships and platform-admin
 // grant (ON DELETE CASCADE in SQL). Schema version >= 5.
 #pragma once
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -57,6 +60,14 @@ struct MemberPage {
   std::optional<std::string> next_cursor;  // a user id: pass back as `after`
 };
 
+// True if a member going from role `from` to `to` (nullopt: leaving) gives up
+// one of `admin_roles`, so the tenant needs another member holding one.
+[[nodiscard]] inline bool drops_admin(std::span<const std::string> admin_roles, std::string_view from,
+                                      std::optional<std::string_view> to) {
+  const auto holds = [&](std::string_view r) { return std::ranges::find(admin_roles, r) != admin_roles.end(); };
+  return holds(from) && (!to || !holds(*to));
+}
+
 class TenantStore {
  public:
   virtual ~TenantStore() = default;
@@ -74,11 +85,18 @@ class TenantStore {
 
   // Adds a member. Conflict if already a member; NotFound if the tenant or the user is missing.
   [[nodiscard]] virtual Status add_member(const Membership& m) = 0;
-  // NotFound if not a member.
+  // NotFound if not a member. `admin_roles` (may be empty) keeps the tenant
+  // administered: if the member holds one of those roles and the new role is
+  // not one, the change is refused (Conflict) unless another member holds one.
+  // The check and the write are one transaction, so two admins demoting each
+  // other at once cannot both succeed.
   [[nodiscard]] virtual Status set_member_role(std::string_view tenant_id, std::string_view user_id,
-                                               std::string_view role, Seconds now) = 0;
-  // NotFound if not a member.
-  [[nodiscard]] virtual Status remove_member(std::string_view tenant_id, std::string_view user_id) = 0;
+                                               std::string_view role, Seconds now,
+                                               std::span<const std::string> admin_roles) = 0;
+  // NotFound if not a member. `admin_roles` as for set_member_role: removing the
+  // last member holding one of them is Conflict.
+  [[nodiscard]] virtual Status remove_member(std::string_view tenant_id, std::string_view user_id,
+                                             std::span<const std::string> admin_roles) = 0;
   // NotFound if not a member.
   [[nodiscard]] virtual Result<Membership> find_membership(std::string_view tenant_id, std::string_view user_id) = 0;
   // Members by user id after `after`, at most `limit` (1..1000). An unknown tenant has none.

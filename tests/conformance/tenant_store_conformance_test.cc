@@ -2,6 +2,11 @@
 // in store_harness.h. Each test starts on its own empty, migrated database.
 #include "store/tenant_store.h"
 
+#include <latch>
+#include <thread>
+#include <vector>
+
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 
 #include "conformance/store_harness.h"
@@ -50,14 +55,30 @@ class TenantStoreConformance : public ::testing::TestWithParam<Backend> {
     for (const char* id : {"u1", "u2", "u3"}) ASSERT_TRUE(store_->users().create_user(make_user(id)));
   }
   void TearDown() override {
+    more_.clear();
     store_.reset();
     harness_.reset();
   }
   TenantStore& tenants() { return store_->tenants(); }
 
+  // As in the identity and MFA suites: on a shared backend the two callers of
+  // a race use two Stores, as two server processes would.
+  std::vector<Store*> racing_stores() {
+    std::vector<Store*> stores{store_.get()};
+    if (!GetParam().shared) return stores;
+    more_.push_back(open_migrated(*harness_));
+    EXPECT_NE(more_.back(), nullptr);
+    if (more_.back() == nullptr) return {};
+    stores.push_back(more_.back().get());
+    return stores;
+  }
+
   std::unique_ptr<Harness> harness_;
   std::unique_ptr<Store> store_;
+  std::vector<std::unique_ptr<Store>> more_;
 };
+
+const std::vector<std::string> kAdminRoles = {"admin", "owner"};
 
 TEST_P(TenantStoreConformance, CreateFindRenameKeepEveryFieldExactly) {
   const Tenant t = make_tenant("t1");
@@ -115,12 +136,12 @@ TEST_P(TenantStoreConformance, MembershipsAddChangeRemove) {
   EXPECT_FALSE(tenants().find_membership("t1", "u3"));
   EXPECT_FALSE(tenants().find_membership("t2", "u2"));  // a member of t1 is not a member of t2
 
-  ASSERT_TRUE(tenants().set_member_role("t1", "u2", "manager", kT0 + seconds{3}));
+  ASSERT_TRUE(tenants().set_member_role("t1", "u2", "manager", kT0 + seconds{3}, {}));
   m = tenants().find_membership("t1", "u2");
   ASSERT_TRUE(m);
   EXPECT_EQ(m->role, "manager");
   EXPECT_EQ(m->updated_at, kT0 + seconds{3});
-  EXPECT_TRUE(not_found(tenants().set_member_role("t2", "u2", "admin", kT0)));  // never creates
+  EXPECT_TRUE(not_found(tenants().set_member_role("t2", "u2", "admin", kT0, {})));  // never creates
 
   auto of = tenants().memberships_of("u1");
   ASSERT_TRUE(of);
@@ -129,10 +150,66 @@ TEST_P(TenantStoreConformance, MembershipsAddChangeRemove) {
   EXPECT_EQ((*of)[1].tenant_id, "t2");
   EXPECT_EQ((*of)[1].role, "member");
 
-  ASSERT_TRUE(tenants().remove_member("t1", "u1"));
-  EXPECT_TRUE(not_found(tenants().remove_member("t1", "u1")));
+  ASSERT_TRUE(tenants().remove_member("t1", "u1", {}));
+  EXPECT_TRUE(not_found(tenants().remove_member("t1", "u1", {})));
   EXPECT_FALSE(tenants().find_membership("t1", "u1"));
   EXPECT_TRUE(tenants().find_membership("t2", "u1"));
+}
+
+TEST_P(TenantStoreConformance, TheLastHolderOfAnAdminRoleCannotBeDemotedOrRemoved) {
+  ASSERT_TRUE(tenants().create_tenant(make_tenant("t1")));
+  ASSERT_TRUE(tenants().add_member(member("t1", "u1", "admin")));
+  ASSERT_TRUE(tenants().add_member(member("t1", "u2", "member")));
+  EXPECT_TRUE(conflict(tenants().set_member_role("t1", "u1", "member", kT0, kAdminRoles)));
+  EXPECT_TRUE(conflict(tenants().remove_member("t1", "u1", kAdminRoles)));
+  EXPECT_EQ(tenants().find_membership("t1", "u1")->role, "admin");
+  // Moving between admin roles, and changing or removing non-admins, is fine.
+  ASSERT_TRUE(tenants().set_member_role("t1", "u1", "owner", kT0, kAdminRoles));
+  ASSERT_TRUE(tenants().set_member_role("t1", "u2", "manager", kT0, kAdminRoles));
+  ASSERT_TRUE(tenants().remove_member("t1", "u2", kAdminRoles));
+  // Another holder (of either admin role) lets the first one go.
+  ASSERT_TRUE(tenants().add_member(member("t1", "u3", "admin")));
+  ASSERT_TRUE(tenants().remove_member("t1", "u1", kAdminRoles));
+  EXPECT_TRUE(conflict(tenants().set_member_role("t1", "u3", "member", kT0, kAdminRoles)));
+  // A missing member is NotFound; without admin_roles nothing is guarded.
+  EXPECT_TRUE(not_found(tenants().remove_member("t1", "u1", kAdminRoles)));
+  EXPECT_TRUE(not_found(tenants().set_member_role("t9", "u1", "member", kT0, kAdminRoles)));
+  ASSERT_TRUE(tenants().set_member_role("t1", "u3", "member", kT0, {}));
+}
+
+TEST_P(TenantStoreConformance, TwoAdminsDemotingEachOtherAtOnceLeaveOneAdmin) {
+  constexpr int kRounds = 10;
+  const std::vector<Store*> stores = racing_stores();
+  ASSERT_FALSE(stores.empty());
+  for (int round = 0; round < kRounds; ++round) {
+    const std::string t = fmt::format("race-{}", round);
+    ASSERT_TRUE(tenants().create_tenant(make_tenant(t)));
+    ASSERT_TRUE(tenants().add_member(member(t, "u1", "admin")));
+    ASSERT_TRUE(tenants().add_member(member(t, "u2", "admin")));
+    std::latch go(2);
+    Status ra = fail(StoreError::Internal), rb = fail(StoreError::Internal);
+    // One demotes u2 while the other removes u1: each alone is allowed.
+    std::thread ta([&] {
+      go.arrive_and_wait();
+      ra = stores[0]->tenants().set_member_role(t, "u2", "member", kT0, kAdminRoles);
+    });
+    std::thread tb([&] {
+      go.arrive_and_wait();
+      rb = stores[1 % stores.size()]->tenants().remove_member(t, "u1", kAdminRoles);
+    });
+    ta.join();
+    tb.join();
+    EXPECT_NE(ra.has_value(), rb.has_value()) << "round " << round;
+    const Status& loser = ra ? rb : ra;
+    if (!loser) {
+      EXPECT_TRUE(conflict(loser)) << loser.error().message();
+    }
+    const auto page = tenants().list_members(t, std::nullopt, 10);
+    ASSERT_TRUE(page);
+    int admins = 0;
+    for (const auto& m : page->members) admins += m.role == "admin" ? 1 : 0;
+    EXPECT_EQ(admins, 1) << "round " << round;
+  }
 }
 
 TEST_P(TenantStoreConformance, ListMembersPagesWithinOneTenantOnly) {

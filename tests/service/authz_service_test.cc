@@ -45,10 +45,13 @@ class HookedTenants final : public store::TenantStore {
   }
   Status delete_tenant(std::string_view id) override { return in_.delete_tenant(id); }
   Status add_member(const store::Membership& m) override { return in_.add_member(m); }
-  Status set_member_role(std::string_view t, std::string_view u, std::string_view role, Seconds now) override {
-    return in_.set_member_role(t, u, role, now);
+  Status set_member_role(std::string_view t, std::string_view u, std::string_view role, Seconds now,
+                         std::span<const std::string> admin_roles) override {
+    return in_.set_member_role(t, u, role, now, admin_roles);
   }
-  Status remove_member(std::string_view t, std::string_view u) override { return in_.remove_member(t, u); }
+  Status remove_member(std::string_view t, std::string_view u, std::span<const std::string> admin_roles) override {
+    return in_.remove_member(t, u, admin_roles);
+  }
   Result<store::Membership> find_membership(std::string_view t, std::string_view u) override {
     ++membership_reads;
     auto r = in_.find_membership(t, u);
@@ -497,9 +500,9 @@ TEST_F(AuthzTest, ChangesMadeElsewhereAreSeenOnlyAfterCacheTtl) {
   EXPECT_EQ(check1(bob_, ta_, "projects", "read").reason, Reason::NotMember);
 
   // Another instance changes the store directly.
-  ASSERT_TRUE(store_->raw().tenants().remove_member(ta_, mia_));
+  ASSERT_TRUE(store_->raw().tenants().remove_member(ta_, mia_, {}));
   member(ta_, nobody_, "member");
-  ASSERT_TRUE(store_->raw().tenants().set_member_role(ta_, mark_, "member", clock_.now()));
+  ASSERT_TRUE(store_->raw().tenants().set_member_role(ta_, mark_, "member", clock_.now(), {}));
   ASSERT_TRUE(store_->raw().tenants().set_platform_admin(bob_, true, clock_.now()));
 
   for (int i = 0; i < 5; ++i) {
@@ -520,7 +523,7 @@ TEST_F(AuthzTest, ChangesMadeElsewhereAreSeenOnlyAfterCacheTtl) {
 TEST_F(AuthzTest, DefaultCacheTtlIsOneSecond) {
   EXPECT_EQ(authz_->config().cache_ttl, seconds{1});
   EXPECT_EQ(check1(mia_, ta_, "projects", "read").reason, Reason::Granted);
-  ASSERT_TRUE(store_->raw().tenants().remove_member(ta_, mia_));
+  ASSERT_TRUE(store_->raw().tenants().remove_member(ta_, mia_, {}));
   EXPECT_EQ(check1(mia_, ta_, "projects", "read").reason, Reason::Granted);
   clock_.advance(seconds{1});
   EXPECT_EQ(check1(mia_, ta_, "projects", "read").reason, Reason::NotMember);
@@ -532,7 +535,7 @@ TEST_F(AuthzTest, CacheTtlZeroMeansAlwaysFresh) {
   make_services(cfg);
   EXPECT_EQ(check1(mia_, ta_, "projects", "read").reason, Reason::Granted);
   EXPECT_FALSE(cached1(mia_, ta_, "projects", "read"));
-  ASSERT_TRUE(store_->raw().tenants().remove_member(ta_, mia_));
+  ASSERT_TRUE(store_->raw().tenants().remove_member(ta_, mia_, {}));
   EXPECT_EQ(check1(mia_, ta_, "projects", "read").reason, Reason::NotMember);
   member(ta_, mia_, "manager");
   EXPECT_EQ(check1(mia_, ta_, "users", "read").reason, Reason::Granted);
@@ -550,7 +553,7 @@ TEST_F(AuthzTest, CacheEntriesZeroMeansAlwaysFresh) {
   make_services(cfg);
   EXPECT_EQ(check1(mia_, ta_, "projects", "read").reason, Reason::Granted);
   EXPECT_FALSE(cached1(mia_, ta_, "projects", "read"));
-  ASSERT_TRUE(store_->raw().tenants().remove_member(ta_, mia_));
+  ASSERT_TRUE(store_->raw().tenants().remove_member(ta_, mia_, {}));
   EXPECT_EQ(check1(mia_, ta_, "projects", "read").reason, Reason::NotMember);
   ASSERT_TRUE(store_->raw().tenants().set_platform_admin(mia_, true, clock_.now()));
   EXPECT_EQ(check1(mia_, ta_, "projects", "read").reason, Reason::PlatformAdmin);
@@ -583,7 +586,7 @@ TEST_F(AuthzTest, AnEvictionRacingAStoreReadWins) {
   // While mia's membership is being read (the value read says "member"), this
   // instance removes it and evicts.
   store_->hooked().after_membership_read = [&] {
-    ASSERT_TRUE(store_->raw().tenants().remove_member(ta_, mia_));
+    ASSERT_TRUE(store_->raw().tenants().remove_member(ta_, mia_, {}));
     authz_->forget_membership(ta_, mia_);
   };
   // In flight: the value read before the removal still answers this one check.

@@ -22,6 +22,12 @@ Error not_found_or(const Error& e) {
                                             : e;
 }
 
+// The store's Conflict from a guarded role change or removal is the last admin.
+Error last_admin_or(const Error& e) {
+  return is(e, store::StoreError::Conflict) ? Error{make_error_code(AuthzFailure::LastAdmin), ""}
+                                            : not_found_or(e);
+}
+
 }  // namespace
 
 void AdminService::audit(const Caller& c, std::string action, std::string result,
@@ -78,25 +84,14 @@ Status AdminService::may_grant(const Caller& c, std::string_view tenant, std::st
   return fail(AuthzFailure::Forbidden);
 }
 
-Status AdminService::not_last_admin(std::string_view tenant, std::string_view user_id) {
+std::vector<std::string> AdminService::admin_roles() const {
   // An "admin" is any role the policy lets administer the tenant's users.
-  const auto& policy = authz_.policy();
-  auto administers = [&](std::string_view role) {
-    return authz::decide(policy, authz::Subject{true, false, std::string(role)}, kUsers, kAdmin)
-        .allow;
-  };
-  auto self = store_.tenants().find_membership(tenant, user_id);
-  if (!self) return fail(not_found_or(self.error()));
-  if (!administers(self->role)) return {};
-  std::optional<std::string> after;
-  while (true) {
-    auto page = store_.tenants().list_members(tenant, after, 1000);
-    if (!page) return fail(page.error());
-    for (const auto& m : page->members)
-      if (m.user_id != user_id && administers(m.role)) return {};
-    if (!page->next_cursor) return fail(AuthzFailure::LastAdmin);
-    after = page->next_cursor;
+  std::vector<std::string> out;
+  for (const auto& [role, grants] : authz_.policy().roles) {
+    if (authz::decide(authz_.policy(), authz::Subject{true, false, role}, kUsers, kAdmin).allow)
+      out.push_back(role);
   }
+  return out;
 }
 
 // ---- Platform admins --------------------------------------------------------
@@ -158,7 +153,8 @@ Status AdminService::reset_mfa(const Caller& c, std::string_view id) {
   if (auto ok = allow_platform(c, "admin.user.mfa_reset", id); !ok) return ok;
   if (auto ok = recent(c, "", "admin.user.mfa_reset", id); !ok) return ok;
   if (mfa_ == nullptr) return fail(store::StoreError::Internal);
-  if (auto user = store_.users().find_user_by_id(id); !user) return fail(not_found_or(user.error()));
+  if (auto user = store_.users().find_user_by_id(id); !user)
+    return fail(not_found_or(user.error()));
   return mfa_->remove(id, c.user_id, c.meta);
 }
 
@@ -297,14 +293,11 @@ Result<MemberView> AdminService::set_member_role(const Caller& c, std::string_vi
   if (auto ok = recent(c, tenant, kAction, user_id); !ok) return fail(ok.error());
   if (auto ok = known_role(role); !ok) return fail(ok.error());
   if (auto ok = may_grant(c, tenant, role, kAction, user_id); !ok) return fail(ok.error());
-  const bool still_admin =
-      authz::decide(authz_.policy(), authz::Subject{true, false, std::string(role)}, kUsers, kAdmin)
-          .allow;
-  if (!still_admin) {
-    if (auto ok = not_last_admin(tenant, user_id); !ok) return fail(ok.error());
-  }
-  if (auto ok = store_.tenants().set_member_role(tenant, user_id, role, clock_.now()); !ok)
-    return fail(not_found_or(ok.error()));
+  // The store refuses (Conflict) to demote the tenant's last admin, atomically.
+  if (auto ok =
+          store_.tenants().set_member_role(tenant, user_id, role, clock_.now(), admin_roles());
+      !ok)
+    return fail(last_admin_or(ok.error()));
   authz_.forget_membership(tenant, user_id);
   audit(c, std::string(kAction), "success", std::string(user_id), std::string(tenant));
   auto m = store_.tenants().find_membership(tenant, user_id);
@@ -317,9 +310,8 @@ Status AdminService::remove_member(const Caller& c, std::string_view tenant,
                                    std::string_view user_id) {
   constexpr std::string_view kAction = "admin.member.remove";
   if (auto ok = allow(c, tenant, kUsers, kAdmin, kAction, user_id); !ok) return ok;
-  if (auto ok = not_last_admin(tenant, user_id); !ok) return ok;
-  if (auto ok = store_.tenants().remove_member(tenant, user_id); !ok)
-    return fail(not_found_or(ok.error()));
+  if (auto ok = store_.tenants().remove_member(tenant, user_id, admin_roles()); !ok)
+    return fail(last_admin_or(ok.error()));
   authz_.forget_membership(tenant, user_id);
   audit(c, std::string(kAction), "success", std::string(user_id), std::string(tenant));
   return {};

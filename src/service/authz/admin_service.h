@@ -125,8 +125,8 @@ class AdminService {
   // Forbidden (audited) unless the caller's own role in `tenant` covers every grant of `role`.
   [[nodiscard]] Status may_grant(const Caller& c, std::string_view tenant, std::string_view role,
                                  std::string_view action, std::string_view subject);
-  // LastAdmin if `user_id` is the tenant's only admin.
-  [[nodiscard]] Status not_last_admin(std::string_view tenant, std::string_view user_id);
+  // The policy's roles that administer a tenant's users (what the store keeps held by someone).
+  [[nodiscard]] std::vector<std::string> admin_roles() const;
   void audit(const Caller& c, std::string action, std::string result, std::string subject,
              std::string tenant = {});
   [[nodiscard]] Result<store::ServiceClient> client_in(std::string_view tenant,

@@ -64,18 +64,25 @@ class MemoryTenantStore final : public TenantStore {
   }
 
   Status set_member_role(std::string_view tenant_id, std::string_view user_id, std::string_view role,
-                         Seconds now) override {
+                         Seconds now, std::span<const std::string> admin_roles) override {
     std::lock_guard lock(s_.mu);
     const auto it = s_.members.find(key(tenant_id, user_id));
     if (it == s_.members.end()) return fail(StoreError::NotFound);
+    if (drops_admin(admin_roles, it->second.role, role) && !other_admin(tenant_id, user_id, admin_roles))
+      return fail(StoreError::Conflict);
     it->second.role = role;
     it->second.updated_at = now;
     return {};
   }
 
-  Status remove_member(std::string_view tenant_id, std::string_view user_id) override {
+  Status remove_member(std::string_view tenant_id, std::string_view user_id,
+                       std::span<const std::string> admin_roles) override {
     std::lock_guard lock(s_.mu);
-    if (s_.members.erase(key(tenant_id, user_id)) == 0) return fail(StoreError::NotFound);
+    const auto it = s_.members.find(key(tenant_id, user_id));
+    if (it == s_.members.end()) return fail(StoreError::NotFound);
+    if (drops_admin(admin_roles, it->second.role, std::nullopt) && !other_admin(tenant_id, user_id, admin_roles))
+      return fail(StoreError::Conflict);
+    s_.members.erase(it);
     return {};
   }
 
@@ -172,6 +179,17 @@ class MemoryTenantStore final : public TenantStore {
  private:
   static std::pair<std::string, std::string> key(std::string_view tenant_id, std::string_view user_id) {
     return {std::string(tenant_id), std::string(user_id)};
+  }
+
+  // REQUIRES: s_.mu held. Another member of the tenant holds one of `admin_roles`.
+  bool other_admin(std::string_view tenant_id, std::string_view user_id,
+                   std::span<const std::string> admin_roles) const {
+    for (auto it = s_.members.lower_bound(key(tenant_id, "")); it != s_.members.end() && it->first.first == tenant_id;
+         ++it) {
+      if (it->first.second != user_id && std::ranges::find(admin_roles, it->second.role) != admin_roles.end())
+        return true;
+    }
+    return false;
   }
 
   MemoryState& s_;

@@ -34,6 +34,18 @@ constexpr const char* kSetMemberRole =
 constexpr const char* kDeleteMembership =
     "DELETE FROM memberships WHERE tenant_id = $1 AND user_id = $2";
 constexpr const char* kMembership = GH_SELECT_MEMBERSHIP "WHERE tenant_id = $1 AND user_id = $2";
+// set_member_role / remove_member with admin_roles, step 1: lock the tenant's
+// row (FOR NO KEY UPDATE does not block the FOR KEY SHARE locks that inserting
+// memberships takes), so guarded changes of one tenant run one after the
+// other. The later statements are new snapshots under READ COMMITTED, so they
+// see what the previous change committed (no write skew between two admins
+// demoting each other).
+constexpr const char* kLockTenant = "SELECT 1 FROM tenants WHERE id = $1 FOR NO KEY UPDATE";
+constexpr const char* kMemberRole =
+    "SELECT role FROM memberships WHERE tenant_id = $1 AND user_id = $2";
+constexpr const char* kOtherHolder =
+    "SELECT EXISTS (SELECT 1 FROM memberships WHERE tenant_id = $1 AND user_id <> $2 AND role = "
+    "$3)";
 constexpr const char* kListMembers =
     GH_SELECT_MEMBERSHIP "WHERE tenant_id = $1 AND user_id > $2 ORDER BY user_id LIMIT $3";
 constexpr const char* kMembershipsOf = GH_SELECT_MEMBERSHIP "WHERE user_id = $1 ORDER BY tenant_id";
@@ -160,15 +172,24 @@ class PostgresTenantStore final : public TenantStore {
   }
 
   Status set_member_role(std::string_view tenant_id, std::string_view user_id,
-                         std::string_view role, Seconds now) override {
+                         std::string_view role, Seconds now,
+                         std::span<const std::string> admin_roles) override {
     return pool_.run(kWrite, [&](PGconn* conn) {
-      return expect_one_row(exec(conn, kSetMemberRole, role, now, tenant_id, user_id));
+      return transaction(conn, [&]() -> Status {
+        if (auto ok = keeps_admin(conn, tenant_id, user_id, role, admin_roles); !ok) return ok;
+        return expect_one_row(exec(conn, kSetMemberRole, role, now, tenant_id, user_id));
+      });
     });
   }
 
-  Status remove_member(std::string_view tenant_id, std::string_view user_id) override {
+  Status remove_member(std::string_view tenant_id, std::string_view user_id,
+                       std::span<const std::string> admin_roles) override {
     return pool_.run(kWrite, [&](PGconn* conn) {
-      return expect_one_row(exec(conn, kDeleteMembership, tenant_id, user_id));
+      return transaction(conn, [&]() -> Status {
+        if (auto ok = keeps_admin(conn, tenant_id, user_id, std::nullopt, admin_roles); !ok)
+          return ok;
+        return expect_one_row(exec(conn, kDeleteMembership, tenant_id, user_id));
+      });
     });
   }
 
@@ -251,6 +272,28 @@ class PostgresTenantStore final : public TenantStore {
   }
 
  private:
+  // Inside the caller's transaction: NotFound if not a member; Conflict if the
+  // change (to role `to`, or leaving) would take the tenant's last admin role.
+  static Status keeps_admin(PGconn* conn, std::string_view tenant_id, std::string_view user_id,
+                            std::optional<std::string_view> to,
+                            std::span<const std::string> admin_roles) {
+    if (!admin_roles.empty()) {
+      auto locked = exec(conn, kLockTenant, tenant_id);
+      if (!locked) return fail(locked.error());
+      if (locked->size() == 0) return fail(StoreError::NotFound);
+    }
+    auto from = first_row(exec(conn, kMemberRole, tenant_id, user_id),
+                          [](const Rows& rows, int i) { return rows.text(i, 0); });
+    if (!from) return fail(from.error());
+    if (!drops_admin(admin_roles, *from, to)) return {};
+    for (const std::string& role : admin_roles) {
+      auto held = exec(conn, kOtherHolder, tenant_id, user_id, role);
+      if (!held) return fail(held.error());
+      if (held->boolean(0, 0)) return {};
+    }
+    return fail(StoreError::Conflict);
+  }
+
   Pool& pool_;
 };
 

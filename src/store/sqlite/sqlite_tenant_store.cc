@@ -36,6 +36,13 @@ constexpr std::string_view kDeleteMembership =
     "DELETE FROM memberships WHERE tenant_id = ?1 AND user_id = ?2";
 constexpr std::string_view kMembership =
     GH_SELECT_MEMBERSHIP "WHERE tenant_id = ?1 AND user_id = ?2";
+// set_member_role / remove_member with admin_roles: inside one BEGIN IMMEDIATE
+// transaction (the writer lock), so what these read is what the write acts on.
+constexpr std::string_view kMemberRole =
+    "SELECT role FROM memberships WHERE tenant_id = ?1 AND user_id = ?2";
+constexpr std::string_view kOtherHolder =
+    "SELECT EXISTS (SELECT 1 FROM memberships WHERE tenant_id = ?1 AND user_id <> ?2 AND role = "
+    "?3)";
 constexpr std::string_view kListMembers =
     GH_SELECT_MEMBERSHIP "WHERE tenant_id = ?1 AND user_id > ?2 ORDER BY user_id LIMIT ?3";
 constexpr std::string_view kMembershipsOf =
@@ -140,15 +147,23 @@ class SqliteTenantStore final : public TenantStore {
   }
 
   Status set_member_role(std::string_view tenant_id, std::string_view user_id,
-                         std::string_view role, Seconds now) override {
+                         std::string_view role, Seconds now,
+                         std::span<const std::string> admin_roles) override {
     return db_.write([&](Connection& c) {
-      return expect_one_row(run(c, kSetMemberRole, role, now, tenant_id, user_id));
+      return transaction(c, [&]() -> Status {
+        if (auto ok = keeps_admin(c, tenant_id, user_id, role, admin_roles); !ok) return ok;
+        return expect_one_row(run(c, kSetMemberRole, role, now, tenant_id, user_id));
+      });
     });
   }
 
-  Status remove_member(std::string_view tenant_id, std::string_view user_id) override {
+  Status remove_member(std::string_view tenant_id, std::string_view user_id,
+                       std::span<const std::string> admin_roles) override {
     return db_.write([&](Connection& c) {
-      return expect_one_row(run(c, kDeleteMembership, tenant_id, user_id));
+      return transaction(c, [&]() -> Status {
+        if (auto ok = keeps_admin(c, tenant_id, user_id, std::nullopt, admin_roles); !ok) return ok;
+        return expect_one_row(run(c, kDeleteMembership, tenant_id, user_id));
+      });
     });
   }
 
@@ -225,6 +240,23 @@ class SqliteTenantStore final : public TenantStore {
   }
 
  private:
+  // Inside the caller's transaction: NotFound if not a member; Conflict if the
+  // change (to role `to`, or leaving) would take the tenant's last admin role.
+  static Status keeps_admin(Connection& c, std::string_view tenant_id, std::string_view user_id,
+                            std::optional<std::string_view> to,
+                            std::span<const std::string> admin_roles) {
+    auto from = query_one(
+        c, kMemberRole, [](const Statement& st) { return st.column_text(0); }, tenant_id, user_id);
+    if (!from) return fail(from.error());
+    if (!drops_admin(admin_roles, *from, to)) return {};
+    for (const std::string& role : admin_roles) {
+      auto held = query_int(c, kOtherHolder, tenant_id, user_id, role);
+      if (!held) return fail(held.error());
+      if (*held != 0) return {};
+    }
+    return fail(StoreError::Conflict);
+  }
+
   Database& db_;
 };
 
