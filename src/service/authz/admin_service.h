@@ -125,6 +125,10 @@ class AdminService {
   // Forbidden (audited) unless the caller's own role in `tenant` covers every grant of `role`.
   [[nodiscard]] Status may_grant(const Caller& c, std::string_view tenant, std::string_view role,
                                  std::string_view action, std::string_view subject);
+  // After a grant to `user_id`: ends their sessions and refresh families if the MFA policy
+  // now requires a factor they lack (MfaService::end_sessions_if_enrolment_needed).
+  [[nodiscard]] Status enforce_mfa_policy(const Caller& c, std::string_view user_id,
+                                          std::string_view cause);
   // LastAdmin if `user_id` is the tenant's only admin.
   [[nodiscard]] Status not_last_admin(std::string_view tenant, std::string_view user_id);
   void audit(const Caller& c, std::string action, std::string result, std::string subject,
@@ -138,7 +142,7 @@ class AdminService {
   Clock& clock_;
   Random& rng_;
   AuditSink& audit_;
-  MfaService* mfa_;  // reset_mfa (null: not available)
+  MfaService* mfa_;  // reset_mfa and the policy after grants (null: not available)
 };
 
 }  // namespace gh::service
