@@ -8,14 +8,17 @@
 // single-use and not a session, recovery codes single-use and normalised,
 // brute force hits lockout, parallel use of one code has one winner, the
 // policy (platform admins and everyone), step-up for removal, admin reset,
-// and secrets never stored in the clear.
+// and secrets never stored in the clear. A forced enrolment needs the code
+// mailed to the account (read from the server's outbox); a failed code mails
+// the owner one notice per burst; a grant that makes MFA required ends the
+// password-only sessions, and step-up refuses such a user until they enrol.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { Server } from './lib/server.mjs';
-import { assertProblem, bearer, claims, register, grantPlatformAdmin } from './lib/authz.mjs';
+import { Server, cli, until } from './lib/server.mjs';
+import { assertProblem, bearer, claims, register } from './lib/authz.mjs';
 
 const T0 = Date.parse('2026-01-01T00:00:10Z') / 1000;  // the server's frozen clock
 // A fixed public URL: the issuer stays the same when the server restarts on another port.
@@ -49,6 +52,48 @@ async function enrolled(server, confirmAt = 0) {
   assert.equal(ok.status, 200, ok.text);
   u.codes = ok.body.recovery_codes;
   return u;
+}
+
+// The mails in the server's outbox (the dev outbox mailer writes each one before it answers).
+function outbox(server) {
+  const dir = join(server.dataDir, 'outbox');
+  let names = [];
+  try { names = readdirSync(dir); } catch { return []; }
+  return names.map((n) => ({ name: n, text: readFileSync(join(dir, n), 'utf8') }));
+}
+function mailsTo(server, email, subject) {
+  return outbox(server).filter((m) => m.text.includes(email) && m.text.includes(`Subject: ${subject}`));
+}
+const CODE_MAIL = 'Your code to set up two-step verification';
+const FAILED_NOTICE = 'Someone got past your password but not your second step';
+
+// The confirmation code of the enrolment-code mail to `email` that is not in `seen` (names).
+function newEnrolmentCode(server, email, seen = new Set()) {
+  const fresh = mailsTo(server, email, CODE_MAIL).filter((m) => !seen.has(m.name));
+  assert.equal(fresh.length, 1, `one new code mail to ${email}`);
+  const m = fresh[0].text.match(/code: (\d{4}) (\d{4})/);
+  assert.ok(m, fresh[0].text);
+  seen.add(fresh[0].name);
+  return m[1] + m[2];
+}
+
+// `gatehouse user grant-admin` on the server's data dir. A user without a factor loses their
+// sessions with it, so nothing waits for their old token to gain admin rights.
+function grantAdmin(server, u) {
+  const r = cli(['user', 'grant-admin', u.email, '--data-dir', server.dataDir]);
+  assert.equal(r.code, 0, `grant-admin: ${r.err}`);
+}
+
+// A forced enrolment through the JSON API: the password step, the mailed code, the first TOTP code.
+async function forcedEnrolment(server, u, path = '/v1/login') {
+  const seen = new Set(mailsTo(server, u.email, CODE_MAIL).map((m) => m.name));
+  const r = await server.json('POST', path, { email: u.email, password: u.password }, body);
+  assertProblem(r, 403, 'mfa_enrollment_required');
+  assert.equal(r.body.email_code_required, true);
+  const en = await server.json('POST', '/v1/login/mfa/enroll', { mfa_token: r.body.mfa_token });
+  assert.equal(en.status, 200, en.text);
+  u.secret = en.body.secret;
+  return { token: r.body.mfa_token, secret: en.body.secret, emailCode: newEnrolmentCode(server, u.email, seen), seen };
 }
 
 async function challenge(server, u) {
@@ -234,35 +279,86 @@ function base32Decode(s) {
   return out;
 }
 
-test('policy: a platform admin must enrol at sign-in; then it is required and cannot be skipped', async () => {
+test('policy: a platform admin must enrol at sign-in, with the code mailed to the account; it cannot be skipped', async () => {
   const a = await register(gh, 'mfa-admin');
-  await grantPlatformAdmin(gh, a);
+  grantAdmin(gh, a);
+  // The grant ended the password-only sessions (no factor yet): the old tokens stop working.
+  assertProblem(await gh.json('POST', '/v1/token/refresh', { refresh_token: a.refresh }, body), 401, 'invalid_refresh_token');
+  const me = await until(() => gh.json('GET', '/v1/me', undefined, bearer(a.access)), (x) => x.status === 401);
+  assert.equal(me.status, 401, 'the old access token is revoked');
+
+  const seen = new Set();
   const r = await passwordStep(gh, a);
   assertProblem(r, 403, 'mfa_enrollment_required');
   assert.deepEqual(r.body.methods, ['totp']);
+  assert.equal(r.body.email_code_required, true);
+  assert.equal(r.body.expires_in, 900, 'as long as the mailed code');
   const token = r.body.mfa_token;
+  const mailed = newEnrolmentCode(gh, a.email, seen);
+  const codeMail = mailsTo(gh, a.email, CODE_MAIL)[0].text;
+  assert.ok(!codeMail.includes(token), 'the challenge is not in the mail');
+  assert.match(codeMail, /forgot-password/, 'tells a victim what to do');
   // Without enrolling first there is nothing to confirm.
-  assertProblem(await gh.json('POST', '/v1/login/mfa', { mfa_token: token, code: '000000' }, body), 409, 'mfa_not_enrolled');
+  assertProblem(await gh.json('POST', '/v1/login/mfa', { mfa_token: token, code: '000000', email_code: mailed }, body), 409, 'mfa_not_enrolled');
   const en = await gh.json('POST', '/v1/login/mfa/enroll', { mfa_token: token });
   assert.equal(en.status, 200, en.text);
-  assertProblem(await gh.json('POST', '/v1/login/mfa', { mfa_token: token, code: totp(en.body.secret, 120) }, body), 401, 'invalid_mfa_code');
-  const done = await gh.json('POST', '/v1/login/mfa', { mfa_token: token, code: totp(en.body.secret) }, body);
+  const right = totp(en.body.secret);
+
+  // The holder of the password alone: no mailed code, a wrong one, another challenge's one.
+  assertProblem(await gh.json('POST', '/v1/login/mfa', { mfa_token: token, code: right }, body), 401, 'email_code_required');
+  assertProblem(await gh.json('POST', '/v1/login/mfa', { mfa_token: token, code: right, email_code: mailed === '12345678' ? '87654321' : '12345678' }, body), 401, 'invalid_email_code');
+  const other = await passwordStep(gh, a);
+  const otherCode = newEnrolmentCode(gh, a.email, seen);
+  assertProblem(await gh.json('POST', '/v1/login/mfa', { mfa_token: token, code: right, email_code: otherCode }, body), 401, 'invalid_email_code', 'code of another challenge');
+  assertProblem(await gh.json('POST', '/v1/session/login/mfa', { mfa_token: token, code: right, email_code: 'abc' }), 401, 'invalid_email_code', 'not digits');
+  // No factor was activated by any of these: the next password step still asks for enrolment.
+  assertProblem(await passwordStep(gh, a), 403, 'mfa_enrollment_required');
+  newEnrolmentCode(gh, a.email, seen);
+  assertProblem(await gh.json('POST', '/v1/login/mfa', { mfa_token: token, code: totp(en.body.secret, 120), email_code: mailed }, body), 401, 'invalid_mfa_code');
+
+  const done = await gh.json('POST', '/v1/login/mfa', { mfa_token: token, code: right, email_code: `${mailed.slice(0, 4)}-${mailed.slice(4)}` }, body);
   assert.equal(done.status, 200, done.text);
   assert.equal(done.body.recovery_codes.length, 10);
   assert.deepEqual(claims(done.body.access_token).amr, ['pwd', 'otp', 'mfa']);
   const st = await gh.json('GET', '/v1/mfa', undefined, bearer(done.body.access_token));
   assert.deepEqual(st.body, { totp: true, recovery_codes_left: 10, required: true });
-  // An enrolment challenge cannot be re-used to enrol again.
+  // Reused: the challenge and its code are spent; the other challenge cannot enrol a second factor.
+  assertProblem(await gh.json('POST', '/v1/login/mfa', { mfa_token: token, code: totp(en.body.secret, 30), email_code: mailed }, body), 401, 'invalid_mfa_token');
   assertProblem(await gh.json('POST', '/v1/login/mfa/enroll', { mfa_token: token }), 401, 'invalid_mfa_token');
+  assertProblem(await gh.json('POST', '/v1/login/mfa/enroll', { mfa_token: other.body.mfa_token }), 409, 'mfa_already_enrolled');
   assertProblem(await passwordStep(gh, a), 403, 'mfa_required', 'enrolled admin');
+  // Lockout counted the wrong mailed codes; none of it is in the audit trail as a code.
+  const audit = await until(() => gh.json('GET', `/v1/admin/audit?user=${a.id}&action=mfa.enrol_code`, undefined, bearer(done.body.access_token)),
+    (x) => x.status === 200 && x.body.events.some((e) => e.result === 'accepted'));
+  assert.equal(audit.status, 200, audit.text);
+  const results = audit.body.events.map((e) => e.result);
+  for (const want of ['sent', 'missing', 'invalid', 'accepted']) assert.ok(results.includes(want), `${want} in ${results}`);
+  assert.ok(!audit.text.includes(mailed), 'the code is not audited');
+});
+
+test('mfa.enrollment_requires_email_code = false: the forced enrolment takes the first code alone (and no mail)', async () => {
+  const off = await new Server({ faketime: '2026-01-01 00:00:10', env: { ...FROZEN, GATEHOUSE_MFA_ENROLLMENT_REQUIRES_EMAIL_CODE: 'false' } }).start();
+  try {
+    const a = await register(off, 'mfa-nocode');
+    grantAdmin(off, a);
+    const r = await passwordStep(off, a);
+    assertProblem(r, 403, 'mfa_enrollment_required');
+    assert.equal(r.body.email_code_required, false);
+    assert.equal(r.body.expires_in, 300);
+    const en = await off.json('POST', '/v1/login/mfa/enroll', { mfa_token: r.body.mfa_token });
+    const done = await off.json('POST', '/v1/login/mfa', { mfa_token: r.body.mfa_token, code: totp(en.body.secret) }, body);
+    assert.equal(done.status, 200, done.text);
+    assert.equal(mailsTo(off, a.email, CODE_MAIL).length, 0);
+  } finally {
+    await off.stop();
+  }
 });
 
 test('admin reset: a platform admin removes a user\'s factor (step-up, audited); others are refused', async () => {
   const a = await register(gh, 'mfa-resetter');
-  await grantPlatformAdmin(gh, a);
-  const ar = await passwordStep(gh, a);
-  const en = await gh.json('POST', '/v1/login/mfa/enroll', { mfa_token: ar.body.mfa_token });
-  const signed = await gh.json('POST', '/v1/login/mfa', { mfa_token: ar.body.mfa_token, code: totp(en.body.secret) }, body);
+  grantAdmin(gh, a);
+  const f = await forcedEnrolment(gh, a);
+  const signed = await gh.json('POST', '/v1/login/mfa', { mfa_token: f.token, code: totp(f.secret), email_code: f.emailCode }, body);
   assert.equal(signed.status, 200, signed.text);
   const adminToken = signed.body.access_token;
 
@@ -311,11 +407,15 @@ test('mfa.required_for_all: every new account enrols before it gets tokens or a 
     const reg = await all.json('POST', '/v1/register', { email, password: 'violet-harbor-tangerine-everyone' }, body);
     assertProblem(reg, 403, 'mfa_enrollment_required');
     assert.equal(reg.body.access_token, undefined);
+    const seen = new Set();
+    newEnrolmentCode(all, email, seen);
     const s = await all.json('POST', '/v1/session/login', { email, password: 'violet-harbor-tangerine-everyone' });
     assertProblem(s, 403, 'mfa_enrollment_required');
     assert.equal(s.headers.get('set-cookie'), null);
+    assert.equal(s.body.email_code_required, true);
     const en = await all.json('POST', '/v1/login/mfa/enroll', { mfa_token: s.body.mfa_token });
-    const done = await all.json('POST', '/v1/session/login/mfa', { mfa_token: s.body.mfa_token, code: totp(en.body.secret) });
+    // Registration mailed a code for its own challenge; the session sign-in's is the new one.
+    const done = await all.json('POST', '/v1/session/login/mfa', { mfa_token: s.body.mfa_token, code: totp(en.body.secret), email_code: newEnrolmentCode(all, email, seen) });
     assert.equal(done.status, 200, done.text);
     assert.match(done.headers.get('set-cookie') ?? '', /gh_session=/);
     assert.equal(done.body.recovery_codes.length, 10);
