@@ -15,7 +15,8 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { readFileSync, readdirSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Server, cli, until } from './lib/server.mjs';
 import { assertProblem, bearer, claims, register } from './lib/authz.mjs';
@@ -59,7 +60,9 @@ function outbox(server) {
   const dir = join(server.dataDir, 'outbox');
   let names = [];
   try { names = readdirSync(dir); } catch { return []; }
-  return names.map((n) => ({ name: n, text: readFileSync(join(dir, n), 'utf8') }));
+  // Bodies are quoted-printable: undo the soft line breaks and =XX escapes.
+  const qp = (t) => t.replace(/=\r\n/g, '').replace(/=([0-9A-F]{2})/g, (_, h) => String.fromCharCode(parseInt(h, 16)));
+  return names.map((n) => ({ name: n, text: qp(readFileSync(join(dir, n), 'utf8')) }));
 }
 function mailsTo(server, email, subject) {
   return outbox(server).filter((m) => m.text.includes(email) && m.text.includes(`Subject: ${subject}`));
@@ -372,6 +375,115 @@ test('admin reset: a platform admin removes a user\'s factor (step-up, audited);
   const audit = await gh.json('GET', `/v1/admin/audit?user=${u.id}&action=mfa.reset`, undefined, bearer(adminToken));
   assert.equal(audit.status, 200, audit.text);
   assert.ok(audit.body.events.some((e) => e.action === 'mfa.reset' && e.result === 'success' && e.actor === a.id), audit.text);
+});
+
+test('a wrong second factor mails the owner one notice per burst, with no secret in it', async () => {
+  const u = await enrolled(gh);
+  const token = await challenge(gh, u);
+  for (let i = 0; i < 3; i++) {
+    assertProblem(await gh.json('POST', '/v1/login/mfa', { mfa_token: token, code: String(300000 + i) }, body), 401, 'invalid_mfa_code');
+  }
+  assertProblem(await gh.json('POST', '/v1/login/mfa', { mfa_token: token, recovery_code: 'aaaa-bbbb-cccc-dddd' }, body), 401, 'invalid_mfa_code');
+  const notices = mailsTo(gh, u.email, FAILED_NOTICE);
+  assert.equal(notices.length, 1, 'one notice for the burst');
+  const text = notices[0].text;
+  assert.match(text, /change your password now at http:\/\/gatehouse\.test\/forgot-password/);
+  assert.ok(!text.includes(u.secret) && !text.includes(token), 'no secret and no challenge in it');
+  for (const c of u.codes) assert.ok(!text.includes(c), 'no recovery code in it');
+  // The right code signs in and sends nothing more.
+  assert.equal((await gh.json('POST', '/v1/login/mfa', { mfa_token: token, code: totp(u.secret, 30) }, body)).status, 200);
+  assert.equal(mailsTo(gh, u.email, FAILED_NOTICE).length, 1);
+});
+
+test('failed-code notices stop at the per-account hourly limit (audited as throttled)', async () => {
+  // Without lockout windows every failure would mail: only the hourly limit (5) bounds them.
+  const s = await new Server({ faketime: '2026-01-01 00:00:10', env: { ...FROZEN, GATEHOUSE_LOCKOUT_ENABLED: 'false' } }).start();
+  try {
+    const u = await enrolled(s);
+    const token = await challenge(s, u);
+    const rows = () => {
+      const r = cli(['audit', '--data-dir', s.dataDir, '--user', u.id, '--action', 'mfa.failed_notice']);
+      assert.equal(r.code, 0, r.err);
+      return r.out.split('\n').filter(Boolean).map((l) => JSON.parse(l));
+    };
+    for (let i = 0; i < 7; i++) {
+      assertProblem(await s.json('POST', '/v1/login/mfa', { mfa_token: token, code: String(400000 + i) }, body), 401, 'invalid_mfa_code');
+      // The limit is counted in the audit log, written in the background: wait for this row.
+      const seen = await until(rows, (x) => x.length === i + 1);
+      assert.equal(seen.length, i + 1);
+    }
+    assert.equal(mailsTo(s, u.email, FAILED_NOTICE).length, 5);
+    assert.deepEqual(rows().map((e) => e.result), ['sent', 'sent', 'sent', 'sent', 'sent', 'throttled', 'throttled']);
+  } finally {
+    await s.stop();
+  }
+});
+
+// A session cookie and tokens for `u` (password only).
+async function sessionCookie(server, u) {
+  const r = await server.json('POST', '/v1/session/login', { email: u.email, password: u.password });
+  assert.equal(r.status, 200, r.text);
+  return (r.headers.get('set-cookie') ?? '').split(';')[0];
+}
+
+test('a tenant admin grant ends the password-only sessions and tokens of a user without a factor (audited)', async () => {
+  const p = await register(gh, 'mfa-granter');
+  grantAdmin(gh, p);
+  const f = await forcedEnrolment(gh, p);
+  const signed = await gh.json('POST', '/v1/login/mfa', { mfa_token: f.token, code: totp(f.secret), email_code: f.emailCode }, body);
+  assert.equal(signed.status, 200, signed.text);
+  const admin = bearer(signed.body.access_token);
+  const t = await gh.json('POST', '/v1/tenants', { name: `mfa-grants-${Date.now()}` }, admin);
+  assert.equal(t.status, 201, t.text);
+  const tenant = t.body.tenant.id;
+
+  const u = await register(gh, 'mfa-promoted');
+  const cookie = await sessionCookie(gh, u);
+  // A role the policy does not cover changes nothing.
+  assert.equal((await gh.json('POST', `/v1/tenants/${tenant}/members`, { user_id: u.id, role: 'member' }, admin)).status, 201);
+  assert.equal((await gh.json('GET', '/v1/me', undefined, bearer(u.access))).status, 200);
+  assert.equal((await fetch(gh.url('/v1/session'), { headers: { cookie } })).status, 200);
+  // Promoted to admin (MFA required) without a factor: every session and token ends.
+  const promote = await gh.json('PATCH', `/v1/tenants/${tenant}/members/${u.id}`, { role: 'admin' }, admin);
+  assert.equal(promote.status, 200, promote.text);
+  assertProblem(await gh.json('GET', '/v1/me', undefined, bearer(u.access)), 401, 'invalid_token');
+  assertProblem(await gh.json('POST', '/v1/token/refresh', { refresh_token: u.refresh }, body), 401, 'invalid_refresh_token');
+  assert.equal((await fetch(gh.url('/v1/session'), { headers: { cookie } })).status, 401, 'the browser session ended');
+  // The next sign-in goes to enrolment.
+  assertProblem(await passwordStep(gh, u), 403, 'mfa_enrollment_required');
+  const audit = await until(() => gh.json('GET', `/v1/admin/audit?user=${u.id}&action=mfa.policy_logout`, undefined, admin),
+    (x) => x.status === 200 && x.body.events.length > 0);
+  assert.equal(audit.status, 200, audit.text);
+  assert.deepEqual(audit.body.events.map((e) => [e.result, e.actor]), [['role_grant', p.id]]);
+
+  // A user who already has a factor keeps their sessions when made admin.
+  const v = await enrolled(gh);
+  assert.equal((await gh.json('POST', `/v1/tenants/${tenant}/members`, { user_id: v.id, role: 'admin' }, admin)).status, 201);
+  assert.equal((await gh.json('GET', '/v1/me', undefined, bearer(v.access))).status, 200);
+});
+
+test('step-up refuses a user the policy now requires a factor of, until they enrol', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'gh-mfa-stepup-'));
+  let s = await new Server({ dataDir: dir, faketime: '2026-01-01 00:00:10', env: { ...FROZEN } }).start();
+  try {
+    const u = await register(s, 'mfa-policy-change');
+    assert.equal((await s.json('POST', '/v1/reauthenticate', { password: u.password }, bearer(u.access))).status, 200, 'not required yet');
+    // The operator turns on MFA for everyone: the token from before is still valid, but step-up is not.
+    await s.stop({ keepData: true });
+    s = await new Server({ dataDir: dir, faketime: '2026-01-01 00:00:10', env: { ...FROZEN, GATEHOUSE_MFA_REQUIRED_FOR_ALL: 'true' } }).start();
+    assertProblem(await s.json('POST', '/v1/reauthenticate', { password: u.password }, bearer(u.access)), 403, 'mfa_enrollment_required');
+    assertProblem(await s.json('POST', '/v1/reauthenticate', { password: u.password, code: '123456' }, bearer(u.access)), 403, 'mfa_enrollment_required');
+    assertProblem(await s.json('POST', '/v1/reauthenticate', { password: 'not-the-password-at-all' }, bearer(u.access)), 401, 'invalid_credentials', 'password first');
+    // Enrolled through the sign-in flow, step-up takes password + code.
+    const f = await forcedEnrolment(s, u);
+    const done = await s.json('POST', '/v1/login/mfa', { mfa_token: f.token, code: totp(f.secret), email_code: f.emailCode }, body);
+    assert.equal(done.status, 200, done.text);
+    assertProblem(await s.json('POST', '/v1/reauthenticate', { password: u.password }, bearer(done.body.access_token)), 401, 'mfa_code_required');
+    assert.equal((await s.json('POST', '/v1/reauthenticate', { password: u.password, code: totp(f.secret, 30) }, bearer(done.body.access_token))).status, 200);
+  } finally {
+    await s.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
 
 test('step-up: removing the factor needs a recent authentication that includes the code', async () => {

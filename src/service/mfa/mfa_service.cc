@@ -248,10 +248,13 @@ void MfaService::notify_failed_factor(const store::User& user, std::string_view 
       "Someone {} for {}, but then entered a wrong code from your authenticator app (or a "
       "wrong recovery code), so they were not let in.\r\n\r\n"
       "If this was you and you mistyped the code, you can ignore this message. If it was not "
-      "you, {} is known to someone else: change your password now at {}/forgot-password "
-      "(or your account at the provider) and contact your administrator.\r\n",
+      "you, {}, and contact your administrator.\r\n",
       federated ? "signed in through your sign-in provider" : "entered the right password",
-      user.email, federated ? "that account" : "your password", cfg_.public_url);
+      user.email,
+      federated ? "someone controls your account at that provider: secure it there"
+                : fmt::format("your password is known to someone else: change your password now "
+                              "at {}/forgot-password",
+                              cfg_.public_url));
   if (auto sent = mailer_->send(m); !sent) {
     spdlog::warn("mfa: the notice could not be queued: {}", sent.error().message());
     return;
