@@ -83,7 +83,7 @@ function newEnrolmentCode(server, email, seen = new Set()) {
 // `gatehouse user grant-admin` on the server's data dir. A user without a factor loses their
 // sessions with it, so nothing waits for their old token to gain admin rights.
 function grantAdmin(server, u) {
-  const r = cli(['user', 'grant-admin', u.email, '--data-dir', server.dataDir]);
+  const r = cli(['user', 'grant-admin', u.email, '--data-dir', server.dataDir], { env: server.env });
   assert.equal(r.code, 0, `grant-admin: ${r.err}`);
 }
 
