@@ -337,6 +337,10 @@ test('policy: a platform admin must enrol at sign-in, with the code mailed to th
   const results = audit.body.events.map((e) => e.result);
   for (const want of ['sent', 'missing', 'invalid', 'accepted']) assert.ok(results.includes(want), `${want} in ${results}`);
   assert.ok(!audit.text.includes(mailed), 'the code is not audited');
+  // Stored only as an HMAC bound to the challenge: the code itself is not in the database.
+  for (const f of readdirSync(gh.dataDir).filter((n) => n.startsWith('gatehouse.db'))) {
+    assert.equal(readFileSync(join(gh.dataDir, f)).indexOf(Buffer.from(mailed)), -1, `mailed code in ${f}`);
+  }
 });
 
 test('mfa.enrollment_requires_email_code = false: the forced enrolment takes the first code alone (and no mail)', async () => {
