@@ -665,6 +665,13 @@ int main(int argc, char** argv) {
     st = rt.store->tenants().set_platform_admin(u->id, grant, rt.clock.now());
     rt.audit.record({grant ? "admin.platform.grant" : "admin.platform.revoke", st ? "success" : "error", "admin", u->id,
                      rt.clock.now(), meta, ""});
+    if (st && grant) {
+      // Platform admins must have a second factor (unless configured otherwise): one who has none
+      // loses the password-only sessions they hold and enrols at the next sign-in.
+      service::MfaService mfa(*rt.store, *rt.kek, rt.clock, rt.rng, rt.audit, service::mfa_config(rt.config));
+      auto ended = mfa.end_sessions_if_enrolment_needed(u->id, *rt.accounts, "admin", "platform_admin_grant", meta);
+      if (!ended) st = fail(ended.error());
+    }
   }
   if (!st) return die("user", st.error());
   std::cout << "ok\n";

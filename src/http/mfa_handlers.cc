@@ -29,6 +29,10 @@ constexpr std::string_view kMsgExpiredForm =
 // One text for a wrong, reused or malformed code and for attempts paused by lockout.
 constexpr std::string_view kMsgWrongCode =
     "That code is not right. After several failed attempts, verification is paused for a while.";
+constexpr std::string_view kMsgWrongMailCode =
+    "Enter the confirmation code from the mail we sent to your address (it works for a limited "
+    "time; sign in again for a new one). After several failed attempts, verification is paused "
+    "for a while.";
 
 bool is_error(const Error& e, auto code) { return e.code == make_error_code(code); }
 
@@ -43,7 +47,10 @@ Result<service::SecondFactor> factor_of(const json::Json& body) {
   if (!code) return fail(code.error());
   auto recovery = json::optional_string(body, "recovery_code", kMaxCodeBytes);
   if (!recovery) return fail(recovery.error());
-  return service::SecondFactor{code->value_or(""), recovery->value_or(""), {}};
+  auto email_code = json::optional_string(body, "email_code", kMaxCodeBytes);
+  if (!email_code) return fail(email_code.error());
+  return service::SecondFactor{
+      code->value_or(""), recovery->value_or(""), {}, email_code->value_or("")};
 }
 
 // The enrolment flow of a bearer caller: its refresh family (the same across refreshes), or
@@ -85,14 +92,18 @@ asio::awaitable<std::optional<Response>> App::mfa_gate(Request& req, RequestCont
   Response res = problem_response(
       req, ctx,
       Problem{403, enroll ? "mfa_enrollment_required" : "mfa_required", "Second factor required"},
-      enroll ? "This account must set up an authenticator app: POST /v1/login/mfa/enroll, then "
-               "/v1/login/mfa."
+      enroll ? (c.email_code ? "This account must set up an authenticator app: POST "
+                               "/v1/login/mfa/enroll, then /v1/login/mfa with its first code and "
+                               "the confirmation code mailed to the account's address."
+                             : "This account must set up an authenticator app: POST "
+                               "/v1/login/mfa/enroll, then /v1/login/mfa.")
              : "Complete sign-in with a code: POST /v1/login/mfa.");
   auto body = nlohmann::json::parse(res.body());
   body["mfa_token"] = c.token.expose();
   body["expires_in"] = c.expires_in.count();
   body["methods"] =
       enroll ? nlohmann::json::array({"totp"}) : nlohmann::json::array({"totp", "recovery_code"});
+  if (enroll) body["email_code_required"] = c.email_code;
   res.body() = body.dump();
   res.prepare_payload();
   co_return res;
@@ -141,7 +152,7 @@ asio::awaitable<tl::expected<service::Completed, Response>> App::complete_challe
   using Out = tl::expected<service::Completed, Response>;
   auto body = json_body(req);
   if (!body) co_return Out(tl::unexpect, error_response(req, ctx, body.error()));
-  if (auto ok = json::only_fields(*body, {"mfa_token", "code", "recovery_code"}); !ok)
+  if (auto ok = json::only_fields(*body, {"mfa_token", "code", "recovery_code", "email_code"}); !ok)
     co_return Out(tl::unexpect, error_response(req, ctx, ok.error()));
   auto token = json::required_string(*body, "mfa_token", kMaxTokenBytes);
   if (!token) co_return Out(tl::unexpect, error_response(req, ctx, token.error()));
@@ -322,6 +333,8 @@ Awaitable App::mfa_challenge_view(Request& req, RequestContext& ctx, const Secre
                            e ? kMsgBroken : kMsgBusy);
   set_enrolment(data, **e, "/mfa/challenge");
   data.set("required", PageData::type::bool_true);
+  if (d_.mfa->config().enrollment_requires_email_code)
+    data.set("email_code", PageData::type::bool_true);
   co_return anonymous_form(req, ctx, status, "mfa_setup.mustache", data,
                            {"Set up two-step verification", {}, error});
 }
@@ -350,7 +363,8 @@ Awaitable App::page_mfa_challenge_post(Request& req, RequestContext& ctx) {
   const SecretString token{std::string(*cookie)};
   service::SecondFactor factor{std::string(form->value("code").substr(0, kMaxCodeBytes)),
                                std::string(form->value("recovery_code").substr(0, kMaxCodeBytes)),
-                               device_token_of(req)};
+                               device_token_of(req),
+                               std::string(form->value("email_code").substr(0, kMaxCodeBytes))};
   form->wipe();
   const auto meta = meta_of(req, ctx);
   auto done = co_await offload(d_.hash_pool,
@@ -358,11 +372,14 @@ Awaitable App::page_mfa_challenge_post(Request& req, RequestContext& ctx) {
   if (!done) co_return message_page(req, ctx, 503, "Verify it's you", kMsgBusy);
   if (!*done) {
     const auto& e = done->error();
-    if (is_error(e, service::MfaError::InvalidCode)) {
+    const bool wrong_mail_code = is_error(e, service::MfaError::InvalidEmailCode) ||
+                                 is_error(e, service::MfaError::EmailCodeRequired);
+    if (is_error(e, service::MfaError::InvalidCode) || wrong_mail_code) {
       // Show the same step again (the challenge stays usable; the lockout counts).
       auto info = co_await offload(d_.db_pool, [&] { return d_.mfa->challenge_info(token); });
       const auto kind = info && *info ? (*info)->second : service::ChallengeKind::Verify;
-      co_return co_await mfa_challenge_view(req, ctx, token, kind, back, 401, kMsgWrongCode);
+      co_return co_await mfa_challenge_view(req, ctx, token, kind, back, 401,
+                                            wrong_mail_code ? kMsgWrongMailCode : kMsgWrongCode);
     }
     if (is_error(e, service::MfaError::InvalidChallenge) ||
         is_error(e, service::MfaError::NotEnrolled))

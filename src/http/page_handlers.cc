@@ -570,6 +570,11 @@ Awaitable App::page_reauth_post(Request& req, RequestContext& ctx) {
       co_return co_await reauth_view(req, ctx, *s, 401, back, "Enter the code from your authenticator app as well.");
     if (e.code == make_error_code(service::MfaError::InvalidCode))
       co_return co_await reauth_view(req, ctx, *s, 401, back, kMsgWrongCode);
+    if (e.code == make_error_code(service::MfaError::EnrollmentRequired))
+      co_return co_await reauth_view(
+          req, ctx, *s, 403, back,
+          "This account must set up two-step verification first: sign out, "
+          "then sign in again to set it up.");
     co_return co_await reauth_view(req, ctx, *s, 403, back, kMsgDisabled);
   }
   // A fresh session (new id, auth_time now) in place of this one: the

@@ -67,6 +67,9 @@ const std::vector<Row>& table() {
       {make_error_code(service::MfaError::AlreadyEnrolled), {409, "mfa_already_enrolled", "Already enrolled"}},
       {make_error_code(service::MfaError::NotEnrolled), {409, "mfa_not_enrolled", "No second factor"}},
       {make_error_code(service::MfaError::SecondFactorRequired), {401, "mfa_code_required", "Second factor required"}},
+      {make_error_code(service::MfaError::EmailCodeRequired), {401, "email_code_required", "Email code required"}},
+      {make_error_code(service::MfaError::InvalidEmailCode), {401, "invalid_email_code", "Invalid email code"}},
+      {make_error_code(service::MfaError::EnrollmentRequired), {403, "mfa_enrollment_required", "Second factor enrolment required"}},
       // Authorization and the admin API.
       {make_error_code(service::AuthzFailure::Forbidden), {403, "forbidden", "Forbidden"}},
       {make_error_code(service::AuthzFailure::NotFound), {404, "not_found", "Not Found"}},

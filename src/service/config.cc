@@ -159,6 +159,8 @@ const std::vector<Entry>& entries() {
       GH_BOOL("mfa.required_for_platform_admins", mfa_required_for_platform_admins),
       GH_BOOL("mfa.required_for_all", mfa_required_for_all),
       GH_NUM("mfa.challenge_ttl_s", mfa_challenge_ttl_s, 60, 3600),
+      GH_BOOL("mfa.enrollment_requires_email_code", mfa_enrollment_requires_email_code),
+      GH_NUM("mfa.enrollment_code_ttl_s", mfa_enrollment_code_ttl_s, 60, 3600),
       GH_STR("rate_limit.mfa_per_ip", rate_limit_mfa_per_ip, false),
       GH_STR("rate_limit.oauth_per_ip", rate_limit_oauth_per_ip, false),
       GH_BOOL("oauth.auto_link_verified_email", oauth_auto_link_verified_email),
@@ -568,6 +570,9 @@ std::vector<std::string> production_warnings(const Config& c) {
   if (!c.mfa_required_for_all)
     w.emplace_back("mfa.required_for_all is off: accounts without a role in mfa.required_roles may sign in with a "
                    "password alone (OWASP ASVS 5.0 L2 6.3.3 expects MFA for everyone)");
+  if (!c.mfa_enrollment_requires_email_code)
+    w.emplace_back("mfa.enrollment_requires_email_code is off: whoever holds only the password of an account that "
+                   "must enrol (a new admin, or after an MFA reset) can register their own authenticator for it");
   return w;
 }
 

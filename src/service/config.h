@@ -154,6 +154,8 @@ struct Config {
   bool mfa_required_for_platform_admins = true;
   bool mfa_required_for_all = false;        // every account must enrol a second factor (ASVS L2)
   int mfa_challenge_ttl_s = 300;            // the sign-in step between password and code
+  bool mfa_enrollment_requires_email_code = true;  // forced enrolment at sign-in needs a mailed code
+  int mfa_enrollment_code_ttl_s = 900;      // that mailed code (and its enrolment challenge) lives this long
   std::string rate_limit_mfa_per_ip = "30/15m";  // [rate_limit] second-factor attempts, by client IP
   std::string rate_limit_oauth_per_ip = "60/15m";  // [rate_limit] federated sign-in steps (start, callback, token), by client IP
 

@@ -12,13 +12,13 @@ import { rmSync } from 'node:fs';
 import { Server, cli } from './lib/server.mjs';
 import {
   bearer, basic, claims, until, assertProblem, register, login, grantPlatformAdmin, createTenant, addMember,
-  createClient, check, decide, auditAll, auditUntil, problemShape, RESOURCES, ACTIONS, GRANTS,
+  createClient, check, decide, auditAll, auditUntil, problemShape, RESOURCES, ACTIONS, GRANTS, NO_MFA_POLICY,
 } from './lib/authz.mjs';
 
 let gh;  // one server for the file (the step-up test starts its own pair)
 let P;   // a platform admin
 before(async () => {
-  gh = await new Server().start();
+  gh = await new Server({ env: NO_MFA_POLICY }).start();
   P = await grantPlatformAdmin(gh, await register(gh, 'platform'));
 });
 after(async () => { assert.equal(await gh.stop(), 0); });
@@ -486,7 +486,7 @@ test('disable through the admin API ends the user\'s access at once; enable lets
 
 test('step-up: sensitive operations need a recent authentication (401 reauthentication_required), /v1/reauthenticate renews it', async (st) => {
   // A fixed public URL: the issuer must not change with the second server's port.
-  const env = { GATEHOUSE_PUBLIC_URL: 'http://gatehouse.test' };
+  const env = { GATEHOUSE_PUBLIC_URL: 'http://gatehouse.test', ...NO_MFA_POLICY };
   const s1 = await new Server({ env }).start();
   const dir = s1.dataDir;
   let s2;

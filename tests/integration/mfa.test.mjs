@@ -8,14 +8,18 @@
 // single-use and not a session, recovery codes single-use and normalised,
 // brute force hits lockout, parallel use of one code has one winner, the
 // policy (platform admins and everyone), step-up for removal, admin reset,
-// and secrets never stored in the clear.
+// and secrets never stored in the clear. A forced enrolment needs the code
+// mailed to the account (read from the server's outbox); a failed code mails
+// the owner one notice per burst; a grant that makes MFA required ends the
+// password-only sessions, and step-up refuses such a user until they enrol.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { readFileSync, readdirSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Server } from './lib/server.mjs';
-import { assertProblem, bearer, claims, register, grantPlatformAdmin } from './lib/authz.mjs';
+import { Server, cli, until } from './lib/server.mjs';
+import { assertProblem, bearer, claims, register } from './lib/authz.mjs';
 
 const T0 = Date.parse('2026-01-01T00:00:10Z') / 1000;  // the server's frozen clock
 // A fixed public URL: the issuer stays the same when the server restarts on another port.
@@ -49,6 +53,50 @@ async function enrolled(server, confirmAt = 0) {
   assert.equal(ok.status, 200, ok.text);
   u.codes = ok.body.recovery_codes;
   return u;
+}
+
+// The mails in the server's outbox (the dev outbox mailer writes each one before it answers).
+function outbox(server) {
+  const dir = join(server.dataDir, 'outbox');
+  let names = [];
+  try { names = readdirSync(dir); } catch { return []; }
+  // Bodies are quoted-printable: undo the soft line breaks and =XX escapes.
+  const qp = (t) => t.replace(/=\r\n/g, '').replace(/=([0-9A-F]{2})/g, (_, h) => String.fromCharCode(parseInt(h, 16)));
+  return names.map((n) => ({ name: n, text: qp(readFileSync(join(dir, n), 'utf8')) }));
+}
+function mailsTo(server, email, subject) {
+  return outbox(server).filter((m) => m.text.includes(email) && m.text.includes(`Subject: ${subject}`));
+}
+const CODE_MAIL = 'Your code to set up two-step verification';
+const FAILED_NOTICE = 'Someone got past your password but not your second step';
+
+// The confirmation code of the enrolment-code mail to `email` that is not in `seen` (names).
+function newEnrolmentCode(server, email, seen = new Set()) {
+  const fresh = mailsTo(server, email, CODE_MAIL).filter((m) => !seen.has(m.name));
+  assert.equal(fresh.length, 1, `one new code mail to ${email}`);
+  const m = fresh[0].text.match(/code: (\d{4}) (\d{4})/);
+  assert.ok(m, fresh[0].text);
+  seen.add(fresh[0].name);
+  return m[1] + m[2];
+}
+
+// `gatehouse user grant-admin` on the server's data dir. A user without a factor loses their
+// sessions with it, so nothing waits for their old token to gain admin rights.
+function grantAdmin(server, u) {
+  const r = cli(['user', 'grant-admin', u.email, '--data-dir', server.dataDir], { env: server.env });
+  assert.equal(r.code, 0, `grant-admin: ${r.err}`);
+}
+
+// A forced enrolment through the JSON API: the password step, the mailed code, the first TOTP code.
+async function forcedEnrolment(server, u, path = '/v1/login') {
+  const seen = new Set(mailsTo(server, u.email, CODE_MAIL).map((m) => m.name));
+  const r = await server.json('POST', path, { email: u.email, password: u.password }, body);
+  assertProblem(r, 403, 'mfa_enrollment_required');
+  assert.equal(r.body.email_code_required, true);
+  const en = await server.json('POST', '/v1/login/mfa/enroll', { mfa_token: r.body.mfa_token });
+  assert.equal(en.status, 200, en.text);
+  u.secret = en.body.secret;
+  return { token: r.body.mfa_token, secret: en.body.secret, emailCode: newEnrolmentCode(server, u.email, seen), seen };
 }
 
 async function challenge(server, u) {
@@ -234,35 +282,90 @@ function base32Decode(s) {
   return out;
 }
 
-test('policy: a platform admin must enrol at sign-in; then it is required and cannot be skipped', async () => {
+test('policy: a platform admin must enrol at sign-in, with the code mailed to the account; it cannot be skipped', async () => {
   const a = await register(gh, 'mfa-admin');
-  await grantPlatformAdmin(gh, a);
+  grantAdmin(gh, a);
+  // The grant ended the password-only sessions (no factor yet): the old tokens stop working.
+  assertProblem(await gh.json('POST', '/v1/token/refresh', { refresh_token: a.refresh }, body), 401, 'invalid_refresh_token');
+  const me = await until(() => gh.json('GET', '/v1/me', undefined, bearer(a.access)), (x) => x.status === 401);
+  assert.equal(me.status, 401, 'the old access token is revoked');
+
+  const seen = new Set();
   const r = await passwordStep(gh, a);
   assertProblem(r, 403, 'mfa_enrollment_required');
   assert.deepEqual(r.body.methods, ['totp']);
+  assert.equal(r.body.email_code_required, true);
+  assert.equal(r.body.expires_in, 900, 'as long as the mailed code');
   const token = r.body.mfa_token;
+  const mailed = newEnrolmentCode(gh, a.email, seen);
+  const codeMail = mailsTo(gh, a.email, CODE_MAIL)[0].text;
+  assert.ok(!codeMail.includes(token), 'the challenge is not in the mail');
+  assert.match(codeMail, /forgot-password/, 'tells a victim what to do');
   // Without enrolling first there is nothing to confirm.
-  assertProblem(await gh.json('POST', '/v1/login/mfa', { mfa_token: token, code: '000000' }, body), 409, 'mfa_not_enrolled');
+  assertProblem(await gh.json('POST', '/v1/login/mfa', { mfa_token: token, code: '000000', email_code: mailed }, body), 409, 'mfa_not_enrolled');
   const en = await gh.json('POST', '/v1/login/mfa/enroll', { mfa_token: token });
   assert.equal(en.status, 200, en.text);
-  assertProblem(await gh.json('POST', '/v1/login/mfa', { mfa_token: token, code: totp(en.body.secret, 120) }, body), 401, 'invalid_mfa_code');
-  const done = await gh.json('POST', '/v1/login/mfa', { mfa_token: token, code: totp(en.body.secret) }, body);
+  const right = totp(en.body.secret);
+
+  // The holder of the password alone: no mailed code, a wrong one, another challenge's one.
+  assertProblem(await gh.json('POST', '/v1/login/mfa', { mfa_token: token, code: right }, body), 401, 'email_code_required');
+  assertProblem(await gh.json('POST', '/v1/login/mfa', { mfa_token: token, code: right, email_code: mailed === '12345678' ? '87654321' : '12345678' }, body), 401, 'invalid_email_code');
+  const other = await passwordStep(gh, a);
+  const otherCode = newEnrolmentCode(gh, a.email, seen);
+  assertProblem(await gh.json('POST', '/v1/login/mfa', { mfa_token: token, code: right, email_code: otherCode }, body), 401, 'invalid_email_code', 'code of another challenge');
+  assertProblem(await gh.json('POST', '/v1/session/login/mfa', { mfa_token: token, code: right, email_code: 'abc' }), 401, 'invalid_email_code', 'not digits');
+  // No factor was activated by any of these: the next password step still asks for enrolment.
+  assertProblem(await passwordStep(gh, a), 403, 'mfa_enrollment_required');
+  newEnrolmentCode(gh, a.email, seen);
+  assertProblem(await gh.json('POST', '/v1/login/mfa', { mfa_token: token, code: totp(en.body.secret, 120), email_code: mailed }, body), 401, 'invalid_mfa_code');
+
+  const done = await gh.json('POST', '/v1/login/mfa', { mfa_token: token, code: right, email_code: `${mailed.slice(0, 4)}-${mailed.slice(4)}` }, body);
   assert.equal(done.status, 200, done.text);
   assert.equal(done.body.recovery_codes.length, 10);
   assert.deepEqual(claims(done.body.access_token).amr, ['pwd', 'otp', 'mfa']);
   const st = await gh.json('GET', '/v1/mfa', undefined, bearer(done.body.access_token));
   assert.deepEqual(st.body, { totp: true, recovery_codes_left: 10, required: true });
-  // An enrolment challenge cannot be re-used to enrol again.
+  // Reused: the challenge and its code are spent; the other challenge cannot enrol a second factor.
+  assertProblem(await gh.json('POST', '/v1/login/mfa', { mfa_token: token, code: totp(en.body.secret, 30), email_code: mailed }, body), 401, 'invalid_mfa_token');
   assertProblem(await gh.json('POST', '/v1/login/mfa/enroll', { mfa_token: token }), 401, 'invalid_mfa_token');
+  assertProblem(await gh.json('POST', '/v1/login/mfa/enroll', { mfa_token: other.body.mfa_token }), 409, 'mfa_already_enrolled');
   assertProblem(await passwordStep(gh, a), 403, 'mfa_required', 'enrolled admin');
+  // Lockout counted the wrong mailed codes; none of it is in the audit trail as a code.
+  const audit = await until(() => gh.json('GET', `/v1/admin/audit?user=${a.id}&action=mfa.enrol_code`, undefined, bearer(done.body.access_token)),
+    (x) => x.status === 200 && x.body.events.some((e) => e.result === 'accepted'));
+  assert.equal(audit.status, 200, audit.text);
+  const results = audit.body.events.map((e) => e.result);
+  for (const want of ['sent', 'missing', 'invalid', 'accepted']) assert.ok(results.includes(want), `${want} in ${results}`);
+  assert.ok(!audit.text.includes(mailed), 'the code is not audited');
+  // Stored only as an HMAC bound to the challenge: the code itself is not in the database.
+  for (const f of readdirSync(gh.dataDir).filter((n) => n.startsWith('gatehouse.db'))) {
+    assert.equal(readFileSync(join(gh.dataDir, f)).indexOf(Buffer.from(mailed)), -1, `mailed code in ${f}`);
+  }
+});
+
+test('mfa.enrollment_requires_email_code = false: the forced enrolment takes the first code alone (and no mail)', async () => {
+  const off = await new Server({ faketime: '2026-01-01 00:00:10', env: { ...FROZEN, GATEHOUSE_MFA_ENROLLMENT_REQUIRES_EMAIL_CODE: 'false' } }).start();
+  try {
+    const a = await register(off, 'mfa-nocode');
+    grantAdmin(off, a);
+    const r = await passwordStep(off, a);
+    assertProblem(r, 403, 'mfa_enrollment_required');
+    assert.equal(r.body.email_code_required, false);
+    assert.equal(r.body.expires_in, 300);
+    const en = await off.json('POST', '/v1/login/mfa/enroll', { mfa_token: r.body.mfa_token });
+    const done = await off.json('POST', '/v1/login/mfa', { mfa_token: r.body.mfa_token, code: totp(en.body.secret) }, body);
+    assert.equal(done.status, 200, done.text);
+    assert.equal(mailsTo(off, a.email, CODE_MAIL).length, 0);
+  } finally {
+    await off.stop();
+  }
 });
 
 test('admin reset: a platform admin removes a user\'s factor (step-up, audited); others are refused', async () => {
   const a = await register(gh, 'mfa-resetter');
-  await grantPlatformAdmin(gh, a);
-  const ar = await passwordStep(gh, a);
-  const en = await gh.json('POST', '/v1/login/mfa/enroll', { mfa_token: ar.body.mfa_token });
-  const signed = await gh.json('POST', '/v1/login/mfa', { mfa_token: ar.body.mfa_token, code: totp(en.body.secret) }, body);
+  grantAdmin(gh, a);
+  const f = await forcedEnrolment(gh, a);
+  const signed = await gh.json('POST', '/v1/login/mfa', { mfa_token: f.token, code: totp(f.secret), email_code: f.emailCode }, body);
   assert.equal(signed.status, 200, signed.text);
   const adminToken = signed.body.access_token;
 
@@ -276,6 +379,115 @@ test('admin reset: a platform admin removes a user\'s factor (step-up, audited);
   const audit = await gh.json('GET', `/v1/admin/audit?user=${u.id}&action=mfa.reset`, undefined, bearer(adminToken));
   assert.equal(audit.status, 200, audit.text);
   assert.ok(audit.body.events.some((e) => e.action === 'mfa.reset' && e.result === 'success' && e.actor === a.id), audit.text);
+});
+
+test('a wrong second factor mails the owner one notice per burst, with no secret in it', async () => {
+  const u = await enrolled(gh);
+  const token = await challenge(gh, u);
+  for (let i = 0; i < 3; i++) {
+    assertProblem(await gh.json('POST', '/v1/login/mfa', { mfa_token: token, code: String(300000 + i) }, body), 401, 'invalid_mfa_code');
+  }
+  assertProblem(await gh.json('POST', '/v1/login/mfa', { mfa_token: token, recovery_code: 'aaaa-bbbb-cccc-dddd' }, body), 401, 'invalid_mfa_code');
+  const notices = mailsTo(gh, u.email, FAILED_NOTICE);
+  assert.equal(notices.length, 1, 'one notice for the burst');
+  const text = notices[0].text;
+  assert.match(text, /change your password now at http:\/\/gatehouse\.test\/forgot-password/);
+  assert.ok(!text.includes(u.secret) && !text.includes(token), 'no secret and no challenge in it');
+  for (const c of u.codes) assert.ok(!text.includes(c), 'no recovery code in it');
+  // The right code signs in and sends nothing more.
+  assert.equal((await gh.json('POST', '/v1/login/mfa', { mfa_token: token, code: totp(u.secret, 30) }, body)).status, 200);
+  assert.equal(mailsTo(gh, u.email, FAILED_NOTICE).length, 1);
+});
+
+test('failed-code notices stop at the per-account hourly limit (audited as throttled)', async () => {
+  // Without lockout windows every failure would mail: only the hourly limit (5) bounds them.
+  const s = await new Server({ faketime: '2026-01-01 00:00:10', env: { ...FROZEN, GATEHOUSE_LOCKOUT_ENABLED: 'false' } }).start();
+  try {
+    const u = await enrolled(s);
+    const token = await challenge(s, u);
+    const rows = () => {
+      const r = cli(['audit', '--data-dir', s.dataDir, '--user', u.id, '--action', 'mfa.failed_notice']);
+      assert.equal(r.code, 0, r.err);
+      return r.out.split('\n').filter(Boolean).map((l) => JSON.parse(l));
+    };
+    for (let i = 0; i < 7; i++) {
+      assertProblem(await s.json('POST', '/v1/login/mfa', { mfa_token: token, code: String(400000 + i) }, body), 401, 'invalid_mfa_code');
+      // The limit is counted in the audit log, written in the background: wait for this row.
+      const seen = await until(rows, (x) => x.length === i + 1);
+      assert.equal(seen.length, i + 1);
+    }
+    assert.equal(mailsTo(s, u.email, FAILED_NOTICE).length, 5);
+    assert.deepEqual(rows().map((e) => e.result), ['sent', 'sent', 'sent', 'sent', 'sent', 'throttled', 'throttled']);
+  } finally {
+    await s.stop();
+  }
+});
+
+// A session cookie and tokens for `u` (password only).
+async function sessionCookie(server, u) {
+  const r = await server.json('POST', '/v1/session/login', { email: u.email, password: u.password });
+  assert.equal(r.status, 200, r.text);
+  return (r.headers.get('set-cookie') ?? '').split(';')[0];
+}
+
+test('a tenant admin grant ends the password-only sessions and tokens of a user without a factor (audited)', async () => {
+  const p = await register(gh, 'mfa-granter');
+  grantAdmin(gh, p);
+  const f = await forcedEnrolment(gh, p);
+  const signed = await gh.json('POST', '/v1/login/mfa', { mfa_token: f.token, code: totp(f.secret), email_code: f.emailCode }, body);
+  assert.equal(signed.status, 200, signed.text);
+  const admin = bearer(signed.body.access_token);
+  const t = await gh.json('POST', '/v1/tenants', { name: `mfa-grants-${Date.now()}` }, admin);
+  assert.equal(t.status, 201, t.text);
+  const tenant = t.body.tenant.id;
+
+  const u = await register(gh, 'mfa-promoted');
+  const cookie = await sessionCookie(gh, u);
+  // A role the policy does not cover changes nothing.
+  assert.equal((await gh.json('POST', `/v1/tenants/${tenant}/members`, { user_id: u.id, role: 'member' }, admin)).status, 201);
+  assert.equal((await gh.json('GET', '/v1/me', undefined, bearer(u.access))).status, 200);
+  assert.equal((await fetch(gh.url('/v1/session'), { headers: { cookie } })).status, 200);
+  // Promoted to admin (MFA required) without a factor: every session and token ends.
+  const promote = await gh.json('PATCH', `/v1/tenants/${tenant}/members/${u.id}`, { role: 'admin' }, admin);
+  assert.equal(promote.status, 200, promote.text);
+  assertProblem(await gh.json('GET', '/v1/me', undefined, bearer(u.access)), 401, 'invalid_token');
+  assertProblem(await gh.json('POST', '/v1/token/refresh', { refresh_token: u.refresh }, body), 401, 'invalid_refresh_token');
+  assert.equal((await fetch(gh.url('/v1/session'), { headers: { cookie } })).status, 401, 'the browser session ended');
+  // The next sign-in goes to enrolment.
+  assertProblem(await passwordStep(gh, u), 403, 'mfa_enrollment_required');
+  const audit = await until(() => gh.json('GET', `/v1/admin/audit?user=${u.id}&action=mfa.policy_logout`, undefined, admin),
+    (x) => x.status === 200 && x.body.events.length > 0);
+  assert.equal(audit.status, 200, audit.text);
+  assert.deepEqual(audit.body.events.map((e) => [e.result, e.actor]), [['role_grant', p.id]]);
+
+  // A user who already has a factor keeps their sessions when made admin.
+  const v = await enrolled(gh);
+  assert.equal((await gh.json('POST', `/v1/tenants/${tenant}/members`, { user_id: v.id, role: 'admin' }, admin)).status, 201);
+  assert.equal((await gh.json('GET', '/v1/me', undefined, bearer(v.access))).status, 200);
+});
+
+test('step-up refuses a user the policy now requires a factor of, until they enrol', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'gh-mfa-stepup-'));
+  let s = await new Server({ dataDir: dir, faketime: '2026-01-01 00:00:10', env: { ...FROZEN } }).start();
+  try {
+    const u = await register(s, 'mfa-policy-change');
+    assert.equal((await s.json('POST', '/v1/reauthenticate', { password: u.password }, bearer(u.access))).status, 200, 'not required yet');
+    // The operator turns on MFA for everyone: the token from before is still valid, but step-up is not.
+    await s.stop({ keepData: true });
+    s = await new Server({ dataDir: dir, faketime: '2026-01-01 00:00:10', env: { ...FROZEN, GATEHOUSE_MFA_REQUIRED_FOR_ALL: 'true' } }).start();
+    assertProblem(await s.json('POST', '/v1/reauthenticate', { password: u.password }, bearer(u.access)), 403, 'mfa_enrollment_required');
+    assertProblem(await s.json('POST', '/v1/reauthenticate', { password: u.password, code: '123456' }, bearer(u.access)), 403, 'mfa_enrollment_required');
+    assertProblem(await s.json('POST', '/v1/reauthenticate', { password: 'not-the-password-at-all' }, bearer(u.access)), 401, 'invalid_credentials', 'password first');
+    // Enrolled through the sign-in flow, step-up takes password + code.
+    const f = await forcedEnrolment(s, u);
+    const done = await s.json('POST', '/v1/login/mfa', { mfa_token: f.token, code: totp(f.secret), email_code: f.emailCode }, body);
+    assert.equal(done.status, 200, done.text);
+    assertProblem(await s.json('POST', '/v1/reauthenticate', { password: u.password }, bearer(done.body.access_token)), 401, 'mfa_code_required');
+    assert.equal((await s.json('POST', '/v1/reauthenticate', { password: u.password, code: totp(f.secret, 30) }, bearer(done.body.access_token))).status, 200);
+  } finally {
+    await s.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
 
 test('step-up: removing the factor needs a recent authentication that includes the code', async () => {
@@ -311,11 +523,15 @@ test('mfa.required_for_all: every new account enrols before it gets tokens or a 
     const reg = await all.json('POST', '/v1/register', { email, password: 'violet-harbor-tangerine-everyone' }, body);
     assertProblem(reg, 403, 'mfa_enrollment_required');
     assert.equal(reg.body.access_token, undefined);
+    const seen = new Set();
+    newEnrolmentCode(all, email, seen);
     const s = await all.json('POST', '/v1/session/login', { email, password: 'violet-harbor-tangerine-everyone' });
     assertProblem(s, 403, 'mfa_enrollment_required');
     assert.equal(s.headers.get('set-cookie'), null);
+    assert.equal(s.body.email_code_required, true);
     const en = await all.json('POST', '/v1/login/mfa/enroll', { mfa_token: s.body.mfa_token });
-    const done = await all.json('POST', '/v1/session/login/mfa', { mfa_token: s.body.mfa_token, code: totp(en.body.secret) });
+    // Registration mailed a code for its own challenge; the session sign-in's is the new one.
+    const done = await all.json('POST', '/v1/session/login/mfa', { mfa_token: s.body.mfa_token, code: totp(en.body.secret), email_code: newEnrolmentCode(all, email, seen) });
     assert.equal(done.status, 200, done.text);
     assert.match(done.headers.get('set-cookie') ?? '', /gh_session=/);
     assert.equal(done.body.recovery_codes.length, 10);

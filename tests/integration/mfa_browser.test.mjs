@@ -4,7 +4,8 @@
 // secret the page prints), sign-in through /mfa/challenge with codes from
 // oathtool, replay of a used time step, recovery codes (normalised, single
 // use), forgot-password with a real SMTP sink ending every session, and the
-// challenge cookie that is not a session. Screenshots go to
+// challenge cookie that is not a session, and a forced enrolment (a new
+// platform admin) that needs the code mailed to the account. Screenshots go to
 // build/test-artifacts/mfa-browser/ (or $TEST_ARTIFACTS_DIR/mfa-browser).
 //
 // The server's clock is frozen by libfaketime and moved only by this file:
@@ -18,7 +19,7 @@ import { mkdirSync, mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { chromium } from 'playwright-core';
-import { Server, uniqueEmail, goodPassword, until } from './lib/server.mjs';
+import { Server, cli, uniqueEmail, goodPassword, until } from './lib/server.mjs';
 import { Sink, freePort, parseEml } from './lib/smtp.mjs';
 import { totpAt, qrMatrixFromSvgPath, decodeQr } from './lib/totp.mjs';
 
@@ -395,5 +396,49 @@ test('the challenge cookie alone is not a session', async () => {
   await page.goto(url('/mfa/challenge'));
   assert.equal(pathOf(page), '/mfa/challenge');
   assert.equal(await page.locator('#code').count(), 1);
+  await ctx.close();
+});
+
+test('a forced enrolment on the pages needs the code mailed to the account', async () => {
+  // A new platform admin (MFA required, no factor yet), made with the CLI and the server's settings.
+  const email = uniqueEmail('mfa-forced');
+  const password = goodPassword('forced');
+  const reg = await gh.json('POST', '/v1/register', { email, password }, { 'token-transport': 'body' });
+  assert.equal(reg.status, 201, reg.text);
+  const granted = cli(['user', 'grant-admin', email, '--data-dir', gh.dataDir], { env: gh.env });
+  assert.equal(granted.code, 0, granted.err);
+  setServerClock(T3);
+  const ctx = await newContext();
+  const page = await ctx.newPage();
+  await passwordSignIn(page, email, password);
+  assert.equal(pathOf(page), '/mfa/challenge');
+  assert.equal(await page.locator('#email_code').count(), 1, 'the setup form asks for the mailed code');
+  const secret = (await page.locator('#totp-secret').textContent()).trim();
+  const mail = await waitForMail(email, 'Your code to set up two-step verification');
+  const m = mail.text.match(/code: (\d{4}) (\d{4})/);
+  assert.ok(m, `a code in: ${mail.text}`);
+  const mailed = m[1] + m[2];
+  assert.ok(!mail.text.includes(secret), 'not the authenticator key');
+  await shot(page, '18-forced-enrolment');
+
+  const submit = async (emailCode) => {
+    await page.locator('#email_code').fill(emailCode);
+    await page.locator('#code').fill(totpAt(secret, T3));
+    const nav = page.waitForNavigation();
+    await page.getByRole('button', { name: 'Turn on two-step verification' }).click();
+    return (await nav)?.status();
+  };
+  // The holder of the password alone: a wrong mailed code sets nothing up and signs nobody in.
+  assert.equal(await submit(mailed === '12345678' ? '87654321' : '12345678'), 401);
+  assert.equal(pathOf(page), '/mfa/challenge');
+  assert.match(await page.locator('main').textContent(), /confirmation code from the mail/);
+  assert.equal(await cookie(ctx, 'gh_session'), undefined, 'not signed in');
+  assert.equal((await page.locator('#totp-secret').textContent()).trim(), secret, 'the same authenticator to scan');
+  await shot(page, '19-forced-enrolment-wrong-mail-code');
+  // With the mailed code (typed with a space): on, signed in, the recovery codes shown once.
+  assert.equal(await submit(`${mailed.slice(0, 4)} ${mailed.slice(4)}`), 200);
+  assert.equal(await page.getByRole('heading', { level: 1 }).textContent(), 'Your recovery codes');
+  assert.ok(await cookie(ctx, 'gh_session'), 'signed in');
+  await shot(page, '20-forced-enrolment-done');
   await ctx.close();
 });

@@ -8,10 +8,10 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Server, cli } from './lib/server.mjs';
-import { bearer, register, grantPlatformAdmin, createTenant, addMember, assertProblem } from './lib/authz.mjs';
+import { bearer, register, grantPlatformAdmin, createTenant, addMember, assertProblem, NO_MFA_POLICY } from './lib/authz.mjs';
 
 const RULES = '/admin/=users:admin, /reports/=reports:read, /billing/=billing:write';
-const ENV = { GATEHOUSE_AUTHZ_FORWARD_AUTH_RULES: RULES, GATEHOUSE_PUBLIC_URL: 'http://127.0.0.1:1' };
+const ENV = { GATEHOUSE_AUTHZ_FORWARD_AUTH_RULES: RULES, GATEHOUSE_PUBLIC_URL: 'http://127.0.0.1:1', ...NO_MFA_POLICY };
 
 let gh;
 let dataDir;

@@ -17,6 +17,7 @@
 #include "core/password/policy.h"
 #include "service/authz/admin_service.h"
 #include "service/authz/authz_service.h"
+#include "service/mfa/mfa_service.h"
 #include "service/tokens/token_service.h"
 
 namespace gh::service {
@@ -1333,6 +1334,39 @@ TEST_F(AuthzTest, TenantViews) {
   for (const auto* page : {&*members, &*rest})
     for (const auto& m : page->members) emails.insert(m.email);
   EXPECT_EQ(emails, (std::set<std::string>{"alice@a.test", "mark@a.test", "mia@a.test", "dave@a.test"}));
+}
+
+// A grant that makes the MFA policy (admin role by default) apply to a user without a factor
+// ends that user's tokens; other grants, and users with a factor, keep theirs.
+TEST_F(AuthzTest, AGrantThatMakesMfaRequiredEndsAFactorlessUsersTokens) {
+  MfaService mfa(*store_, *kek_, clock_, rng_, audit_, MfaConfig{});
+  admin_ = std::make_unique<AdminService>(*store_, *accounts_, *authz_, clock_, rng_, audit_, &mfa);
+  auto mia_token = tokens_->issue(*store_->raw().users().find_user_by_id(mia_), clock_.now(),
+                                  "cli-app", "pwd", meta_);
+  ASSERT_TRUE(mia_token);
+  // manager is not in mfa.required_roles: nothing ends.
+  ASSERT_TRUE(admin_->set_member_role(fresh(alice_), ta_, mark_, "manager"));
+  EXPECT_TRUE(tokens_->verify_access(tokens_
+                                         ->issue(*store_->raw().users().find_user_by_id(mark_),
+                                                 clock_.now(), "cli-app", "pwd", meta_)
+                                         ->access_token));
+  // mia becomes admin without a factor: her refresh family is revoked.
+  ASSERT_TRUE(admin_->set_member_role(fresh(alice_), ta_, mia_, "admin"));
+  EXPECT_FALSE(tokens_->refresh(mia_token->refresh_token, meta_)) << "refresh family ended";
+  EXPECT_FALSE(tokens_->verify_access(mia_token->access_token)) << "its access token denied";
+  const bool audited = std::ranges::any_of(audit_.events, [&](const AuditEvent& e) {
+    return e.action == "mfa.policy_logout" && e.result == "role_grant" && e.subject == mia_ &&
+           e.actor == alice_;
+  });
+  EXPECT_TRUE(audited);
+  // A new member added as admin: the same. Step-up refuses her password alone.
+  auto nobody = store_->raw().users().find_user_by_id(nobody_);
+  auto n_token = tokens_->issue(*nobody, clock_.now(), "cli-app", "pwd", meta_);
+  ASSERT_TRUE(n_token);
+  ASSERT_TRUE(admin_->add_member(fresh(alice_), ta_, nobody_, "admin"));
+  EXPECT_FALSE(tokens_->refresh(n_token->refresh_token, meta_));
+  EXPECT_EQ(mfa.step_up(*nobody, {}, meta_).error().code,
+            make_error_code(MfaError::EnrollmentRequired));
 }
 
 }  // namespace

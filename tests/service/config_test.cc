@@ -84,6 +84,17 @@ TEST(Config, ProductionWarningsNameLocalMailAndOptionalMfa) {
                           nullptr);
   ASSERT_TRUE(good);
   EXPECT_TRUE(production_warnings(*good).empty());
+  EXPECT_TRUE(good->mfa_enrollment_requires_email_code) << "on by default";
+  auto no_code = load_config("", {{"server.mode", "production"},
+                                  {"mail.smtp_url", "smtps://mail.example.com:465"},
+                                  {"mail.from", "Example <id@example.com>"},
+                                  {"mfa.required_for_all", "true"},
+                                  {"mfa.enrollment_requires_email_code", "false"}},
+                             nullptr);
+  ASSERT_TRUE(no_code);
+  const auto w2 = production_warnings(*no_code);
+  ASSERT_EQ(w2.size(), 1U);
+  EXPECT_NE(w2[0].find("mfa.enrollment_requires_email_code"), std::string::npos);
 }
 
 TEST(Config, MfaSettingsAndTheirRateLimitAreValidated) {

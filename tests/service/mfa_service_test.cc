@@ -3,7 +3,10 @@
 // success does not clear, recovery codes, and what is stored.
 #include "service/mfa/mfa_service.h"
 
+#include <algorithm>
 #include <set>
+
+#include <fmt/format.h>
 
 #include <gtest/gtest.h>
 
@@ -21,7 +24,19 @@ constexpr const char* kKek = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8";
 
 class RecordingAudit final : public AuditSink {
  public:
-  void record(const AuditEvent& e) override { events.push_back(e); }
+  void record(const AuditEvent& e) override {
+    events.push_back(e);
+    if (store != nullptr) {  // synchronously, so the notice limits (audit queries) see it
+      store::AuditRecord r{0,         e.time,    e.action,          e.result,          e.actor,
+                           e.subject, e.meta.ip, e.meta.user_agent, e.meta.request_id, e.tenant};
+      EXPECT_TRUE(store->append_audit(std::span(&r, 1)));
+    }
+  }
+  [[nodiscard]] std::size_t count(std::string_view action, std::string_view result) const {
+    return static_cast<std::size_t>(std::ranges::count_if(
+        events, [&](const AuditEvent& e) { return e.action == action && e.result == result; }));
+  }
+  store::AuditStore* store = nullptr;
   [[nodiscard]] bool has(std::string_view action, std::string_view result) const {
     for (const auto& e : events)
       if (e.action == action && e.result == result) return true;
@@ -38,8 +53,24 @@ class MfaServiceTest : public ::testing::Test {
     kek_.emplace(std::move(*crypto::Kek::from_base64url(kKek)));
     cfg_.code_hash_iterations = 1;
     cfg_.code_hash_memory_kib = 8 * 1024;
+    audit_.store = &store_->audit();
     make();
     user_ = add_user("ada@example.com");
+  }
+
+  // The 8-digit code in the last enrolment-code mail to `u`.
+  std::string mailed_code(const MemoryMailer& mail, const store::User& u) {
+    auto m = mail.last_to(u.email);
+    EXPECT_TRUE(m);
+    if (!m) return {};
+    EXPECT_EQ(m->subject, "Your code to set up two-step verification");
+    const auto at = m->text.find("code: ");
+    EXPECT_NE(at, std::string::npos);
+    std::string digits;
+    for (char ch : m->text.substr(at + 6, 9))
+      if (ch >= '0' && ch <= '9') digits.push_back(ch);
+    EXPECT_EQ(digits.size(), 8U);
+    return digits;
   }
 
   void make() { svc_ = std::make_unique<MfaService>(*store_, *kek_, clock_, rng_, audit_, cfg_); }
@@ -289,6 +320,175 @@ TEST_F(MfaServiceTest, DisabledUserCannotCompleteAChallenge) {
   ASSERT_TRUE(store_->users().set_disabled(user_.id, true, clock_.now()));
   EXPECT_TRUE(is(svc_->complete_challenge((*ch)->token, {code(secret, 30), "", ""}, meta_),
                  AccountError::Disabled));
+}
+
+TEST_F(MfaServiceTest, ForcedEnrolmentNeedsTheCodeMailedToTheAccount) {
+  MemoryMailer mail;
+  cfg_.required_for_all = true;
+  cfg_.public_url = "https://id.example.test";
+  svc_ = std::make_unique<MfaService>(*store_, *kek_, clock_, rng_, audit_, cfg_, &mail);
+  auto ch = svc_->challenge_after_password(user_, meta_);
+  ASSERT_TRUE(ch && ch->has_value());
+  EXPECT_EQ((*ch)->kind, ChallengeKind::Enroll);
+  EXPECT_TRUE((*ch)->email_code);
+  EXPECT_EQ((*ch)->expires_in, seconds{15 * 60}) << "the challenge lives as long as its code";
+  const std::string mailed = mailed_code(mail, user_);
+  EXPECT_EQ(mail.last_to(user_.email)->text.find((*ch)->token.expose()), std::string::npos);
+  for (const auto& e : audit_.events) EXPECT_EQ(e.result.find(mailed), std::string::npos);
+  auto e = svc_->enrol_for_challenge((*ch)->token, meta_);
+  ASSERT_TRUE(e);
+  const std::string totp_code = code(e->secret_base32);
+  auto with = [&](std::string email_code) {
+    SecondFactor f{totp_code, "", "", std::move(email_code)};
+    return svc_->complete_challenge((*ch)->token, f, meta_);
+  };
+  // Another challenge's code does not fit this one.
+  auto other = svc_->challenge_after_password(user_, meta_);
+  ASSERT_TRUE(other && other->has_value());
+  const std::string other_code = mailed_code(mail, user_);
+  ASSERT_NE(other_code, mailed);
+  EXPECT_TRUE(is(with(""), MfaError::EmailCodeRequired));
+  EXPECT_TRUE(is(with(other_code), MfaError::InvalidEmailCode));
+  EXPECT_TRUE(is(with("1234567"), MfaError::InvalidEmailCode)) << "too short";
+  EXPECT_TRUE(is(with(mailed + "0"), MfaError::InvalidEmailCode)) << "too long";
+  EXPECT_FALSE(svc_->status(user_)->totp) << "nothing activated by a refused attempt";
+  // The right mailed code with a wrong first code: still no factor, the challenge stays.
+  EXPECT_TRUE(is(svc_->complete_challenge((*ch)->token, {"000000", "", "", mailed}, meta_),
+                 MfaError::InvalidCode));
+  auto done = with(mailed.substr(0, 4) + " " + mailed.substr(4));
+  ASSERT_TRUE(done) << done.error().message();
+  EXPECT_EQ(done->recovery_codes.size(), 10U);
+  EXPECT_TRUE(svc_->status(user_)->totp);
+  EXPECT_TRUE(audit_.has("mfa.enrol_code", "accepted"));
+  // Reused: the challenge and its code are spent.
+  EXPECT_TRUE(is(with(mailed), MfaError::InvalidChallenge));
+}
+
+TEST_F(MfaServiceTest, MailedEnrolmentCodeExpiresAndItsGuessesAreLockedOut) {
+  MemoryMailer mail;
+  cfg_.required_for_all = true;
+  cfg_.enrollment_code_ttl = seconds{60};
+  svc_ = std::make_unique<MfaService>(*store_, *kek_, clock_, rng_, audit_, cfg_, &mail);
+  auto ch = svc_->challenge_after_password(user_, meta_);
+  ASSERT_TRUE(ch && ch->has_value());
+  EXPECT_EQ((*ch)->expires_in, cfg_.challenge_ttl) << "never shorter than a challenge";
+  const std::string mailed = mailed_code(mail, user_);
+  auto e = svc_->enrol_for_challenge((*ch)->token, meta_);
+  ASSERT_TRUE(e);
+  clock_.advance(seconds{61});
+  EXPECT_TRUE(
+      is(svc_->complete_challenge((*ch)->token, {code(e->secret_base32), "", "", mailed}, meta_),
+         MfaError::InvalidEmailCode))
+      << "expired code";
+  EXPECT_TRUE(audit_.has("mfa.enrol_code", "expired"));
+
+  // Guessing: after per_source failures even the right code is refused.
+  auto ch2 = svc_->challenge_after_password(user_, meta_);
+  const std::string right = mailed_code(mail, user_);
+  auto e2 = svc_->enrol_for_challenge((*ch2)->token, meta_);
+  ASSERT_TRUE(e2);
+  for (int i = 0; i < 4; ++i) {
+    const std::string guess = fmt::format("{:08}", i);
+    if (guess == right) continue;
+    EXPECT_TRUE(is(svc_->complete_challenge((*ch2)->token, {"", "", "", guess}, meta_),
+                   MfaError::InvalidEmailCode));
+  }
+  EXPECT_TRUE(
+      is(svc_->complete_challenge((*ch2)->token, {code(e2->secret_base32), "", "", right}, meta_),
+         MfaError::InvalidEmailCode))
+      << "locked";
+  EXPECT_TRUE(audit_.has("mfa.enrol_code", "locked_source"));
+  EXPECT_FALSE(svc_->status(user_)->totp);
+}
+
+TEST_F(MfaServiceTest, EnrolmentCodeMailsAreThrottledAndTheSwitchTurnsThemOff) {
+  MemoryMailer mail;
+  cfg_.required_for_all = true;
+  svc_ = std::make_unique<MfaService>(*store_, *kek_, clock_, rng_, audit_, cfg_, &mail);
+  for (int i = 0; i < 7; ++i) ASSERT_TRUE(svc_->challenge_after_password(user_, meta_));
+  EXPECT_EQ(mail.sent().size(), 5U) << "notices_per_hour";
+  EXPECT_EQ(audit_.count("mfa.enrol_code", "throttled"), 2U);
+
+  cfg_.enrollment_requires_email_code = false;
+  mail.clear();
+  svc_ = std::make_unique<MfaService>(*store_, *kek_, clock_, rng_, audit_, cfg_, &mail);
+  auto ch = svc_->challenge_after_password(user_, meta_);
+  ASSERT_TRUE(ch && ch->has_value());
+  EXPECT_FALSE((*ch)->email_code);
+  EXPECT_EQ((*ch)->expires_in, cfg_.challenge_ttl);
+  EXPECT_TRUE(mail.sent().empty());
+  auto e = svc_->enrol_for_challenge((*ch)->token, meta_);
+  ASSERT_TRUE(e);
+  EXPECT_TRUE(svc_->complete_challenge((*ch)->token, {code(e->secret_base32), "", ""}, meta_));
+}
+
+TEST_F(MfaServiceTest, AFailedSecondFactorMailsTheOwnerOncePerWindowAndThrottled) {
+  MemoryMailer mail;
+  cfg_.public_url = "https://id.example.test";
+  svc_ = std::make_unique<MfaService>(*store_, *kek_, clock_, rng_, audit_, cfg_, &mail);
+  auto [secret, codes] = enrol(user_);
+  mail.clear();
+  auto ch = svc_->challenge_after_password(user_, meta_);
+  for (int i = 0; i < 3; ++i)
+    EXPECT_TRUE(is(svc_->complete_challenge((*ch)->token, {"000000", "", ""}, meta_),
+                   MfaError::InvalidCode));
+  ASSERT_EQ(mail.sent().size(), 1U) << "one notice for a burst of failures";
+  const auto m = mail.sent()[0];
+  EXPECT_EQ(m.to, user_.email);
+  EXPECT_EQ(m.subject, "Someone got past your password but not your second step");
+  EXPECT_NE(m.text.find("https://id.example.test/forgot-password"), std::string::npos);
+  EXPECT_EQ(m.text.find(secret.expose()), std::string::npos);
+  EXPECT_EQ(m.text.find((*ch)->token.expose()), std::string::npos);
+  // Each new lockout window brings one more, up to notices_per_hour an hour.
+  for (int w = 0; w < 6; ++w) {
+    clock_.advance(cfg_.lockout.window + seconds{1});
+    auto c = svc_->challenge_after_password(user_, meta_);
+    EXPECT_TRUE(is(svc_->complete_challenge((*c)->token, {"000000", "", ""}, meta_),
+                   MfaError::InvalidCode));
+  }
+  // Windows of 15 min + 1 s: never more than 4 in an hour, so none was throttled.
+  EXPECT_EQ(mail.sent().size(), 7U);
+  EXPECT_EQ(audit_.count("mfa.failed_notice", "sent"), 7U);
+  // A right code signs in and sends nothing.
+  const auto before = mail.sent().size();
+  auto c = svc_->challenge_after_password(user_, meta_);
+  EXPECT_TRUE(svc_->complete_challenge((*c)->token, {code(secret, 30), "", ""}, meta_));
+  EXPECT_EQ(mail.sent().size(), before);
+}
+
+TEST_F(MfaServiceTest, FailedCodeNoticesStopAtTheHourlyLimit) {
+  MemoryMailer mail;
+  cfg_.lockout_enabled = false;  // no windows: the hourly limit alone bounds the notices
+  svc_ = std::make_unique<MfaService>(*store_, *kek_, clock_, rng_, audit_, cfg_, &mail);
+  auto [secret, codes] = enrol(user_);
+  mail.clear();
+  auto ch = svc_->challenge_after_password(user_, meta_);
+  for (int i = 0; i < 8; ++i)
+    EXPECT_TRUE(is(svc_->complete_challenge((*ch)->token, {"000000", "", ""}, meta_),
+                   MfaError::InvalidCode));
+  EXPECT_EQ(mail.sent().size(), 5U);
+  EXPECT_EQ(audit_.count("mfa.failed_notice", "throttled"), 3U);
+  clock_.advance(std::chrono::hours{1} + seconds{1});
+  EXPECT_TRUE(is(svc_->complete_challenge((*ch)->token, {"000000", "", ""}, meta_),
+                 MfaError::InvalidChallenge))
+      << "the challenge expired meanwhile";
+  auto ch2 = svc_->challenge_after_password(user_, meta_);
+  EXPECT_TRUE(is(svc_->complete_challenge((*ch2)->token, {"000000", "", ""}, meta_),
+                 MfaError::InvalidCode));
+  EXPECT_EQ(mail.sent().size(), 6U) << "a new hour";
+}
+
+TEST_F(MfaServiceTest, StepUpIsRefusedToARequiredUserWithoutAFactor) {
+  cfg_.required_for_all = true;
+  make();
+  EXPECT_TRUE(is(svc_->step_up(user_, {}, meta_), MfaError::EnrollmentRequired));
+  EXPECT_TRUE(is(svc_->step_up(user_, {"123456", "", ""}, meta_), MfaError::EnrollmentRequired));
+  EXPECT_TRUE(audit_.has("mfa.step_up", "enrollment_required"));
+  EXPECT_TRUE(*svc_->needs_enrolment(user_));
+  auto [secret, codes] = enrol(user_);
+  EXPECT_FALSE(*svc_->needs_enrolment(user_));
+  EXPECT_TRUE(is(svc_->step_up(user_, {}, meta_), MfaError::SecondFactorRequired));
+  EXPECT_TRUE(svc_->step_up(user_, {code(secret, 30), "", ""}, meta_));
 }
 
 }  // namespace

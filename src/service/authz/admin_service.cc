@@ -158,6 +158,17 @@ Status AdminService::reset_mfa(const Caller& c, std::string_view id) {
   return mfa_->remove(id, c.user_id, c.meta);
 }
 
+Status AdminService::enforce_mfa_policy(const Caller& c, std::string_view user_id,
+                                        std::string_view cause) {
+  if (mfa_ == nullptr) return {};
+  // The grant is made; if it makes a second factor required that the user lacks, the
+  // password-only sessions they hold end now rather than at their next sign-in.
+  auto ended = mfa_->end_sessions_if_enrolment_needed(user_id, accounts_, c.user_id, cause, c.meta);
+  if (!ended) return fail(ended.error());
+  if (*ended) authz_.forget_user(user_id);
+  return {};
+}
+
 Result<store::Tenant> AdminService::create_tenant(const Caller& c, std::string_view name) {
   if (auto ok = allow_platform(c, "admin.tenant.create", ""); !ok) return fail(ok.error());
   auto clean = clean_name(name);
@@ -283,6 +294,7 @@ Result<MemberView> AdminService::add_member(const Caller& c, std::string_view te
   }
   authz_.forget_membership(tenant, found->id);
   audit(c, std::string(kAction), "success", found->id, std::string(tenant));
+  if (auto ok = enforce_mfa_policy(c, found->id, "role_grant"); !ok) return fail(ok.error());
   return MemberView{std::move(m), std::move(found->email)};
 }
 
@@ -300,6 +312,7 @@ Result<MemberView> AdminService::set_member_role(const Caller& c, std::string_vi
     return fail(last_admin_or(ok.error()));
   authz_.forget_membership(tenant, user_id);
   audit(c, std::string(kAction), "success", std::string(user_id), std::string(tenant));
+  if (auto ok = enforce_mfa_policy(c, user_id, "role_grant"); !ok) return fail(ok.error());
   auto m = store_.tenants().find_membership(tenant, user_id);
   if (!m) return fail(not_found_or(m.error()));
   auto user = store_.users().find_user_by_id(user_id);

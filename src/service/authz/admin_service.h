@@ -127,6 +127,10 @@ class AdminService {
                                  std::string_view action, std::string_view subject);
   // The policy's roles that administer a tenant's users (what the store keeps held by someone).
   [[nodiscard]] std::vector<std::string> admin_roles() const;
+  // After a grant to `user_id`: ends their sessions and refresh families if the MFA policy
+  // now requires a factor they lack (MfaService::end_sessions_if_enrolment_needed).
+  [[nodiscard]] Status enforce_mfa_policy(const Caller& c, std::string_view user_id,
+                                          std::string_view cause);
   void audit(const Caller& c, std::string action, std::string result, std::string subject,
              std::string tenant = {});
   [[nodiscard]] Result<store::ServiceClient> client_in(std::string_view tenant,
@@ -138,7 +142,7 @@ class AdminService {
   Clock& clock_;
   Random& rng_;
   AuditSink& audit_;
-  MfaService* mfa_;  // reset_mfa (null: not available)
+  MfaService* mfa_;  // reset_mfa and the policy after grants (null: not available)
 };
 
 }  // namespace gh::service

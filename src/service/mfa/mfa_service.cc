@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <array>
+#include <charconv>
 #include <span>
 
 #include <fmt/format.h>
@@ -33,6 +34,12 @@ const char* describe(MfaError e) {
       return "no authenticator is set up";
     case MfaError::SecondFactorRequired:
       return "enter a code from your authenticator app (or a recovery code) as well";
+    case MfaError::EmailCodeRequired:
+      return "enter the confirmation code we mailed to your address as well";
+    case MfaError::InvalidEmailCode:
+      return "the confirmation code from the mail is not valid";
+    case MfaError::EnrollmentRequired:
+      return "this account must set up two-step verification: sign in again to do so";
   }
   return "mfa error";
 }
@@ -48,13 +55,36 @@ constexpr std::size_t kRecoveryBytes = 10;  // 80 bits: 16 base32 characters
 constexpr std::size_t kMaxChallengeChars = 128;
 constexpr std::string_view kVerifyData = "verify";
 constexpr std::string_view kEnrollData = "enroll";
+constexpr std::size_t kEmailCodeDigits = 8;  // 10^8 codes; lockout allows ~20 guesses a window
+constexpr std::string_view kMailField = ";mail=";  // HMAC of the mailed code
+constexpr std::string_view kMailExpiryField = ";mail_exp=";
 
-// A challenge's data: its kind, then the methods of the first step ("verify pwd", "enroll fed").
+// A challenge's data: its kind, then the methods of the first step ("verify pwd", "enroll fed"),
+// then for an Enroll challenge with a mailed code ";mail=<hmac hex>;mail_exp=<unix seconds>".
 std::string_view kind_of(std::string_view data) { return data.substr(0, data.find(' ')); }
 std::string first_amr_of(std::string_view data) {
   const auto sp = data.find(' ');
-  return sp == std::string_view::npos ? std::string(kAmrPassword)
-                                      : std::string(data.substr(sp + 1));
+  if (sp == std::string_view::npos) return std::string(kAmrPassword);
+  const auto rest = data.substr(sp + 1);
+  return std::string(rest.substr(0, rest.find(';')));
+}
+// The value of `field` (";name=") in a challenge's data; empty if absent.
+std::string_view field_of(std::string_view data, std::string_view field) {
+  const auto at = data.find(field);
+  if (at == std::string_view::npos) return {};
+  const auto rest = data.substr(at + field.size());
+  return rest.substr(0, rest.find(';'));
+}
+// The digits of a typed mailed code ("1234 5678", "1234-5678"); nullopt unless exactly 8.
+std::optional<std::string> normalize_email_code(std::string_view typed) {
+  std::string out;
+  for (char ch : typed) {
+    if (ch == ' ' || ch == '-') continue;
+    if (ch < '0' || ch > '9' || out.size() == kEmailCodeDigits) return std::nullopt;
+    out.push_back(ch);
+  }
+  if (out.size() != kEmailCodeDigits) return std::nullopt;
+  return out;
 }
 // The methods after a second factor, given the first step's: "pwd" + TOTP = "pwd otp mfa".
 std::string with_second(std::string_view first, std::string_view second_amr) {
@@ -97,6 +127,8 @@ MfaConfig mfa_config(const Config& c) {
   m.lockout_enabled = c.lockout_enabled;
   m.code_hash_iterations = c.argon2_iterations;
   m.code_hash_memory_kib = c.argon2_memory_kib;
+  m.enrollment_requires_email_code = c.mfa_enrollment_requires_email_code;
+  m.enrollment_code_ttl = std::chrono::seconds(c.mfa_enrollment_code_ttl_s);
   return m;
 }
 
@@ -123,7 +155,8 @@ MfaService::MfaService(store::Store& store, const crypto::Kek& kek, Clock& clock
       audit_(audit),
       cfg_(std::move(config)),
       mailer_(mailer),
-      recovery_key_(kek.derive("gatehouse recovery codes v1")) {}
+      recovery_key_(kek.derive("gatehouse recovery codes v1")),
+      email_code_key_(kek.derive("gatehouse mfa enrolment email codes v1")) {}
 
 void MfaService::audit(std::string action, std::string result, std::string actor,
                        std::string subject, const RequestMeta& meta) {
@@ -145,6 +178,88 @@ void MfaService::notify(std::string_view user_id, std::string_view subject, std:
       what, user->email, cfg_.public_url);
   if (auto sent = mailer_->send(m); !sent)
     spdlog::warn("mfa: the notice could not be queued: {}", sent.error().message());
+}
+
+std::string MfaService::email_code_mac(std::string_view challenge_hash,
+                                       std::string_view digits) const {
+  return hex_encode(crypto::hmac_sha256(
+      email_code_key_.expose(),
+      "enrol code v1:" + std::string(challenge_hash) + ":" + std::string(digits)));
+}
+
+void MfaService::send_enrolment_code(const store::User& user, std::string_view code,
+                                     const RequestMeta& meta) {
+  auto allowed = under_notice_limit(store_.audit(), user.id, "mfa.enrol_code", "sent", clock_.now(),
+                                    cfg_.notices_per_hour);
+  if (!allowed) {
+    spdlog::warn("mfa: the enrolment code mail limit could not be read: {}",
+                 allowed.error().message());
+    return;
+  }
+  if (!*allowed) {
+    audit("mfa.enrol_code", "throttled", user.id, user.id, meta);
+    return;
+  }
+  if (mailer_ == nullptr) {
+    audit("mfa.enrol_code", "no_mailer", user.id, user.id, meta);
+    return;
+  }
+  MailMessage m;
+  m.to = user.email;
+  m.subject = "Your code to set up two-step verification";
+  m.text = fmt::format(
+      "Your confirmation code: {} {}\r\n\r\n"
+      "Someone signed in to {} with the right password and is setting up an authenticator app "
+      "for it, as this account requires. Enter this code together with the first code from the "
+      "app. It works once, for the next {} minutes.\r\n\r\n"
+      "If this was not you, do not give this code to anyone: someone knows your password. "
+      "Choose a new one at {}/forgot-password and contact your administrator.\r\n",
+      code.substr(0, 4), code.substr(4), user.email,
+      std::max<std::int64_t>(1, cfg_.enrollment_code_ttl.count() / 60), cfg_.public_url);
+  if (auto sent = mailer_->send(m); !sent) {
+    spdlog::warn("mfa: the enrolment code could not be queued: {}", sent.error().message());
+    audit("mfa.enrol_code", "mail_failed", user.id, user.id, meta);
+    return;
+  }
+  audit("mfa.enrol_code", "sent", user.id, user.id, meta);
+}
+
+void MfaService::notify_failed_factor(const store::User& user, std::string_view first_amr,
+                                      std::int64_t attempts, const RequestMeta& meta) {
+  if (mailer_ == nullptr) return;
+  // One notice per burst: the first failure of a lockout window (every failure when the
+  // count is unknown), and never more than notices_per_hour an hour.
+  if (attempts > 1) return;
+  auto allowed = under_notice_limit(store_.audit(), user.id, "mfa.failed_notice", "sent",
+                                    clock_.now(), cfg_.notices_per_hour);
+  if (!allowed) {
+    spdlog::warn("mfa: the notice limit could not be read: {}", allowed.error().message());
+    return;
+  }
+  if (!*allowed) {
+    audit("mfa.failed_notice", "throttled", "system", user.id, meta);
+    return;
+  }
+  const bool federated = first_amr.find("fed") != std::string_view::npos;
+  MailMessage m;
+  m.to = user.email;
+  m.subject = "Someone got past your password but not your second step";
+  m.text = fmt::format(
+      "Someone {} for {}, but then entered a wrong code from your authenticator app (or a "
+      "wrong recovery code), so they were not let in.\r\n\r\n"
+      "If this was you and you mistyped the code, you can ignore this message. If it was not "
+      "you, {}, and contact your administrator.\r\n",
+      federated ? "signed in through your sign-in provider" : "entered the right password",
+      user.email,
+      federated ? "someone controls your account at that provider: secure it there"
+                : fmt::format("your password is known to someone else: change your password now "
+                              "at {}/forgot-password",
+                              cfg_.public_url));
+  if (auto sent = mailer_->send(m); !sent) {
+    spdlog::warn("mfa: the notice could not be queued: {}", sent.error().message());
+    return;
+  }
+  audit("mfa.failed_notice", "sent", "system", user.id, meta);
 }
 
 Result<std::string> MfaService::recovery_hash(std::string_view user_id,
@@ -196,6 +311,30 @@ Result<bool> MfaService::required_for(const store::User& user) {
   return false;
 }
 
+Result<bool> MfaService::needs_enrolment(const store::User& user) {
+  auto f = store_.mfa().find_totp(user.id);
+  if (!f && !is(f.error(), store::StoreError::NotFound)) return fail(f.error());
+  if (f && f->confirmed) return false;
+  return required_for(user);
+}
+
+Result<bool> MfaService::end_sessions_if_enrolment_needed(std::string_view user_id,
+                                                          AccountService& accounts,
+                                                          std::string_view actor,
+                                                          std::string_view cause,
+                                                          const RequestMeta& meta) {
+  auto user = store_.users().find_user_by_id(user_id);
+  if (!user) return fail(user.error());
+  auto needs = needs_enrolment(*user);
+  if (!needs) return fail(needs.error());
+  if (!*needs) return false;
+  // Sessions and tokens from before the grant carry no second factor: the policy now says
+  // they must, so they end, and the next sign-in is sent to enrolment.
+  if (auto ok = accounts.logout_all(user->id, meta); !ok) return fail(ok.error());
+  audit("mfa.policy_logout", std::string(cause), std::string(actor), user->id, meta);
+  return true;
+}
+
 Result<MfaStatus> MfaService::status(const store::User& user) {
   MfaStatus s;
   auto f = store_.mfa().find_totp(user.id);
@@ -224,21 +363,42 @@ Result<std::optional<Challenge>> MfaService::challenge_after_password(const stor
   }
   std::string plain = random_token(rng_, 32);
   const Seconds now = clock_.now();
+  std::chrono::seconds ttl = cfg_.challenge_ttl;
   store::OneTimeToken t{token_hash(plain),
                         store::TokenPurpose::MfaChallenge,
                         user.id,
                         std::string(kind == ChallengeKind::Verify ? kVerifyData : kEnrollData) +
                             " " + std::string(first_amr),
                         now,
-                        now + cfg_.challenge_ttl};
+                        now + ttl};
+  // A forced enrolment proves the mailbox too: whoever holds only the password must not be
+  // able to register their own authenticator (a new admin, or after an admin reset).
+  const bool email_code = kind == ChallengeKind::Enroll && cfg_.enrollment_requires_email_code;
+  std::string code;
+  if (email_code) {
+    std::array<std::byte, 8> r{};
+    rng_.fill(r);
+    std::uint64_t v = 0;
+    for (auto b : r) v = (v << 8) | std::to_integer<std::uint64_t>(b);
+    code = fmt::format("{:08}", v % 100'000'000U);  // bias under 2^-36: negligible
+    // The challenge lives as long as the code: reading mail and setting up an app take time.
+    ttl = std::max(ttl, cfg_.enrollment_code_ttl);
+    t.expires_at = now + ttl;
+    t.data += fmt::format("{}{}{}{}", kMailField, email_code_mac(t.hash, code), kMailExpiryField,
+                          unix_now(now + cfg_.enrollment_code_ttl));
+  }
   if (auto ok = store_.one_time_tokens().put_token(t); !ok) {
     wipe(plain);
+    wipe(code);
     return fail(ok.error());
   }
   audit("mfa.challenge", kind == ChallengeKind::Verify ? "verify" : "enroll", user.id, user.id,
         meta);
-  return std::optional<Challenge>{
-      Challenge{SecretString(std::move(plain)), kind, cfg_.challenge_ttl}};
+  if (email_code) send_enrolment_code(user, code, meta);
+  wipe(code);
+  Challenge c{SecretString(std::move(plain)), kind, ttl};
+  c.email_code = email_code;
+  return std::optional<Challenge>{std::move(c)};
 }
 
 Result<store::OneTimeToken> MfaService::live_challenge(const SecretString& token) {
@@ -373,8 +533,8 @@ Result<std::vector<std::string>> MfaService::confirm_enrolment(const store::User
 
 Result<std::string> MfaService::check_factor(const store::User& user, const SecondFactor& factor,
                                              std::optional<std::int64_t>& codes_left,
-                                             std::string_view action_name,
-                                             const RequestMeta& meta) {
+                                             std::string_view action_name, const RequestMeta& meta,
+                                             std::int64_t* failed_attempts) {
   const std::string action(action_name);
   auto f = store_.mfa().find_totp(user.id);
   if (!f && !is(f.error(), store::StoreError::NotFound)) return fail(f.error());
@@ -394,6 +554,9 @@ Result<std::string> MfaService::check_factor(const store::User& user, const Seco
             step->verdict == account::AttemptVerdict::SourceLocked ? "locked_source"
                                                                    : "locked_account",
             user.id, user.id, meta);
+      // Locked: the counters did not move; a notice went out with this window's first failure.
+      if (failed_attempts != nullptr)
+        *failed_attempts = std::max<std::int64_t>(2, step->account.attempts);
       return fail(MfaError::InvalidCode);
     }
   }
@@ -430,6 +593,7 @@ Result<std::string> MfaService::check_factor(const store::User& user, const Seco
     if (step && (step->source_locked_now || step->account_locked_now))
       audit("mfa.lockout", step->account_locked_now ? "account" : "source", "system", user.id,
             meta);
+    if (failed_attempts != nullptr) *failed_attempts = step ? step->account.attempts : 0;
     return fail(MfaError::InvalidCode);
   }
   if (step) {
@@ -458,13 +622,20 @@ Result<Completed> MfaService::complete_challenge(const SecretString& token,
   }
   Completed out;
   if (kind_of(t->data) == kEnrollData) {
+    if (auto ok = check_email_code(*t, *user, factor.email_code, meta); !ok)
+      return fail(ok.error());
     auto codes = confirm_enrolment(*user, "challenge:" + t->hash, factor.code, meta);
     if (!codes) return fail(codes.error());
     out.recovery_codes = std::move(*codes);
     out.amr = with_second(first_amr_of(t->data), kAmrTotp);
   } else {
-    auto amr = check_factor(*user, factor, out.recovery_codes_left, "mfa.verify", meta);
-    if (!amr) return fail(amr.error());
+    std::int64_t failed = 0;
+    auto amr = check_factor(*user, factor, out.recovery_codes_left, "mfa.verify", meta, &failed);
+    if (!amr) {
+      if (amr.error().code == make_error_code(MfaError::InvalidCode))
+        notify_failed_factor(*user, first_amr_of(t->data), failed, meta);
+      return fail(amr.error());
+    }
     out.amr = with_second(first_amr_of(t->data), *amr);
   }
   // Single use: of two requests that both passed, one gets the sign-in.
@@ -477,6 +648,59 @@ Result<Completed> MfaService::complete_challenge(const SecretString& token,
   return out;
 }
 
+Status MfaService::check_email_code(const store::OneTimeToken& t, const store::User& user,
+                                    std::string_view typed, const RequestMeta& meta) {
+  const std::string_view mac = field_of(t.data, kMailField);
+  // Configured on, every forced enrolment needs a code; a challenge made without one (an older
+  // instance, or the switch turned on since) then cannot be completed: sign in again.
+  if (mac.empty() && !cfg_.enrollment_requires_email_code) return {};
+  if (typed.empty()) {
+    audit("mfa.enrol_code", "missing", user.id, user.id, meta);
+    return fail(MfaError::EmailCodeRequired);
+  }
+  // Counted before it is checked, with the authenticator codes (one budget per user).
+  std::optional<account::AttemptStep> step;
+  if (cfg_.lockout_enabled) {
+    auto begun = store_.lockout().begin_login_attempt(lockout_key(user.id), net::limit_key(meta.ip),
+                                                      clock_.now(), cfg_.lockout, false);
+    if (!begun) return fail(begun.error());
+    step = *begun;
+    if (step->verdict != account::AttemptVerdict::Proceed) {
+      audit("mfa.enrol_code",
+            step->verdict == account::AttemptVerdict::SourceLocked ? "locked_source"
+                                                                   : "locked_account",
+            user.id, user.id, meta);
+      return fail(MfaError::InvalidEmailCode);
+    }
+  }
+  const auto digits = normalize_email_code(typed);
+  std::int64_t expires = 0;
+  const auto exp_text = field_of(t.data, kMailExpiryField);
+  const bool exp_ok =
+      std::from_chars(exp_text.data(), exp_text.data() + exp_text.size(), expires).ec ==
+      std::errc{};
+  const bool live = exp_ok && unix_now(clock_.now()) < expires;
+  const bool match =
+      digits && !mac.empty() && constant_time_equal(email_code_mac(t.hash, *digits), mac);
+  if (!match || !live) {
+    audit("mfa.enrol_code", match ? "expired" : "invalid", user.id, user.id, meta);
+    if (step && (step->source_locked_now || step->account_locked_now))
+      audit("mfa.lockout", step->account_locked_now ? "account" : "source", "system", user.id,
+            meta);
+    return fail(MfaError::InvalidEmailCode);
+  }
+  // The mailbox is proven: the owner's own typos on the authenticator code that follows are
+  // not held against the account.
+  if (step) {
+    if (auto cleared =
+            store_.lockout().clear_login_attempts(lockout_key(user.id), net::limit_key(meta.ip));
+        !cleared)
+      spdlog::warn("mfa: clearing lockout counters failed: {}", cleared.error().message());
+  }
+  audit("mfa.enrol_code", "accepted", user.id, user.id, meta);
+  return {};
+}
+
 Result<std::string> MfaService::verify(const store::User& user, const SecondFactor& factor,
                                        const RequestMeta& meta) {
   std::optional<std::int64_t> left;
@@ -487,7 +711,15 @@ Result<std::string> MfaService::step_up(const store::User& user, const SecondFac
                                         const RequestMeta& meta) {
   auto f = store_.mfa().find_totp(user.id);
   if (!f && !is(f.error(), store::StoreError::NotFound)) return fail(f.error());
-  if (!f || !f->confirmed) return std::string(kAmrPassword);
+  if (!f || !f->confirmed) {
+    // The policy may have come to require a factor after this session began (a grant, a config
+    // change): the password alone is then not a recent authentication of this account.
+    auto req = required_for(user);
+    if (!req) return fail(req.error());
+    if (!*req) return std::string(kAmrPassword);
+    audit("mfa.step_up", "enrollment_required", user.id, user.id, meta);
+    return fail(MfaError::EnrollmentRequired);
+  }
   if (factor.code.empty() && factor.recovery_code.empty())
     return fail(MfaError::SecondFactorRequired);
   return verify(user, factor, meta);

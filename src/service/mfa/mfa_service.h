@@ -22,7 +22,18 @@
 //   A wrong code leaves the challenge usable; success consumes it.
 // - Policy: required for `required_roles` (a role in any tenant, or
 //   "tenant/role"), platform admins, or everyone (`required_for_all`). A user
-//   who must enrol gets an enrolment challenge instead of a session.
+//   who must enrol gets an enrolment challenge instead of a session. Such a
+//   forced enrolment also needs proof of the mailbox
+//   (`enrollment_requires_email_code`): starting the challenge mails an
+//   8-digit code (stored only as an HMAC under a KEK subkey, bound to that
+//   challenge, living enrollment_code_ttl, its guesses counted in the same
+//   lockout as codes), which must come with the first TOTP code — so the
+//   holder of a password alone cannot register their own authenticator.
+//   Step-up for a user the policy requires a factor of, but who has none, is
+//   refused (EnrollmentRequired); a grant that makes the policy apply ends the
+//   user's sessions and refresh families (end_sessions_if_enrolment_needed).
+// - Notices: a failed second factor after a right first step mails the owner
+//   (once per lockout window, at most notices_per_hour an hour, no secret).
 //
 // Blocking (store, sealing; Argon2id for recovery codes: complete_challenge,
 // verify, step_up, confirm_enrolment and regenerate_recovery_codes belong on
@@ -55,6 +66,9 @@ enum class MfaError : std::uint8_t {
   AlreadyEnrolled,       // an authenticator is already active
   NotEnrolled,           // no active authenticator (or no pending enrolment to confirm)
   SecondFactorRequired,  // step-up for a user with an authenticator needs a code too
+  EmailCodeRequired,     // a forced enrolment needs the code mailed to the account, none was sent
+  InvalidEmailCode,      // that mailed code is wrong, expired, for another challenge, or paused
+  EnrollmentRequired,    // the policy requires a factor this user lacks: sign in again and enrol
 };
 GH_DECLARE_ERROR_CATEGORY(MfaError)
 
@@ -70,6 +84,11 @@ struct MfaConfig {
   std::uint32_t code_hash_iterations = 2;  // Argon2id for recovery codes (the password settings)
   std::uint64_t code_hash_memory_kib = 19 * 1024;
   bool lockout_enabled = true;
+  // A forced enrolment at sign-in needs the code mailed to the account's address.
+  bool enrollment_requires_email_code = true;
+  // The mailed code (and its challenge) lives this long.
+  std::chrono::seconds enrollment_code_ttl{15 * 60};
+  std::int64_t notices_per_hour = 5;  // per user and kind: enrolment codes, failed-code notices
 };
 
 // Authentication methods (RFC 8176) after each step.
@@ -95,6 +114,7 @@ struct Challenge {
   SecretString token;  // the plaintext; only its hash is stored
   ChallengeKind kind = ChallengeKind::Verify;
   std::chrono::seconds expires_in{};
+  bool email_code = false;  // Enroll: completing needs the code mailed to the account too
 };
 
 // A second factor as sent: a TOTP code or a recovery code (one of them).
@@ -103,6 +123,7 @@ struct SecondFactor {
   std::string recovery_code;
   std::string
       device_token;  // the browser's known-device cookie: exempts it from the account-wide lock
+  std::string email_code;  // Enroll challenges: the code mailed when the challenge started
 };
 
 struct Completed {
@@ -123,10 +144,22 @@ class MfaService {
   [[nodiscard]] Result<MfaStatus> status(const store::User& user);
   // Whether the policy requires a second factor for `user`. Errors: StoreError.
   [[nodiscard]] Result<bool> required_for(const store::User& user);
+  // The policy requires a second factor and `user` has no active one. Errors: StoreError.
+  [[nodiscard]] Result<bool> needs_enrolment(const store::User& user);
+  // After a grant (a tenant role, platform admin) to `user_id`: if the policy now requires a
+  // factor the user lacks, ends every session and refresh family (AccountService::logout_all:
+  // they sign in again and enrol) and audits "mfa.policy_logout" (`cause` as result). True
+  // when sessions were ended. Errors: NotFound, StoreError.
+  [[nodiscard]] Result<bool> end_sessions_if_enrolment_needed(std::string_view user_id,
+                                                              AccountService& accounts,
+                                                              std::string_view actor,
+                                                              std::string_view cause,
+                                                              const RequestMeta& meta);
 
   // After a verified first step (`first_amr`: "pwd", or "fed" after a provider sign-in, kept
   // in the session's amr): nullopt when no second factor is needed,
-  // else a challenge (Verify if enrolled, Enroll if the policy requires one).
+  // else a challenge (Verify if enrolled, Enroll if the policy requires one; an Enroll
+  // challenge mails the confirmation code when enrollment_requires_email_code).
   [[nodiscard]] Result<std::optional<Challenge>> challenge_after_password(
       const store::User& user, const RequestMeta& meta, std::string_view first_amr = kAmrPassword);
   // The live challenge's user and kind (for pages). Errors: InvalidChallenge.
@@ -138,8 +171,11 @@ class MfaService {
                                                       const RequestMeta& meta);
   // Checks the factor against the challenge's user (Verify: TOTP or recovery
   // code; Enroll: a code of the pending enrolment, which then becomes active),
-  // consumes the challenge and says how the user authenticated.
-  // Errors: InvalidChallenge, InvalidCode, NotEnrolled, AccountError::Disabled, StoreError.
+  // consumes the challenge and says how the user authenticated. An Enroll challenge
+  // that carries a mailed code checks `factor.email_code` first (counted by lockout).
+  // A failed factor of a Verify challenge mails the owner a notice (throttled).
+  // Errors: InvalidChallenge, InvalidCode, NotEnrolled, EmailCodeRequired, InvalidEmailCode,
+  // AccountError::Disabled, StoreError.
   [[nodiscard]] Result<Completed> complete_challenge(const SecretString& token,
                                                      const SecondFactor& factor,
                                                      const RequestMeta& meta);
@@ -160,8 +196,10 @@ class MfaService {
   [[nodiscard]] Result<std::string> verify(const store::User& user, const SecondFactor& factor,
                                            const RequestMeta& meta);
   // Step-up after the password was verified again (AccountService::reauthenticate):
-  // "pwd" for a user without an authenticator; otherwise the factor is required
-  // and checked, and its amr returned. Errors: SecondFactorRequired, InvalidCode, StoreError.
+  // "pwd" for a user without an authenticator whom the policy does not require one of;
+  // otherwise the factor is required and checked, and its amr returned.
+  // Errors: EnrollmentRequired (required, none active), SecondFactorRequired, InvalidCode,
+  // StoreError.
   [[nodiscard]] Result<std::string> step_up(const store::User& user, const SecondFactor& factor,
                                             const RequestMeta& meta);
   // New recovery codes (the old set stops working). Errors: NotEnrolled, StoreError.
@@ -184,7 +222,8 @@ class MfaService {
   [[nodiscard]] Result<std::string> check_factor(const store::User& user,
                                                  const SecondFactor& factor,
                                                  std::optional<std::int64_t>& codes_left,
-                                                 std::string_view action, const RequestMeta& meta);
+                                                 std::string_view action, const RequestMeta& meta,
+                                                 std::int64_t* failed_attempts = nullptr);
   [[nodiscard]] Result<std::string> recovery_hash(std::string_view user_id,
                                                   std::string_view normalized) const;
   [[nodiscard]] Result<SecretString> open_secret(const store::TotpFactor& f) const;
@@ -193,6 +232,20 @@ class MfaService {
              const RequestMeta& meta);
   // Best effort (logged): tells `user_id`'s address what changed about its second factor.
   void notify(std::string_view user_id, std::string_view subject, std::string_view what);
+  // The HMAC (hex) of a mailed enrolment code, bound to the challenge's hash.
+  [[nodiscard]] std::string email_code_mac(std::string_view challenge_hash,
+                                           std::string_view digits) const;
+  // Mails `code` to `user` unless notices_per_hour were sent this hour (audited either way).
+  void send_enrolment_code(const store::User& user, std::string_view code, const RequestMeta& meta);
+  // The mailed code of an Enroll challenge `t` against `typed`. Errors: EmailCodeRequired,
+  // InvalidEmailCode, StoreError.
+  [[nodiscard]] Status check_email_code(const store::OneTimeToken& t, const store::User& user,
+                                        std::string_view typed, const RequestMeta& meta);
+  // Someone got the first step right but not the second: tell the owner (best effort), at most
+  // once per lockout window (`attempts`: the account-wide count after this failure, 0 unknown)
+  // and notices_per_hour an hour.
+  void notify_failed_factor(const store::User& user, std::string_view first_amr,
+                            std::int64_t attempts, const RequestMeta& meta);
 
   store::Store& store_;
   const crypto::Kek& kek_;
@@ -202,6 +255,7 @@ class MfaService {
   MfaConfig cfg_;
   Mailer* mailer_;             // when set: the user is told when a factor is added or removed
   SecretString recovery_key_;  // KEK subkey for recovery-code hashes
+  SecretString email_code_key_;  // KEK subkey for mailed enrolment codes
 };
 
 struct Config;

@@ -80,15 +80,8 @@ Result<store::OneTimeToken> RecoveryService::consume_link(const SecretString& to
 
 Result<bool> RecoveryService::under_notice_limit(std::string_view user_id, std::string_view action,
                                                  std::string_view result) {
-  store::AuditQuery q;
-  q.user = std::string(user_id);
-  q.action = std::string(action);
-  q.result = std::string(result);
-  q.since = clock_.now() - std::chrono::hours{1};
-  q.limit = static_cast<std::size_t>(cfg_.max_links_per_hour);
-  auto rows = store_.audit().query_audit(q);
-  if (!rows) return fail(rows.error());
-  return static_cast<std::int64_t>(rows->size()) < cfg_.max_links_per_hour;
+  return service::under_notice_limit(store_.audit(), user_id, action, result, clock_.now(),
+                                     cfg_.max_links_per_hour);
 }
 
 Result<std::string> RecoveryService::issue(const store::User& user, store::TokenPurpose purpose,

@@ -22,6 +22,11 @@ export function claims(token) {
 
 export { until };  // lives in server.mjs; re-exported for the suites that import it from here
 
+// Server env for the suites about authorization itself: the MFA policy (admins and platform admins
+// must enrol; a grant to a user without a factor ends their sessions) is off, so their users keep
+// the password-only tokens they registered with. The policy is tested in mfa.test.mjs.
+export const NO_MFA_POLICY = { GATEHOUSE_MFA_REQUIRED_ROLES: '', GATEHOUSE_MFA_REQUIRED_FOR_PLATFORM_ADMINS: 'false' };
+
 // Asserts an RFC 9457 problem answer with the given status and code.
 export function assertProblem(res, status, code, what = '') {
   assert.equal(res.status, status, `${what} status: ${res.status} ${res.text}`);
@@ -51,7 +56,8 @@ export async function login(gh, u) {
 // `gatehouse user grant-admin` against the server's data dir, then waits until the
 // running server honours it (made elsewhere: within the cache TTL).
 export async function grantPlatformAdmin(gh, u) {
-  const r = cli(['user', 'grant-admin', u.email, '--data-dir', gh.dataDir]);
+  // With the server's settings: the CLI applies the same MFA policy to the grant.
+  const r = cli(['user', 'grant-admin', u.email, '--data-dir', gh.dataDir], { env: gh.env });
   assert.equal(r.code, 0, `grant-admin: ${r.err}`);
   const res = await until(() => gh.json('GET', '/v1/admin/users?limit=1', undefined, bearer(u.access)), (x) => x.status === 200);
   assert.equal(res.status, 200, `platform admin honoured: ${res.text}`);
