@@ -120,6 +120,7 @@ std::span<const App::RouteDef> App::route_table() {
       {verb::get, "/v1/account/identities", &App::list_identities},
       {verb::delete_, "/v1/account/identities/{id}", &App::unlink_identity},
       {verb::post, "/account/identities/link", &App::page_link_identity_post},
+      {verb::post, "/reauth/provider", &App::page_reauth_provider_post},
       {verb::post, "/account/identities/unlink", &App::page_unlink_identity_post},
       {verb::get, "/.well-known/jwks.json", &App::jwks},
       {verb::get, "/.well-known/openid-configuration", &App::openid_configuration},

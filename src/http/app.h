@@ -182,6 +182,7 @@ class App {
   Awaitable list_identities(Request& req, RequestContext& ctx);
   Awaitable unlink_identity(Request& req, RequestContext& ctx);
   Awaitable page_link_identity_post(Request& req, RequestContext& ctx);
+  Awaitable page_reauth_provider_post(Request& req, RequestContext& ctx);
   Awaitable page_unlink_identity_post(Request& req, RequestContext& ctx);
   // A friendly page (Accept: text/html) or problem+json for a federated sign-in failure.
   Response oauth_failure(const Request& req, const RequestContext& ctx, const Error& e);

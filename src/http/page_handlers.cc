@@ -504,21 +504,22 @@ Awaitable App::reauth_view(Request& req, RequestContext& ctx, const service::Cur
   data.set("return_to", std::string(back));
   data.set("has_password", (*user)->first.password_hash.empty() ? PageData::type::bool_false : PageData::type::bool_true);
   if (d_.oauth != nullptr && (*user)->first.password_hash.empty()) {
-    // A fresh sign-in at a linked provider also counts as a recent authentication, for
-    // accounts without a password only: a provider's own session may answer without asking.
+    // For accounts without a password only: a fresh sign-in at a linked OpenID provider, which
+    // must ask the person again (prompt=login, max_age=0) and say when (auth_time). GitHub
+    // cannot, so it is not offered (docs/oauth.md §4).
     auto linked = co_await offload(d_.db_pool, [&] { return d_.oauth->identities(s.row.user_id); });
     PageData list{PageData::type::list};
     if (linked && *linked) {
       std::set<std::string> seen;
       for (const auto& i : **linked) {
-        if (!seen.insert(i.provider).second || !d_.oauth->has_provider(i.provider)) continue;
-        PageData item;
-        item.set("display_name", i.provider);
-        for (const auto& p : d_.oauth->providers())
-          if (p.name == i.provider) item.set("display_name", p.display_name);
-        item.set("href", fmt::format("/v1/oauth/{}/start?return_to={}", i.provider,
-                                     web::url_encode(back.empty() ? std::string_view("/account") : back)));
-        list.push_back(item);
+        if (!seen.insert(i.provider).second) continue;
+        for (const auto& p : d_.oauth->providers()) {
+          if (p.name != i.provider || !p.reauth) continue;
+          PageData item;
+          item.set("name", p.name);
+          item.set("display_name", p.display_name);
+          list.push_back(item);
+        }
       }
     }
     data.set("providers", list);

@@ -229,5 +229,22 @@ TEST_F(OAuthServiceTest, UnknownProvider) {
   EXPECT_TRUE(audit_.has("oauth.login_failed"));
 }
 
+TEST_F(OAuthServiceTest, GithubCannotConfirmARecentSignIn) {
+  // GitHub has no ID token and no auth_time: it may answer from its own session without asking
+  // anyone, so it is never a step-up (docs/oauth.md §4).
+  auto s = make();
+  auto first = finish(s, begin(s));
+  ASSERT_TRUE(first) << first.error().message();
+  StartRequest r;
+  r.mode = FlowMode::Reauth;
+  r.link_user_id = first->user.id;
+  auto started = s.start("github", r, {});
+  ASSERT_FALSE(started);
+  EXPECT_EQ(started.error().code, make_error_code(FederationError::ReauthUnsupported));
+  // Without a user it is a malformed request.
+  r.link_user_id.clear();
+  EXPECT_EQ(s.start("github", r, {}).error().code, make_error_code(FederationError::BadRequest));
+}
+
 }  // namespace
 }  // namespace gh::service

@@ -54,6 +54,12 @@ const char* describe(FederationError e) {
       return "the sign-in request is malformed";
     case FederationError::NotLinked:
       return "no such linked identity";
+    case FederationError::ReauthUnsupported:
+      return "this sign-in provider cannot confirm a recent sign-in";
+    case FederationError::ReauthNotFresh:
+      return "the provider did not confirm a fresh sign-in";
+    case FederationError::ReauthWrongIdentity:
+      return "that identity is not linked to this account";
   }
   return "federated sign-in error";
 }
@@ -106,6 +112,8 @@ const char* mode_name(FlowMode m) {
       return "native";
     case FlowMode::Link:
       return "link";
+    case FlowMode::Reauth:
+      return "reauth";
   }
   return "browser";
 }
@@ -114,6 +122,7 @@ std::optional<FlowMode> mode_from(std::string_view s) {
   if (s == "browser") return FlowMode::Browser;
   if (s == "native") return FlowMode::Native;
   if (s == "link") return FlowMode::Link;
+  if (s == "reauth") return FlowMode::Reauth;
   return std::nullopt;
 }
 
@@ -171,6 +180,7 @@ struct OAuthService::Flow {
   std::string app_redirect;
   std::string app_challenge;
   std::string app_state;
+  std::int64_t started_at = 0;  // unix seconds; a Reauth needs auth_time from after it
 
   [[nodiscard]] std::string to_json() const {
     return json{{"provider", provider},
@@ -182,7 +192,8 @@ struct OAuthService::Flow {
                 {"link_user", link_user},
                 {"app_redirect", app_redirect},
                 {"app_challenge", app_challenge},
-                {"app_state", app_state}}
+                {"app_state", app_state},
+                {"started_at", started_at}}
         .dump();
   }
   static std::optional<Flow> from_json(std::string_view text) {
@@ -202,6 +213,9 @@ struct OAuthService::Flow {
       f.app_redirect = j.at("app_redirect").get<std::string>();
       f.app_challenge = j.at("app_challenge").get<std::string>();
       f.app_state = j.at("app_state").get<std::string>();
+      // Absent in flows stored before it existed (browser, native, link: unused there).
+      f.started_at = j.value("started_at", std::int64_t{0});
+      if (f.mode == FlowMode::Reauth && f.started_at <= 0) return std::nullopt;
     } catch (const json::exception&) {
       return std::nullopt;
     }
@@ -237,7 +251,7 @@ OAuthService::~OAuthService() = default;
 
 std::vector<ProviderInfo> OAuthService::providers() const {
   std::vector<ProviderInfo> out;
-  for (const auto& [name, p] : providers_) out.push_back({name, p->display_name});
+  for (const auto& [name, p] : providers_) out.push_back({name, p->display_name, p->oidc});
   return out;
 }
 
@@ -354,8 +368,20 @@ Result<Started> OAuthService::start(std::string_view name, const StartRequest& r
       return fail(FederationError::BadRequest,
                   "state must be at most 512 printable ASCII characters");
   }
-  if (request.mode == FlowMode::Link && request.link_user_id.empty())
+  if ((request.mode == FlowMode::Link || request.mode == FlowMode::Reauth) &&
+      request.link_user_id.empty())
     return fail(FederationError::BadRequest);
+  if (request.mode == FlowMode::Reauth) {
+    // Only an OpenID provider can say when the person last authenticated
+    // (auth_time); GitHub's OAuth answers from its own session unasked. An
+    // account with a password re-authenticates with it (a provider's session
+    // is weaker than the account's own secret).
+    if (!p->oidc) return fail(FederationError::ReauthUnsupported, "the provider has no ID token");
+    auto user = store_.users().find_user_by_id(request.link_user_id);
+    if (!user) return fail(user.error());
+    if (!user->password_hash.empty())
+      return fail(FederationError::ReauthUnsupported, "the account has a password");
+  }
 
   std::string endpoint = p->authorize_url;
   if (p->oidc) {
@@ -383,13 +409,15 @@ Result<Started> OAuthService::start(std::string_view name, const StartRequest& r
   flow.app_redirect = request.app_redirect;
   flow.app_challenge = request.app_challenge;
   flow.app_state = request.app_state;
+  const Seconds now = clock_.now();
+  flow.started_at = now.time_since_epoch().count();
 
   auto url = oauth::authorization_url({endpoint, p->client_id, redirect_uri(p->name), p->scopes,
-                                       flow.state, flow.nonce, *challenge});
+                                       flow.state, flow.nonce, *challenge,
+                                       request.mode == FlowMode::Reauth});
   if (!url) return fail(url.error());
 
   SecretString flow_id(random_token(rng_, 32));
-  const Seconds now = clock_.now();
   store::OAuthState st{hash_of(flow_id.expose()), store::OAuthStateKind::Flow, flow.to_json(), now,
                        now + config_.flow_ttl};
   if (auto ok = store_.identities().put_state(st); !ok) return fail(ok.error());
@@ -424,7 +452,8 @@ Result<CallbackOutcome> OAuthService::callback(std::string_view name,
     return failed({make_error_code(FederationError::StateInvalid), {}});
   // A link flow belongs to the session that started it (a callback in another
   // browser, or after signing in as someone else, links nothing).
-  if (flow->mode == FlowMode::Link && request.signed_in_user != flow->link_user)
+  if ((flow->mode == FlowMode::Link || flow->mode == FlowMode::Reauth) &&
+      request.signed_in_user != flow->link_user)
     return failed({make_error_code(FederationError::StateInvalid), {}});
   auto out = complete(*p, request, *flow, meta);
   if (!out) return failed(out.error());
@@ -465,6 +494,7 @@ Result<CallbackOutcome> OAuthService::complete(Provider& p, const CallbackReques
   store::Identity seen;
   seen.provider = p.name;
   seen.issuer = p.issuer;
+  std::optional<Seconds> auth_time;
   if (p.oidc) {
     oauth::IdTokenExpectations expect;
     expect.issuer = p.issuer;
@@ -484,6 +514,7 @@ Result<CallbackOutcome> OAuthService::complete(Provider& p, const CallbackReques
       }
     }
     if (!id) return fail(id.error());
+    auth_time = id->auth_time;
     seen.subject = id->subject;
     seen.email = id->email.value_or("");
     seen.email_verified = id->email_verified;
@@ -518,7 +549,46 @@ Result<CallbackOutcome> OAuthService::complete(Provider& p, const CallbackReques
     seen.email_verified = primary->has_value();
     seen.name = gu->name.value_or(gu->login);
   }
+  if (flow.mode == FlowMode::Reauth) return reauthenticated(p, flow, seen, auth_time, meta);
   return decide(p, flow, std::move(seen), meta);
+}
+
+// A step-up through the provider (FlowMode::Reauth): the provider must have
+// authenticated the person after this flow started (OpenID Connect Core
+// §3.1.2.1 max_age=0 / prompt=login; auth_time, §2), as this account's own
+// identity. Nothing about the account changes here.
+Result<CallbackOutcome> OAuthService::reauthenticated(Provider& p, const Flow& flow,
+                                                      const store::Identity& seen,
+                                                      std::optional<Seconds> auth_time,
+                                                      const RequestMeta& meta) {
+  auto refused = [&](FederationError e, std::string why) {
+    audit("user.reauthenticate", why, flow.link_user, fmt::format("oauth:{}", p.name), meta);
+    return fail(e, std::move(why));
+  };
+  if (!p.oidc) return refused(FederationError::ReauthUnsupported, "provider_without_id_token");
+  if (!auth_time) return refused(FederationError::ReauthNotFresh, "auth_time_missing");
+  // The provider's clock may run behind ours by up to the leeway.
+  const Seconds started{std::chrono::seconds{flow.started_at}};
+  if (*auth_time + config_.leeway < started)
+    return refused(FederationError::ReauthNotFresh, "auth_time_stale");
+  auto known = store_.identities().find_identity(seen.issuer, seen.subject);
+  if (!known) {
+    if (!is(known.error(), store::StoreError::NotFound)) return fail(known.error());
+    return refused(FederationError::ReauthWrongIdentity, "identity_not_linked");
+  }
+  if (known->user_id != flow.link_user)
+    return refused(FederationError::ReauthWrongIdentity, "identity_not_linked");
+  auto user = store_.users().find_user_by_id(known->user_id);
+  if (!user) return fail(user.error());
+  if (user->disabled) return refused(FederationError::AccountDisabled, "disabled");
+  audit("user.reauthenticate", "success", user->id,
+        fmt::format("oauth:{} identity={}", p.name, known->id), meta);
+  CallbackOutcome out;
+  out.mode = FlowMode::Reauth;
+  out.user = std::move(*user);
+  out.identity = std::move(*known);
+  out.return_to = flow.return_to;
+  return out;
 }
 
 // docs/oauth.md §4: known identity; link from /account; same email; new user.
