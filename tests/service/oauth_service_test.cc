@@ -246,5 +246,47 @@ TEST_F(OAuthServiceTest, GithubCannotConfirmARecentSignIn) {
   EXPECT_EQ(s.start("github", r, {}).error().code, make_error_code(FederationError::BadRequest));
 }
 
+// A discovery document with the given endpoint base (the rest of the OIDC flow is not reached).
+class FakeDiscovery final : public HttpClient {
+ public:
+  std::string issuer;
+  std::string endpoints;
+  int gets = 0;
+  Result<HttpReply> get(const std::string& url, const std::vector<std::string>&) override {
+    ++gets;
+    if (!url.ends_with("/.well-known/openid-configuration")) return HttpReply{404, "{}", ""};
+    const std::string doc = R"({"issuer":")" + issuer + R"(","authorization_endpoint":")" +
+                            endpoints + R"(/auth","token_endpoint":")" + endpoints +
+                            R"(/token","jwks_uri":")" + endpoints + R"(/jwks"})";
+    return HttpReply{200, doc, ""};
+  }
+  Result<HttpReply> post_form(const std::string&, const std::string&,
+                              const std::vector<std::string>&, const BasicAuth*) override {
+    return HttpReply{500, "{}", ""};
+  }
+};
+
+TEST_F(OAuthServiceTest, ProductionRefusesAProviderWithHttpEndpoints) {
+  FakeDiscovery http;
+  http.issuer = "https://idp.example";
+  http.endpoints = "http://127.0.0.1:4000";  // allowed by check_endpoint_url, not in production
+  config_.oauth_providers.clear();
+  config_.oauth_providers["corp"] = {
+      "https://idp.example", "client", "secret", "openid", "Corp", "", "", ""};
+  {
+    config_.mode = "dev";
+    OAuthService dev(config_, *store_, http, clock_, rng_, audit_);
+    auto started = dev.start("corp", {}, {});
+    EXPECT_TRUE(started) << started.error().message();
+  }
+  config_.mode = "production";
+  OAuthService prod(config_, *store_, http, clock_, rng_, audit_);
+  auto started = prod.start("corp", {}, {});
+  ASSERT_FALSE(started);
+  EXPECT_EQ(started.error().code, make_error_code(oauth::OAuthError::InsecureUrl));
+  EXPECT_NE(started.error().detail.find("authorization_endpoint"), std::string::npos);
+  EXPECT_TRUE(audit_.has("oauth.provider_error", "oauth"));
+}
+
 }  // namespace
 }  // namespace gh::service

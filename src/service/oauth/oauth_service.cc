@@ -147,6 +147,7 @@ OAuthConfig oauth_config(const Config& c) {
   o.leeway = seconds{c.oauth_leeway_s};
   o.code_ttl = seconds{c.oauth_code_ttl_s};
   o.native_redirects = c.oauth_native_redirect_list;
+  o.require_https = c.production();
   return o;
 }
 
@@ -302,7 +303,7 @@ Result<HttpReply> fetch(HttpClient& http, const std::string& url) {
 // The provider's metadata, fetched when not cached or stale. A failed refetch
 // keeps a stale copy in use (docs/oauth.md §1).
 Result<oauth::ProviderMetadata> metadata_of(OAuthService::Provider& p, HttpClient& http,
-                                            Seconds now,
+                                            Seconds now, bool require_https,
                                             const std::function<void(const Error&)>& on_error) {
   {
     std::lock_guard lock(p.mu);
@@ -312,6 +313,9 @@ Result<oauth::ProviderMetadata> metadata_of(OAuthService::Provider& p, HttpClien
   Result<oauth::ProviderMetadata> parsed =
       reply ? oauth::parse_discovery(reply->body, p.issuer)
             : Result<oauth::ProviderMetadata>(fail(reply.error()));
+  if (parsed && require_https) {
+    if (auto ok = oauth::require_https(*parsed); !ok) parsed = fail(ok.error());
+  }
   std::lock_guard lock(p.mu);
   if (!parsed) {
     on_error(parsed.error());
@@ -385,7 +389,7 @@ Result<Started> OAuthService::start(std::string_view name, const StartRequest& r
 
   std::string endpoint = p->authorize_url;
   if (p->oidc) {
-    auto m = metadata_of(*p, http_, clock_.now(), [&](const Error& e) {
+    auto m = metadata_of(*p, http_, clock_.now(), config_.require_https, [&](const Error& e) {
       audit("oauth.provider_error", reason_of(e), request.link_user_id, p->name, meta);
     });
     if (!m) return fail(m.error());
@@ -467,7 +471,7 @@ Result<CallbackOutcome> OAuthService::complete(Provider& p, const CallbackReques
   };
   std::optional<oauth::ProviderMetadata> m;
   if (p.oidc) {
-    auto got = metadata_of(p, http_, clock_.now(), provider_error);
+    auto got = metadata_of(p, http_, clock_.now(), config_.require_https, provider_error);
     if (!got) return fail(got.error());
     m = std::move(*got);
   }

@@ -94,6 +94,9 @@ struct OAuthConfig {
   std::chrono::seconds leeway{60};
   std::chrono::seconds code_ttl{60};
   std::vector<std::string> native_redirects;  // exact URIs a native code may be sent to
+  // Production: a provider's issuer and discovered endpoints must be https (oauth::require_https);
+  // dev mode also allows http on loopback hosts (the test peers).
+  bool require_https = false;
 };
 
 // The service's view of config: OAuthConfig from `c`.
