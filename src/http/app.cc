@@ -302,8 +302,9 @@ Awaitable App::login(Request& req, RequestContext& ctx) {
     case service::LoginOutcome::Error: d_.metrics.inc("gatehouse_logins_total", "outcome=\"error\""); break;
   }
   if (!*r) co_return error_response(req, ctx, r->error());
-  if (auto gate = co_await mfa_gate(req, ctx, **r)) co_return std::move(*gate);
-  Response res = co_await signed_in(req, ctx, **r, 200, service::kAmrPassword);
+  if (auto gate = co_await mfa_gate(req, ctx, **r, service::kAmrPassword, (*r)->id))
+    co_return std::move(*gate);
+  Response res = co_await signed_in(req, ctx, **r, 200, service::kAmrPassword, nullptr, (*r)->id);
   if (res.result() == bhttp::status::ok) add_device_cookie(res, **r);
   co_return res;
 }

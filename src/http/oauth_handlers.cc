@@ -250,13 +250,13 @@ Awaitable App::oauth_callback(Request& req, RequestContext& ctx) {
         // gets nothing.
         res = oauth_failure(req, ctx, {make_error_code(FederationError::StateInvalid), {}});
       } else if (auto gate = co_await mfa_page_gate(req, ctx, out.user, out.return_to,
-                                                    service::kAmrFederated)) {
+                                                    service::kAmrFederated, out.login_subject)) {
         res = std::move(*gate);
       } else {
         // A fresh session id at every sign-in (fixation), as after a password.
         auto s = co_await offload(d_.db_pool, [&] {
           return d_.sessions.replace(current ? &*current : nullptr, out.user.id,
-                                     service::kAmrFederated, meta);
+                                     service::kAmrFederated, meta, out.login_subject);
         });
         if (!s || !*s) {
           res = message_page(req, ctx, s ? 500 : 503, "Sign in",
@@ -290,12 +290,15 @@ Awaitable App::oauth_token(Request& req, RequestContext& ctx) {
     co_return oauth_failure(req, ctx, {make_error_code(FederationError::CodeInvalid), {}});
   const SecretString c(std::move(*code));
   const auto meta = meta_of(req, ctx);
-  auto user = co_await offload(
+  auto r = co_await offload(
       d_.db_pool, [&] { return d_.oauth->redeem_code(c.expose(), *redirect, *verifier, meta); });
-  if (!user) co_return overloaded(req, ctx);
-  if (!*user) co_return oauth_failure(req, ctx, user->error());
-  if (auto gate = co_await mfa_gate(req, ctx, **user, service::kAmrFederated)) co_return std::move(*gate);
-  co_return co_await signed_in(req, ctx, **user, 200, service::kAmrFederated);
+  if (!r) co_return overloaded(req, ctx);
+  if (!*r) co_return oauth_failure(req, ctx, r->error());
+  const store::User& user = (*r)->user;
+  const std::string& login = (*r)->login_subject;
+  if (auto gate = co_await mfa_gate(req, ctx, user, service::kAmrFederated, login))
+    co_return std::move(*gate);
+  co_return co_await signed_in(req, ctx, user, 200, service::kAmrFederated, nullptr, login);
 }
 
 // GET /v1/account/identities (browser session)

@@ -217,11 +217,16 @@ Awaitable App::page_login_post(Request& req, RequestContext& ctx) {
                                {"Sign in", {}, "Confirm your email address first: follow the link we sent you."});
     co_return anonymous_form(req, ctx, 500, "login.mustache", data, {"Sign in", {}, kMsgBroken});
   }
-  if (auto gate = co_await mfa_page_gate(req, ctx, **user, back)) co_return std::move(*gate);
+  if (auto gate =
+          co_await mfa_page_gate(req, ctx, **user, back, service::kAmrPassword, (*user)->id))
+    co_return std::move(*gate);
   // A fresh session id at every sign-in: a planted (fixated) cookie is replaced
   // and a session this browser already had is ended.
   auto previous = co_await current_session(req);
-  auto s = co_await offload(d_.db_pool, [&] { return d_.sessions.replace(previous ? &*previous : nullptr, (*user)->id, "pwd", meta); });
+  auto s = co_await offload(d_.db_pool, [&] {
+    return d_.sessions.replace(previous ? &*previous : nullptr, (*user)->id, "pwd", meta,
+                               (*user)->id);
+  });
   if (!s || !*s) co_return anonymous_form(req, ctx, s ? 500 : 503, "login.mustache", data, {"Sign in", {}, s ? kMsgBroken : kMsgBusy});
   Response res = signed_in_redirect(req, ctx, **s, back);
   add_device_cookie(res, **user);

@@ -197,7 +197,8 @@ TEST_F(OAuthServiceTest, NativeCodeIsBoundToRedirectAndVerifierAndSingleUse) {
   const std::string code2(out2->native_code->expose());
   auto user = s.redeem_code(code2, "com.example.app:/cb", verifier, {});
   ASSERT_TRUE(user) << user.error().message();
-  EXPECT_EQ(user->id, out2->user.id);
+  EXPECT_EQ(user->user.id, out2->user.id);
+  EXPECT_EQ(user->login_subject, "oauth:github identity=" + out2->identity.id);
   clock_.advance(seconds{61});
   auto out3 = finish(s, begin(s, r));
   ASSERT_TRUE(out3);

@@ -104,6 +104,10 @@ std::string reason_of(const Error& e) {
 
 bool is(const Error& e, store::StoreError s) { return e.code == make_error_code(s); }
 
+std::string login_subject(std::string_view provider, std::string_view identity_id) {
+  return fmt::format("oauth:{} identity={}", provider, identity_id);
+}
+
 const char* mode_name(FlowMode m) {
   switch (m) {
     case FlowMode::Browser:
@@ -630,9 +634,8 @@ Result<CallbackOutcome> OAuthService::decide(Provider& p, const Flow& flow, stor
       if (auto ok = ids.put_state(st); !ok) return fail(ok.error());
       out.native_code = std::move(code);
     }
-    if (flow.mode != FlowMode::Link)
-      audit("user.login", "success", out.user.id,
-            fmt::format("oauth:{} identity={}", p.name, out.identity.id), meta);
+    // Not user.login yet: that is audited with the session or tokens (after MFA if any).
+    out.login_subject = login_subject(p.name, out.identity.id);
     return std::move(out);
   };
 
@@ -741,9 +744,10 @@ Result<CallbackOutcome> OAuthService::decide(Provider& p, const Flow& flow, stor
 
 // ---- Native codes, identities -------------------------------------------------
 
-Result<store::User> OAuthService::redeem_code(std::string_view code, std::string_view redirect,
-                                              std::string_view code_verifier,
-                                              const RequestMeta& meta) {
+Result<OAuthService::Redeemed> OAuthService::redeem_code(std::string_view code,
+                                                         std::string_view redirect,
+                                                         std::string_view code_verifier,
+                                                         const RequestMeta& meta) {
   auto failed = [&](FederationError f, std::string why) {
     audit("oauth.code_redeem", std::move(why), "", "", meta);
     return fail(f);
@@ -774,7 +778,8 @@ Result<store::User> OAuthService::redeem_code(std::string_view code, std::string
   }
   if (user->disabled) return failed(FederationError::AccountDisabled, "account_disabled");
   audit("oauth.code_redeem", "success", user->id, j.value("provider", ""), meta);
-  return std::move(*user);
+  return Redeemed{std::move(*user),
+                  login_subject(j.value("provider", ""), j.value("identity_id", ""))};
 }
 
 Result<std::vector<store::Identity>> OAuthService::identities(std::string_view user_id) {

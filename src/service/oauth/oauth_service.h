@@ -13,9 +13,11 @@
 // provider (max-age clamped to 5 min..24 h); an ID token with an unknown kid
 // triggers one JWKS refetch, at most once a minute per provider.
 //
-// Every outcome is audited: oauth.start, user.login, oauth.user_created,
+// Every outcome is audited: oauth.start, oauth.user_created,
 // oauth.identity_linked / _unlinked, oauth.link_refused, oauth.login_failed,
-// oauth.jwks_refresh, oauth.provider_error. Never a code, state, token or secret.
+// oauth.jwks_refresh, oauth.provider_error; user.reauthenticate for a step-up.
+// user.login is left to whoever issues the session or tokens (login_subject).
+// Never a code, state, token or secret.
 //
 // Thread-safety: all methods may be called concurrently; they block (store and
 // network), so run them on a worker pool.
@@ -130,6 +132,9 @@ struct CallbackOutcome {
   bool created = false;   // a new user was created for this identity
   bool linked = false;    // the identity was linked (automatically or from /account) just now
   std::string return_to;  // Browser/Link: where to land
+  // Browser: the subject of the user.login event ("oauth:<provider> identity=<id>"), audited by
+  // whoever issues the session (or user.login.mfa_pending if a second factor comes first).
+  std::string login_subject;
   // Native: the one-time code and where to send it.
   std::optional<SecretString> native_code;
   std::string app_redirect;
@@ -173,10 +178,13 @@ class OAuthService {
   // Native flow: exchanges a one-time code (single use) for its user. The
   // redirect URI and the PKCE verifier must match the ones given at start.
   // Errors: CodeInvalid, AccountDisabled, StoreError.
-  [[nodiscard]] Result<store::User> redeem_code(std::string_view code,
-                                                std::string_view redirect_uri,
-                                                std::string_view code_verifier,
-                                                const RequestMeta& meta);
+  struct Redeemed {
+    store::User user;
+    std::string login_subject;  // as CallbackOutcome::login_subject, for the tokens' user.login
+  };
+  [[nodiscard]] Result<Redeemed> redeem_code(std::string_view code, std::string_view redirect_uri,
+                                             std::string_view code_verifier,
+                                             const RequestMeta& meta);
 
   // The user's linked identities. Errors: StoreError.
   [[nodiscard]] Result<std::vector<store::Identity>> identities(std::string_view user_id);
