@@ -120,6 +120,7 @@ std::span<const App::RouteDef> App::route_table() {
       {verb::get, "/v1/account/identities", &App::list_identities},
       {verb::delete_, "/v1/account/identities/{id}", &App::unlink_identity},
       {verb::post, "/account/identities/link", &App::page_link_identity_post},
+      {verb::post, "/reauth/provider", &App::page_reauth_provider_post},
       {verb::post, "/account/identities/unlink", &App::page_unlink_identity_post},
       {verb::get, "/.well-known/jwks.json", &App::jwks},
       {verb::get, "/.well-known/openid-configuration", &App::openid_configuration},
@@ -301,8 +302,9 @@ Awaitable App::login(Request& req, RequestContext& ctx) {
     case service::LoginOutcome::Error: d_.metrics.inc("gatehouse_logins_total", "outcome=\"error\""); break;
   }
   if (!*r) co_return error_response(req, ctx, r->error());
-  if (auto gate = co_await mfa_gate(req, ctx, **r)) co_return std::move(*gate);
-  Response res = co_await signed_in(req, ctx, **r, 200, service::kAmrPassword);
+  if (auto gate = co_await mfa_gate(req, ctx, **r, service::kAmrPassword, (*r)->id))
+    co_return std::move(*gate);
+  Response res = co_await signed_in(req, ctx, **r, 200, service::kAmrPassword, nullptr, (*r)->id);
   if (res.result() == bhttp::status::ok) add_device_cookie(res, **r);
   co_return res;
 }

@@ -125,12 +125,15 @@ class App {
   Awaitable page_mfa_codes_post(Request& req, RequestContext& ctx);
   // After a verified password (JSON API): the 403 mfa_required / mfa_enrollment_required
   // problem carrying a challenge, an error, or nullopt when no second factor is needed.
-  asio::awaitable<std::optional<Response>> mfa_gate(Request& req, RequestContext& ctx, const store::User& user,
-                                                    std::string_view first_amr = service::kAmrPassword);
+  // `login`: for a sign-in, the subject of user.login.mfa_pending (audited when a challenge is
+  // issued).
+  asio::awaitable<std::optional<Response>> mfa_gate(
+      Request& req, RequestContext& ctx, const store::User& user,
+      std::string_view first_amr = service::kAmrPassword, std::string_view login = {});
   // The same for the hosted pages: a redirect to /mfa/challenge with the challenge cookie.
-  asio::awaitable<std::optional<Response>> mfa_page_gate(Request& req, RequestContext& ctx, const store::User& user,
-                                                         std::string_view back,
-                                                         std::string_view first_amr = service::kAmrPassword);
+  asio::awaitable<std::optional<Response>> mfa_page_gate(
+      Request& req, RequestContext& ctx, const store::User& user, std::string_view back,
+      std::string_view first_amr = service::kAmrPassword, std::string_view login = {});
   std::string mfa_cookie_name() const;
   // The sign-in challenge page: the code form (Verify) or the QR code of the enrolment it requires.
   Awaitable mfa_challenge_view(Request& req, RequestContext& ctx, const SecretString& token,
@@ -182,6 +185,7 @@ class App {
   Awaitable list_identities(Request& req, RequestContext& ctx);
   Awaitable unlink_identity(Request& req, RequestContext& ctx);
   Awaitable page_link_identity_post(Request& req, RequestContext& ctx);
+  Awaitable page_reauth_provider_post(Request& req, RequestContext& ctx);
   Awaitable page_unlink_identity_post(Request& req, RequestContext& ctx);
   // A friendly page (Accept: text/html) or problem+json for a federated sign-in failure.
   Response oauth_failure(const Request& req, const RequestContext& ctx, const Error& e);
@@ -259,8 +263,10 @@ class App {
 
   // Issues a fresh token family for `user` and answers `status` with tokens + user.
   // `amr`: how the user authenticated; `extra` members are added to the body.
+  // `login`: for a sign-in, the subject of the user.login success audited once the tokens exist.
   Awaitable signed_in(Request& req, RequestContext& ctx, const store::User& user, unsigned status,
-                      std::string_view amr, const nlohmann::json* extra = nullptr);
+                      std::string_view amr, const nlohmann::json* extra = nullptr,
+                      std::string_view login = {});
   // The response for issued tokens: access token in the body; the refresh token
   // in the body (Token-Transport: body) or in HttpOnly cookies.
   Response token_response(const Request& req, const RequestContext& ctx, unsigned status,

@@ -80,10 +80,11 @@ std::string App::mfa_cookie_name() const {
 
 asio::awaitable<std::optional<Response>> App::mfa_gate(Request& req, RequestContext& ctx,
                                                        const store::User& user,
-                                                       std::string_view first_amr) {
+                                                       std::string_view first_amr,
+                                                       std::string_view login) {
   const auto meta = meta_of(req, ctx);
   auto ch = co_await offload(
-      d_.db_pool, [&] { return d_.mfa->challenge_after_password(user, meta, first_amr); });
+      d_.db_pool, [&] { return d_.mfa->challenge_after_password(user, meta, first_amr, login); });
   if (!ch) co_return overloaded(req, ctx);
   if (!*ch) co_return error_response(req, ctx, ch->error());
   if (!**ch) co_return std::nullopt;
@@ -112,10 +113,11 @@ asio::awaitable<std::optional<Response>> App::mfa_gate(Request& req, RequestCont
 asio::awaitable<std::optional<Response>> App::mfa_page_gate(Request& req, RequestContext& ctx,
                                                             const store::User& user,
                                                             std::string_view back,
-                                                            std::string_view first_amr) {
+                                                            std::string_view first_amr,
+                                                            std::string_view login) {
   const auto meta = meta_of(req, ctx);
   auto ch = co_await offload(
-      d_.db_pool, [&] { return d_.mfa->challenge_after_password(user, meta, first_amr); });
+      d_.db_pool, [&] { return d_.mfa->challenge_after_password(user, meta, first_amr, login); });
   if (!ch) co_return message_page(req, ctx, 503, "Sign in", kMsgBusy);
   if (!*ch) co_return message_page(req, ctx, 500, "Sign in", kMsgBroken);
   if (!**ch) co_return std::nullopt;
@@ -174,7 +176,7 @@ Awaitable App::login_mfa(Request& req, RequestContext& ctx) {
   nlohmann::json extra = nlohmann::json::object();
   if (!done->recovery_codes.empty()) extra["recovery_codes"] = done->recovery_codes;
   if (done->recovery_codes_left) extra["recovery_codes_left"] = *done->recovery_codes_left;
-  Response res = co_await signed_in(req, ctx, done->user, 200, done->amr, &extra);
+  Response res = co_await signed_in(req, ctx, done->user, 200, done->amr, &extra, done->user.id);
   if (res.result() == bhttp::status::ok) add_device_cookie(res, done->user);
   co_return res;
 }
@@ -188,7 +190,8 @@ Awaitable App::session_login_mfa(Request& req, RequestContext& ctx) {
   if (!done) co_return std::move(done.error());
   auto previous = co_await current_session(req);
   auto s = co_await offload(d_.db_pool, [&] {
-    return d_.sessions.replace(previous ? &*previous : nullptr, done->user.id, done->amr, meta);
+    return d_.sessions.replace(previous ? &*previous : nullptr, done->user.id, done->amr, meta,
+                               done->user.id);
   });
   if (!s) co_return overloaded(req, ctx);
   if (!*s) co_return error_response(req, ctx, s->error());
@@ -392,7 +395,7 @@ Awaitable App::page_mfa_challenge_post(Request& req, RequestContext& ctx) {
   auto previous = co_await current_session(req);
   auto s = co_await offload(d_.db_pool, [&] {
     return d_.sessions.replace(previous ? &*previous : nullptr, (*done)->user.id, (*done)->amr,
-                               meta);
+                               meta, (*done)->user.id);
   });
   if (!s || !*s)
     co_return message_page(req, ctx, s ? 500 : 503, "Sign in", s ? kMsgBroken : kMsgBusy);

@@ -61,6 +61,12 @@ Problem oauth_problem(const Error& e) {
         return {400, "bad_request", "Bad Request"};
       case FederationError::NotLinked:
         return {404, "not_found", "Not Found"};
+      case FederationError::ReauthUnsupported:
+        return {400, "oauth_reauth_unsupported", "Re-authentication Not Supported"};
+      case FederationError::ReauthNotFresh:
+        return {401, "oauth_reauth_not_fresh", "Re-authentication Not Fresh"};
+      case FederationError::ReauthWrongIdentity:
+        return {403, "oauth_reauth_wrong_identity", "Wrong Identity"};
     }
   }
   if (cat == oauth::OAuthError_category()) {
@@ -117,6 +123,13 @@ std::string_view text_for(const Problem& p) {
   if (c == "oauth_identity_in_use") return "This identity is already linked to another account.";
   if (c == "last_sign_in_method")
     return "This is your only way to sign in, so it cannot be removed.";
+  if (c == "oauth_reauth_unsupported")
+    return "This sign-in provider cannot confirm it's you. Use your password instead.";
+  if (c == "oauth_reauth_not_fresh")
+    return "The provider did not ask you to sign in again, so it could not confirm it's you. "
+           "Please try again.";
+  if (c == "oauth_reauth_wrong_identity")
+    return "You signed in at the provider as someone not linked to this account.";
   if (c == "account_disabled")
     return "This account cannot sign in. Please contact your administrator.";
   if (c == "oauth_invalid_id_token" || c == "oauth_issuer_mismatch" || c == "oauth_provider_error")
@@ -231,13 +244,19 @@ Awaitable App::oauth_callback(Request& req, RequestContext& ctx) {
         res = pages_.redirect(req, ctx, location);
       } else if (out.mode == service::FlowMode::Link) {
         res = pages_.redirect(req, ctx, "/account?notice=identity_linked");
-      } else if (auto gate = co_await mfa_page_gate(req, ctx, out.user, out.return_to, service::kAmrFederated)) {
+      } else if (out.mode == service::FlowMode::Reauth &&
+                 !(current && current->row.user_id == out.user.id)) {
+        // The service bound the flow to this session's user; a session that changed meanwhile
+        // gets nothing.
+        res = oauth_failure(req, ctx, {make_error_code(FederationError::StateInvalid), {}});
+      } else if (auto gate = co_await mfa_page_gate(req, ctx, out.user, out.return_to,
+                                                    service::kAmrFederated, out.login_subject)) {
         res = std::move(*gate);
       } else {
         // A fresh session id at every sign-in (fixation), as after a password.
         auto s = co_await offload(d_.db_pool, [&] {
           return d_.sessions.replace(current ? &*current : nullptr, out.user.id,
-                                     service::kAmrFederated, meta);
+                                     service::kAmrFederated, meta, out.login_subject);
         });
         if (!s || !*s) {
           res = message_page(req, ctx, s ? 500 : 503, "Sign in",
@@ -271,12 +290,15 @@ Awaitable App::oauth_token(Request& req, RequestContext& ctx) {
     co_return oauth_failure(req, ctx, {make_error_code(FederationError::CodeInvalid), {}});
   const SecretString c(std::move(*code));
   const auto meta = meta_of(req, ctx);
-  auto user = co_await offload(
+  auto r = co_await offload(
       d_.db_pool, [&] { return d_.oauth->redeem_code(c.expose(), *redirect, *verifier, meta); });
-  if (!user) co_return overloaded(req, ctx);
-  if (!*user) co_return oauth_failure(req, ctx, user->error());
-  if (auto gate = co_await mfa_gate(req, ctx, **user, service::kAmrFederated)) co_return std::move(*gate);
-  co_return co_await signed_in(req, ctx, **user, 200, service::kAmrFederated);
+  if (!r) co_return overloaded(req, ctx);
+  if (!*r) co_return oauth_failure(req, ctx, r->error());
+  const store::User& user = (*r)->user;
+  const std::string& login = (*r)->login_subject;
+  if (auto gate = co_await mfa_gate(req, ctx, user, service::kAmrFederated, login))
+    co_return std::move(*gate);
+  co_return co_await signed_in(req, ctx, user, 200, service::kAmrFederated, nullptr, login);
 }
 
 // GET /v1/account/identities (browser session)
@@ -328,6 +350,33 @@ Awaitable App::page_link_identity_post(Request& req, RequestContext& ctx) {
   service::StartRequest sr;
   sr.mode = service::FlowMode::Link;
   sr.return_to = "/account";
+  sr.link_user_id = s->row.user_id;
+  const auto meta = meta_of(req, ctx);
+  auto r = co_await offload(*d_.oauth_pool, [&] { return d_.oauth->start(provider, sr, meta); });
+  if (!r) co_return overloaded(req, ctx);
+  if (!*r) co_return oauth_failure(req, ctx, r->error());
+  co_return oauth_redirect(req, ctx, **r);
+}
+
+// POST /reauth/provider (form: provider, csrf, return_to): step-up for an account without a
+// password through a linked OpenID provider that must ask the person again (FlowMode::Reauth).
+Awaitable App::page_reauth_provider_post(Request& req, RequestContext& ctx) {
+  if (!same_origin_form(req))
+    co_return message_page(req, ctx, 403, "Request refused",
+                           "This form was not sent from this site.");
+  auto s = co_await current_session(req);
+  if (!s) co_return pages_.redirect(req, ctx, "/login?return_to=%2Faccount");
+  auto form = web::parse_form(req.body());
+  if (!is_form_post(req) || !form || !d_.sessions.csrf_ok(*s, form->value("csrf")))
+    co_return message_page(req, ctx, 403, "Request refused",
+                           "This form has expired. Please try again.");
+  const std::string provider(form->value("provider"));
+  if (d_.oauth == nullptr || !d_.oauth->has_provider(provider))
+    co_return oauth_failure(req, ctx, {make_error_code(FederationError::UnknownProvider), {}});
+  const std::string back = return_to(form->value("return_to"));
+  service::StartRequest sr;
+  sr.mode = service::FlowMode::Reauth;
+  sr.return_to = back.empty() ? "/account?notice=reauthenticated" : back;
   sr.link_user_id = s->row.user_id;
   const auto meta = meta_of(req, ctx);
   auto r = co_await offload(*d_.oauth_pool, [&] { return d_.oauth->start(provider, sr, meta); });

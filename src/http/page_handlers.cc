@@ -217,11 +217,16 @@ Awaitable App::page_login_post(Request& req, RequestContext& ctx) {
                                {"Sign in", {}, "Confirm your email address first: follow the link we sent you."});
     co_return anonymous_form(req, ctx, 500, "login.mustache", data, {"Sign in", {}, kMsgBroken});
   }
-  if (auto gate = co_await mfa_page_gate(req, ctx, **user, back)) co_return std::move(*gate);
+  if (auto gate =
+          co_await mfa_page_gate(req, ctx, **user, back, service::kAmrPassword, (*user)->id))
+    co_return std::move(*gate);
   // A fresh session id at every sign-in: a planted (fixated) cookie is replaced
   // and a session this browser already had is ended.
   auto previous = co_await current_session(req);
-  auto s = co_await offload(d_.db_pool, [&] { return d_.sessions.replace(previous ? &*previous : nullptr, (*user)->id, "pwd", meta); });
+  auto s = co_await offload(d_.db_pool, [&] {
+    return d_.sessions.replace(previous ? &*previous : nullptr, (*user)->id, "pwd", meta,
+                               (*user)->id);
+  });
   if (!s || !*s) co_return anonymous_form(req, ctx, s ? 500 : 503, "login.mustache", data, {"Sign in", {}, s ? kMsgBroken : kMsgBusy});
   Response res = signed_in_redirect(req, ctx, **s, back);
   add_device_cookie(res, **user);
@@ -504,21 +509,22 @@ Awaitable App::reauth_view(Request& req, RequestContext& ctx, const service::Cur
   data.set("return_to", std::string(back));
   data.set("has_password", (*user)->first.password_hash.empty() ? PageData::type::bool_false : PageData::type::bool_true);
   if (d_.oauth != nullptr && (*user)->first.password_hash.empty()) {
-    // A fresh sign-in at a linked provider also counts as a recent authentication, for
-    // accounts without a password only: a provider's own session may answer without asking.
+    // For accounts without a password only: a fresh sign-in at a linked OpenID provider, which
+    // must ask the person again (prompt=login, max_age=0) and say when (auth_time). GitHub
+    // cannot, so it is not offered (docs/oauth.md §4).
     auto linked = co_await offload(d_.db_pool, [&] { return d_.oauth->identities(s.row.user_id); });
     PageData list{PageData::type::list};
     if (linked && *linked) {
       std::set<std::string> seen;
       for (const auto& i : **linked) {
-        if (!seen.insert(i.provider).second || !d_.oauth->has_provider(i.provider)) continue;
-        PageData item;
-        item.set("display_name", i.provider);
-        for (const auto& p : d_.oauth->providers())
-          if (p.name == i.provider) item.set("display_name", p.display_name);
-        item.set("href", fmt::format("/v1/oauth/{}/start?return_to={}", i.provider,
-                                     web::url_encode(back.empty() ? std::string_view("/account") : back)));
-        list.push_back(item);
+        if (!seen.insert(i.provider).second) continue;
+        for (const auto& p : d_.oauth->providers()) {
+          if (p.name != i.provider || !p.reauth) continue;
+          PageData item;
+          item.set("name", p.name);
+          item.set("display_name", p.display_name);
+          list.push_back(item);
+        }
       }
     }
     data.set("providers", list);

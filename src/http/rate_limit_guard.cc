@@ -51,7 +51,10 @@ std::optional<service::LimitId> App::ip_limit_of(bhttp::verb method, std::string
   if (d_.limits == nullptr) return std::nullopt;
   // Federated sign-in: each start stores a flow and each callback calls the provider with our
   // client credentials, so both are budgeted per address (GET included).
-  if (route == "/v1/oauth/{provider}/start" || route == "/v1/oauth/{provider}/callback" || route == "/v1/oauth/token")
+  if (route == "/v1/oauth/{provider}/start" || route == "/v1/oauth/{provider}/callback" ||
+      route == "/v1/oauth/token" ||
+      (method == bhttp::verb::post &&
+       (route == "/reauth/provider" || route == "/account/identities/link")))
     return LimitId::OAuthPerIp;
   if (method != bhttp::verb::post) return std::nullopt;
   // The JSON API and the hosted form share one budget per kind of attempt.

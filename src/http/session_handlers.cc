@@ -106,11 +106,15 @@ Awaitable App::session_login(Request& req, RequestContext& ctx) {
   if (!user) co_return overloaded(req, ctx);
   if (!*user) co_return error_response(req, ctx, user->error());
   co_await rate_limit_refund(ctx, service::LimitId::LoginPerAccount, std::move(*email));  // only failures count
-  if (auto gate = co_await mfa_gate(req, ctx, **user)) co_return std::move(*gate);
+  if (auto gate = co_await mfa_gate(req, ctx, **user, service::kAmrPassword, (*user)->id))
+    co_return std::move(*gate);
   // A fresh id at every sign-in: a planted (fixated) cookie is simply replaced,
   // and a session this browser already had is ended.
   auto previous = co_await current_session(req);
-  auto s = co_await offload(d_.db_pool, [&] { return d_.sessions.replace(previous ? &*previous : nullptr, (*user)->id, "pwd", meta); });
+  auto s = co_await offload(d_.db_pool, [&] {
+    return d_.sessions.replace(previous ? &*previous : nullptr, (*user)->id, "pwd", meta,
+                               (*user)->id);
+  });
   if (!s) co_return overloaded(req, ctx);
   if (!*s) co_return error_response(req, ctx, s->error());
   nlohmann::json j = {{"user", user_json(**user)}, {"csrf_token", (*s)->csrf_token}};

@@ -52,11 +52,13 @@ Response App::token_response(const Request& req, const RequestContext& ctx, unsi
   return res;
 }
 
-Awaitable App::signed_in(Request& req, RequestContext& ctx, const store::User& user, unsigned status,
-                         std::string_view amr, const nlohmann::json* extra) {
+Awaitable App::signed_in(Request& req, RequestContext& ctx, const store::User& user,
+                         unsigned status, std::string_view amr, const nlohmann::json* extra,
+                         std::string_view login) {
   const auto meta = meta_of(req, ctx);
   // auth_time: now (the user just authenticated).
-  auto t = co_await offload(d_.db_pool, [&] { return d_.tokens.issue(user, Seconds{}, "", amr, meta); });
+  auto t = co_await offload(d_.db_pool,
+                            [&] { return d_.tokens.issue(user, Seconds{}, "", amr, meta, login); });
   if (!t) co_return overloaded(req, ctx);
   if (!*t) co_return error_response(req, ctx, t->error());
   co_return token_response(req, ctx, status, **t, &user, extra);

@@ -3,6 +3,7 @@
 #include <sys/stat.h>
 
 #include <algorithm>
+#include <cctype>
 #include <charconv>
 #include <cstring>
 #include <filesystem>
@@ -291,6 +292,36 @@ bool has_scope(std::string_view scopes, std::string_view wanted) {
   return false;
 }
 
+// RFC 8252 (OAuth 2.0 for native apps): in production a native redirect URI is
+// https (§7.2, claimed https URIs), http on a loopback IP literal (§7.3; not
+// "localhost", §8.3), or a private-use scheme in reverse-domain form, which has
+// a dot (§7.1), e.g. com.example.app:/oauth. Anything else (a bare "myapp:" any
+// other app may register, http to a real host) could hand the code to someone else.
+bool native_redirect_ok_in_production(std::string_view uri) {
+  const auto colon = uri.find(':');
+  const std::string_view scheme = uri.substr(0, colon);
+  if (scheme == "https") return uri.starts_with("https://") && uri.size() > 8 && uri[8] != '/';
+  if (scheme == "http") {
+    for (const std::string_view host : {"http://127.0.0.1", "http://[::1]"}) {
+      if (!uri.starts_with(host)) continue;
+      const auto rest = uri.substr(host.size());
+      if (rest.empty() || rest.front() == ':' || rest.front() == '/' || rest.front() == '?')
+        return true;
+    }
+    return false;
+  }
+  // RFC 3986 §3.1 scheme characters, first a letter; case-insensitive, so "HTTPS" is not private.
+  if (scheme.empty() || !std::isalpha(static_cast<unsigned char>(scheme.front()))) return false;
+  for (const char ch : scheme) {
+    if (!std::isalnum(static_cast<unsigned char>(ch)) && ch != '+' && ch != '-' && ch != '.')
+      return false;
+  }
+  std::string lower(scheme);
+  for (auto& ch : lower) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+  if (lower == "http" || lower == "https") return false;
+  return scheme.find('.') != std::string_view::npos;
+}
+
 // Defaults and checks of [oauth] and every [oauth.providers.<name>] (docs/oauth.md §1).
 Status finalize_oauth(Config& c) {
   c.oauth_native_redirect_list.clear();
@@ -523,7 +554,19 @@ Status finalize_config(Config& c) {
         problems.emplace_back(fmt::format("web.return_to_origins: '{}' must be https in production", t.origin));
     if (!c.public_url.starts_with("https://"))
       problems.emplace_back("server.public_url must be an https:// URL in production (cookies are Secure)");
+    for (const auto& uri : c.oauth_native_redirect_list)
+      if (!native_redirect_ok_in_production(uri))
+        problems.emplace_back(fmt::format(
+            "oauth.native_redirect_uris: '{}' must be https://, http:// on a loopback IP literal "
+            "(127.0.0.1 or [::1], RFC 8252 §7.3) or a private-use scheme with a dot such as "
+            "com.example.app:/oauth (RFC 8252 §7.1) in production",
+            uri));
     for (const auto& [name, p] : c.oauth_providers) {
+      if (name != "github" && !p.issuer.starts_with("https://"))
+        problems.emplace_back(
+            fmt::format("oauth.providers.{}.issuer: '{}' must be https in production "
+                        "(its discovered endpoints must be too)",
+                        name, p.issuer));
       if (name == "google" && p.issuer != kGoogleIssuer)
         problems.emplace_back("oauth.providers.google.issuer is a test-only override");
       if (name == "github" && (p.authorize_url != kGithubAuthorize || p.token_url != kGithubToken || p.api_base != kGithubApi))

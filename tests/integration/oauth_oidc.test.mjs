@@ -133,3 +133,49 @@ test('browser return_to: only local paths are followed after sign-in', async () 
   const cb2 = await get(back2.url, jar2);
   assert.equal(cb2.location, '/account/mfa/setup');
 });
+
+test('browser step-up through the provider: its login form is shown again (prompt=login, max_age=0), then a fresh session', async () => {
+  op.users.push({ id: 'carol-0003', password: 'carol-password', email: 'carol@example.test', email_verified: true, name: 'Carol Stepup' });
+  const ctx = await browser.newContext();
+  await ctx.route((u) => !/^https?:\/\/(127\.0\.0\.1|localhost)(:|\/)/.test(u.href), (r) => r.abort());
+  const page = await ctx.newPage();
+  const authorizeUrls = [];
+  page.on('request', (r) => { if (r.url().startsWith(`${op.issuer}/auth`)) authorizeUrls.push(new URL(r.url())); });
+  // First sign-in: a password-less account at Gatehouse, and a session at the provider.
+  await page.goto(`${gh.base}/login`);
+  await page.click('#provider-corp');
+  await page.waitForURL((u) => u.href.startsWith(op.issuer));
+  await page.fill('input[name=login]', 'carol-0003');
+  await page.fill('input[name=password]', 'carol-password');
+  await page.click('button[type=submit]');
+  await page.waitForSelector('text=asks for');
+  await page.click('button[type=submit]');
+  await page.waitForURL(`${gh.base}/account`);
+
+  // The provider's session alone answers a plain sign-in: no login form this time.
+  await page.goto(`${gh.base}/v1/oauth/corp/start?return_to=%2Faccount`);
+  await page.waitForURL(`${gh.base}/account`);
+  assert.equal(authorizeUrls.at(-1).searchParams.get('prompt'), null);
+  const sessionBefore = (await ctx.cookies(gh.base)).find((c) => c.name === '__Host-gh_session').value;
+
+  // Step-up: the provider is told to ask again, and does.
+  await page.goto(`${gh.base}/reauth`);
+  assert.equal(await page.locator('input[name=password]').count(), 0, 'no password to ask for');
+  await page.click('#reauth-corp');
+  await page.waitForURL((u) => u.href.startsWith(op.issuer));
+  await page.waitForSelector('input[name=login]');  // the provider's login form, despite its session
+  const asked = authorizeUrls.at(-1);
+  assert.equal(asked.searchParams.get('prompt'), 'login');
+  assert.equal(asked.searchParams.get('max_age'), '0');
+  await page.fill('input[name=login]', 'carol-0003');
+  await page.fill('input[name=password]', 'carol-password');
+  await page.click('button[type=submit]');
+  // Back at Gatehouse, or (if the provider asks for consent again) its consent page first.
+  const landed = page.waitForURL((u) => u.href.startsWith(gh.base)).then(() => 'gatehouse', () => 'closed');
+  const consent = page.waitForSelector('text=asks for').then(() => 'consent', () => 'closed');
+  if (await Promise.race([landed, consent]) === 'consent') await page.click('button[type=submit]');
+  await page.waitForURL(`${gh.base}/account?notice=reauthenticated`);
+  const sessionAfter = (await ctx.cookies(gh.base)).find((c) => c.name === '__Host-gh_session').value;
+  assert.notEqual(sessionAfter, sessionBefore, 'a fresh session after the step-up');
+  await ctx.close();
+});

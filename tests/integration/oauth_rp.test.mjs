@@ -5,8 +5,8 @@
 import { test, before, after, beforeEach } from 'node:test';
 import assert from 'node:assert/strict';
 import { startRogueOp } from './lib/rogue_op.mjs';
-import { startGatehouse, callbackUrl, Jar, get, start, providerRedirect, users, auditUntil } from './lib/oauth.mjs';
-import { uniqueEmail, goodPassword } from './lib/server.mjs';
+import { startGatehouse, callbackUrl, Jar, get, start, providerRedirect, users, audit, auditUntil } from './lib/oauth.mjs';
+import { uniqueEmail, goodPassword, until } from './lib/server.mjs';
 
 let rogue;
 let gh;
@@ -288,6 +288,13 @@ test('a user with an authenticator who signs in through the provider still gets 
   // A bearer token from the session, to enrol an authenticator through the API.
   const info = await get(`${gh.base}/v1/session`, jar);
   assert.equal(info.status, 200, info.text);
+  const userId = info.body.user_id;
+  const logins = () => audit(gh, ['--user', userId]).filter((e) => e.action.startsWith('user.login'));
+  const successes = () => logins().filter((e) => e.action === 'user.login' && e.result === 'success');
+  // Without a second factor: one user.login success, written with the session, naming the identity.
+  const firstRows = await until(successes, (r) => r.length === 1);
+  assert.equal(firstRows.length, 1);
+  assert.match(firstRows[0].subject, /^oauth:corp identity=[0-9a-f-]{36}$/);
   const tokRes = await fetch(`${gh.base}/v1/session/token`, { method: 'POST', headers: { cookie: jar.header(), 'x-csrf-token': info.body.csrf_token } });
   const tok = await tokRes.json();
   assert.equal(tokRes.status, 200, JSON.stringify(tok));
@@ -306,6 +313,13 @@ test('a user with an authenticator who signs in through the provider still gets 
   const mfaCookie = again.back.headers.getSetCookie().find((c) => c.startsWith('__Host-gh_mfa='));
   assert.ok(mfaCookie, 'the challenge cookie');
   assert.match(mfaCookie, /SameSite=Lax/i, 'Lax: it must come back after a redirect chain that began at the provider');
+  // Audit: the provider's answer is user.login.mfa_pending, not a success (no session exists yet).
+  const pending = await until(logins, (r) => r.some((e) => e.action === 'user.login.mfa_pending'));
+  const pendingRow = pending.find((e) => e.action === 'user.login.mfa_pending');
+  assert.ok(pendingRow, JSON.stringify(pending));
+  assert.equal(pendingRow.result, 'verify');
+  assert.equal(pendingRow.subject, firstRows[0].subject);
+  assert.equal(successes().length, 1, 'no user.login success while the second factor is pending');
   // The challenge page and its form.
   const page = await get(`${gh.base}/mfa/challenge`, again.jar);
   assert.equal(page.status, 200, page.text);
@@ -319,6 +333,9 @@ test('a user with an authenticator who signs in through the provider still gets 
   again.jar.store(post);
   assert.equal(post.status, 303, await post.text());
   assert.ok(again.jar.get('__Host-gh_session'), 'signed in after the code');
+  const after2 = await until(successes, (r) => r.length === 2);
+  assert.equal(after2.length, 2, 'user.login success once the session exists, after the code');
+  assert.ok(after2[1].id > pendingRow.id);
   const info2 = await get(`${gh.base}/v1/session`, again.jar);
   const tok2Res = await fetch(`${gh.base}/v1/session/token`, { method: 'POST', headers: { cookie: again.jar.header(), 'x-csrf-token': info2.body.csrf_token } });
   const tok2 = await tok2Res.json();

@@ -55,8 +55,14 @@ TEST_F(AccountsTest, RegisterThenLogin) {
   auto l = login("  ada@EXAMPLE.com ", kGood);
   ASSERT_TRUE(l) << l.error().message();
   EXPECT_EQ(l->id, u->id);
+  // A verified password is not yet a sign-in (an MFA step may follow): user.login success is
+  // audited by whoever issues the session or tokens, never here.
+  for (const auto& e : audit_.events)
+    EXPECT_FALSE(e.action == "user.login" && e.result == "success") << "audited before the session";
+  // A failure is audited here.
+  EXPECT_FALSE(login("ada@example.com", "wrong harbor tangerine"));
   EXPECT_EQ(audit_.events.back().action, "user.login");
-  EXPECT_EQ(audit_.events.back().result, "success");
+  EXPECT_EQ(audit_.events.back().result, "wrong_password");
 }
 
 TEST_F(AccountsTest, EmailTaken) {

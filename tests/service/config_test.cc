@@ -196,6 +196,71 @@ TEST(Config, OAuthProvidersFromTomlAndEnvironment) {
   std::filesystem::remove_all(dir);
 }
 
+// Production: the flags that make everything else acceptable, plus `extra`.
+Status finalize_production(std::map<std::string, std::string> extra) {
+  extra.emplace("server.mode", "production");
+  extra.emplace("secrets.kek", "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8");
+  extra.emplace("server.public_url", "https://auth.example.com");
+  auto c = load_config("", extra, nullptr);
+  if (!c) return fail(c.error());
+  return finalize_config(*c);
+}
+
+TEST(Config, ProductionNativeRedirectUrisFollowRfc8252) {
+  const std::string key = "oauth.native_redirect_uris";
+  for (const char* ok :
+       {"https://app.example.com/cb", "http://127.0.0.1/cb", "http://127.0.0.1:8765/cb",
+        "http://[::1]:8765/cb", "http://127.0.0.1", "com.example.app:/oauth",
+        "com.example.app:/oauth2redirect?x=1", "org.example.my-app+x:cb"}) {
+    auto st = finalize_production({{key, ok}});
+    EXPECT_TRUE(st) << ok << ": " << (st ? "" : st.error().detail);
+  }
+  for (const char* bad :
+       {"http://app.example.com/cb", "http://localhost:8765/cb", "http://127.0.0.1.evil.example/cb",
+        "http://127.0.0.1@evil.example/cb", "http://[::1].evil/cb", "myapp:/oauth", "myapp://cb",
+        "https:///cb", "HTTP://app.example.com/cb", "1com.example:/cb", "com_example.app:/cb"}) {
+    auto st = finalize_production({{key, bad}});
+    ASSERT_FALSE(st) << bad;
+    EXPECT_EQ(st.error().code, make_error_code(ConfigError::Insecure)) << bad;
+    EXPECT_NE(st.error().detail.find(std::string("oauth.native_redirect_uris: '") + bad + "'"),
+              std::string::npos)
+        << st.error().detail;
+    EXPECT_NE(st.error().detail.find("RFC 8252"), std::string::npos);
+  }
+  // One bad entry among good ones is enough to refuse.
+  EXPECT_FALSE(finalize_production({{key, "com.example.app:/oauth, myapp:/oauth"}}));
+  // Dev mode keeps accepting them (tests, local apps).
+  auto dev = load_config("", {{key, "myapp:/oauth, http://localhost:9/cb"}}, nullptr);
+  ASSERT_TRUE(dev);
+  dev->kek = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8";
+  EXPECT_TRUE(finalize_config(*dev));
+}
+
+TEST(Config, ProductionProviderIssuerMustBeHttps) {
+  const std::string p = "oauth.providers.corp.";
+  auto secure = finalize_production({{p + "issuer", "https://login.corp.example"},
+                                     {p + "client_id", "a"},
+                                     {p + "client_secret", "b"}});
+  EXPECT_TRUE(secure) << (secure ? "" : secure.error().detail);
+  auto loopback = finalize_production({{p + "issuer", "http://127.0.0.1:4000"},
+                                       {p + "client_id", "a"},
+                                       {p + "client_secret", "b"}});
+  ASSERT_FALSE(loopback);
+  EXPECT_EQ(loopback.error().code, make_error_code(ConfigError::Insecure));
+  EXPECT_NE(loopback.error().detail.find(
+                "oauth.providers.corp.issuer: 'http://127.0.0.1:4000' must be https"),
+            std::string::npos)
+      << loopback.error().detail;
+  // Dev mode: loopback http stays allowed (the test peers).
+  auto dev = load_config(
+      "",
+      {{p + "issuer", "http://127.0.0.1:4000"}, {p + "client_id", "a"}, {p + "client_secret", "b"}},
+      nullptr);
+  ASSERT_TRUE(dev);
+  dev->kek = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8";
+  EXPECT_TRUE(finalize_config(*dev));
+}
+
 TEST(Config, OAuthProviderMistakesAreRefusedAtStartup) {
   auto check = [](std::map<std::string, std::string> flags) {
     flags.emplace("server.data_dir", std::filesystem::temp_directory_path().string());

@@ -197,7 +197,8 @@ TEST_F(OAuthServiceTest, NativeCodeIsBoundToRedirectAndVerifierAndSingleUse) {
   const std::string code2(out2->native_code->expose());
   auto user = s.redeem_code(code2, "com.example.app:/cb", verifier, {});
   ASSERT_TRUE(user) << user.error().message();
-  EXPECT_EQ(user->id, out2->user.id);
+  EXPECT_EQ(user->user.id, out2->user.id);
+  EXPECT_EQ(user->login_subject, "oauth:github identity=" + out2->identity.id);
   clock_.advance(seconds{61});
   auto out3 = finish(s, begin(s, r));
   ASSERT_TRUE(out3);
@@ -227,6 +228,65 @@ TEST_F(OAuthServiceTest, UnknownProvider) {
   EXPECT_EQ(s.callback("nope", {"x", "code=a&state=b", std::nullopt}, {}).error().code,
             make_error_code(FederationError::UnknownProvider));
   EXPECT_TRUE(audit_.has("oauth.login_failed"));
+}
+
+TEST_F(OAuthServiceTest, GithubCannotConfirmARecentSignIn) {
+  // GitHub has no ID token and no auth_time: it may answer from its own session without asking
+  // anyone, so it is never a step-up (docs/oauth.md §4).
+  auto s = make();
+  auto first = finish(s, begin(s));
+  ASSERT_TRUE(first) << first.error().message();
+  StartRequest r;
+  r.mode = FlowMode::Reauth;
+  r.link_user_id = first->user.id;
+  auto started = s.start("github", r, {});
+  ASSERT_FALSE(started);
+  EXPECT_EQ(started.error().code, make_error_code(FederationError::ReauthUnsupported));
+  // Without a user it is a malformed request.
+  r.link_user_id.clear();
+  EXPECT_EQ(s.start("github", r, {}).error().code, make_error_code(FederationError::BadRequest));
+}
+
+// A discovery document with the given endpoint base (the rest of the OIDC flow is not reached).
+class FakeDiscovery final : public HttpClient {
+ public:
+  std::string issuer;
+  std::string endpoints;
+  int gets = 0;
+  Result<HttpReply> get(const std::string& url, const std::vector<std::string>&) override {
+    ++gets;
+    if (!url.ends_with("/.well-known/openid-configuration")) return HttpReply{404, "{}", ""};
+    const std::string doc = R"({"issuer":")" + issuer + R"(","authorization_endpoint":")" +
+                            endpoints + R"(/auth","token_endpoint":")" + endpoints +
+                            R"(/token","jwks_uri":")" + endpoints + R"(/jwks"})";
+    return HttpReply{200, doc, ""};
+  }
+  Result<HttpReply> post_form(const std::string&, const std::string&,
+                              const std::vector<std::string>&, const BasicAuth*) override {
+    return HttpReply{500, "{}", ""};
+  }
+};
+
+TEST_F(OAuthServiceTest, ProductionRefusesAProviderWithHttpEndpoints) {
+  FakeDiscovery http;
+  http.issuer = "https://idp.example";
+  http.endpoints = "http://127.0.0.1:4000";  // allowed by check_endpoint_url, not in production
+  config_.oauth_providers.clear();
+  config_.oauth_providers["corp"] = {
+      "https://idp.example", "client", "secret", "openid", "Corp", "", "", ""};
+  {
+    config_.mode = "dev";
+    OAuthService dev(config_, *store_, http, clock_, rng_, audit_);
+    auto started = dev.start("corp", {}, {});
+    EXPECT_TRUE(started) << started.error().message();
+  }
+  config_.mode = "production";
+  OAuthService prod(config_, *store_, http, clock_, rng_, audit_);
+  auto started = prod.start("corp", {}, {});
+  ASSERT_FALSE(started);
+  EXPECT_EQ(started.error().code, make_error_code(oauth::OAuthError::InsecureUrl));
+  EXPECT_NE(started.error().detail.find("authorization_endpoint"), std::string::npos);
+  EXPECT_TRUE(audit_.has("oauth.provider_error", "oauth"));
 }
 
 }  // namespace

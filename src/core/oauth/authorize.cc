@@ -50,9 +50,9 @@ bool has_control(std::string_view s) {
   return false;
 }
 
-constexpr std::array<std::string_view, 8> kOurParams = {
-    "response_type", "client_id",      "redirect_uri",          "scope",
-    "state",         "code_challenge", "code_challenge_method", "nonce"};
+constexpr std::array<std::string_view, 10> kOurParams = {
+    "response_type",         "client_id", "redirect_uri", "scope",  "state", "code_challenge",
+    "code_challenge_method", "nonce",     "prompt",       "max_age"};
 
 }  // namespace
 
@@ -67,6 +67,8 @@ Result<std::string> authorization_url(const AuthorizationRequest& r) {
   for (const auto& [name, value] : required) {
     if (value.empty()) return fail(OAuthError::MissingParameter, std::string(name) + " is empty");
   }
+  if (r.force_login && r.nonce.empty())
+    return fail(OAuthError::MissingParameter, "a forced login needs a nonce (OpenID Connect)");
   std::string url = r.authorization_endpoint;
   if (const auto q = url.find('?'); q != std::string::npos) {
     // Keep the endpoint's own query, but never let it carry one of ours.
@@ -102,6 +104,12 @@ Result<std::string> authorization_url(const AuthorizationRequest& r) {
   if (!r.nonce.empty()) add("nonce", r.nonce);
   add("code_challenge", r.code_challenge);
   add("code_challenge_method", "S256");
+  if (r.force_login) {
+    // OpenID Connect Core §3.1.2.1: ask the person again, whatever session the
+    // provider has; max_age=0 also makes auth_time a required claim.
+    add("prompt", "login");
+    add("max_age", "0");
+  }
   return url;
 }
 

@@ -23,16 +23,20 @@ struct AuthorizationRequest {
   std::string state;           // per flow, >= 128 bits, single use
   std::string nonce;           // per flow; empty only for plain OAuth 2.0 (GitHub)
   std::string code_challenge;  // code_challenge_s256(verifier)
+  // Re-authentication (OpenID Connect Core §3.1.2.1): when set, the request
+  // also carries prompt=login and max_age=0, so the provider must ask the
+  // person again instead of answering from its own session, and must put
+  // auth_time in the ID token (§2, max_age). OIDC only (needs a nonce).
+  bool force_login = false;
 };
 
 // authorization_endpoint + ('?' or '&') + response_type=code, client_id,
 // redirect_uri, scope, state, [nonce,] code_challenge, code_challenge_method=S256,
-// in that order, each value percent-encoded (everything but the unreserved
-// characters, so a space is %20, never '+'). An existing query is kept
-// (RFC 6749 §3.1). Errors: BadUrl/InsecureUrl (check_endpoint_url), BadUrl if
-// the existing query already names one of our parameters (the provider would
-// see it twice), MissingParameter if client_id, redirect_uri, scope, state or
-// code_challenge is empty.
+// [prompt=login, max_age=0 when force_login,] in that order, each value percent-encoded (everything
+// but the unreserved characters, so a space is %20, never '+'). An existing query is kept (RFC 6749
+// §3.1). Errors: BadUrl/InsecureUrl (check_endpoint_url), BadUrl if the existing query already
+// names one of our parameters (the provider would see it twice), MissingParameter if client_id,
+// redirect_uri, scope, state or code_challenge is empty, or if force_login is set without a nonce.
 [[nodiscard]] Result<std::string> authorization_url(const AuthorizationRequest& request);
 
 // The parameters of a callback we look at; the others (Google's authuser,

@@ -101,4 +101,18 @@ Result<ProviderMetadata> parse_discovery(std::string_view body,
   return m;
 }
 
+Status require_https(const ProviderMetadata& m) {
+  const std::pair<const char*, const std::string*> urls[] = {
+      {"issuer", &m.issuer},
+      {"authorization_endpoint", &m.authorization_endpoint},
+      {"token_endpoint", &m.token_endpoint},
+      {"jwks_uri", &m.jwks_uri},
+      {"userinfo_endpoint", m.userinfo_endpoint ? &*m.userinfo_endpoint : nullptr}};
+  for (const auto& [name, url] : urls) {
+    if (url != nullptr && !url->starts_with("https://"))
+      return fail(OAuthError::InsecureUrl, std::string(name) + " must be https in production");
+  }
+  return {};
+}
+
 }  // namespace gh::oauth

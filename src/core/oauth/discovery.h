@@ -40,4 +40,11 @@ struct ProviderMetadata {
 [[nodiscard]] Result<ProviderMetadata> parse_discovery(std::string_view body,
                                                        std::string_view configured_issuer);
 
+// Production (server.mode = "production"): the issuer and every endpoint we
+// would call or send the browser to — authorization, token, jwks_uri and
+// userinfo if present — must be https; the loopback http that
+// check_endpoint_url allows is for tests only. Error: InsecureUrl, the detail
+// naming the first offending member.
+[[nodiscard]] Status require_https(const ProviderMetadata& metadata);
+
 }  // namespace gh::oauth

@@ -187,6 +187,11 @@ Result<IdTokenIdentity> validate_id_token_claims(const Json& claims,
       *out = **v;
     }
   }
+  if (member(claims, "auth_time") != nullptr) {
+    const auto at = time_claim(claims, "auth_time");
+    if (!at) return fail(at.error());
+    id.auth_time = Seconds{std::chrono::seconds{*at}};
+  }
   // Only the JSON literal true counts (see IdTokenIdentity::email_verified).
   const Json* verified = member(claims, "email_verified");
   id.email_verified = verified != nullptr && verified->is_boolean() && verified->get<bool>();

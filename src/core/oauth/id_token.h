@@ -72,6 +72,9 @@ struct IdTokenIdentity {
   std::optional<std::string> name;
   Seconds issued_at;
   Seconds expires_at;
+  // When the person last authenticated at the provider (OIDC Core §2
+  // "auth_time"), if the token says. Required by a re-authentication flow.
+  std::optional<Seconds> auth_time;
 };
 
 // Checks the claims of an ID token whose signature was already verified,
@@ -85,7 +88,8 @@ struct IdTokenIdentity {
 // iat > now + leeway, TooOld); nonce (MissingClaim, BadClaimType,
 // NonceMismatch, compared in constant time); sub (MissingClaim,
 // BadClaimType, BadSubject unless 1-255 printable ASCII characters, §2);
-// email/name (BadClaimType if present and not strings).
+// email/name (BadClaimType if present and not strings); auth_time
+// (BadClaimType if present and not an integer).
 // On aud with several values: OIDC Core errata set 2 no longer requires azp
 // then, but we still do, and we refuse audiences we were not told to trust
 // (SECURITY-CHECKLIST.md C9 and decision 7).

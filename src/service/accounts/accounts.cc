@@ -157,7 +157,10 @@ Result<store::User> AccountService::authenticate(LoginInput in, const RequestMet
         user->password_hash = std::move(*fresh);
     }
   }
-  audit(action, "success", user->id, user->id, meta);
+  // A sign-in is audited as a success only when it gets its session or tokens (the caller passes
+  // `login` to SessionService::replace / TokenService::issue), or as user.login.mfa_pending when a
+  // second factor follows (MfaService::challenge_after_password). Re-authentication ends here.
+  if (action != "user.login") audit(action, "success", user->id, user->id, meta);
   return user;
 }
 

@@ -99,7 +99,10 @@ class AccountService {
   // Verifies the password in (as near as possible) the same time whether or
   // not the account exists; rehashes an outdated hash after success.
   // Errors: AccountError::InvalidCredentials, AccountError::Disabled (only after
-  // the password verified), StoreError.
+  // the password verified), StoreError. Failures are audited as user.login; a
+  // success is not yet a sign-in (an MFA step may follow): the caller audits it
+  // through SessionService::replace / TokenService::issue (`login`) or
+  // MfaService::challenge_after_password (user.login.mfa_pending).
   [[nodiscard]] Result<store::User> login(LoginInput in, const RequestMeta& meta);
 
   // Step-up: the signed-in user `user_id` proves it again with their password.

@@ -351,7 +351,8 @@ Result<MfaStatus> MfaService::status(const store::User& user) {
 
 Result<std::optional<Challenge>> MfaService::challenge_after_password(const store::User& user,
                                                                       const RequestMeta& meta,
-                                                                      std::string_view first_amr) {
+                                                                      std::string_view first_amr,
+                                                                      std::string_view login) {
   auto f = store_.mfa().find_totp(user.id);
   if (!f && !is(f.error(), store::StoreError::NotFound)) return fail(f.error());
   ChallengeKind kind = ChallengeKind::Verify;
@@ -394,6 +395,9 @@ Result<std::optional<Challenge>> MfaService::challenge_after_password(const stor
   }
   audit("mfa.challenge", kind == ChallengeKind::Verify ? "verify" : "enroll", user.id, user.id,
         meta);
+  if (!login.empty())
+    audit("user.login.mfa_pending", kind == ChallengeKind::Verify ? "verify" : "enroll", user.id,
+          std::string(login), meta);
   if (email_code) send_enrolment_code(user, code, meta);
   wipe(code);
   Challenge c{SecretString(std::move(plain)), kind, ttl};

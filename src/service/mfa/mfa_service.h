@@ -159,9 +159,12 @@ class MfaService {
   // After a verified first step (`first_amr`: "pwd", or "fed" after a provider sign-in, kept
   // in the session's amr): nullopt when no second factor is needed,
   // else a challenge (Verify if enrolled, Enroll if the policy requires one; an Enroll
-  // challenge mails the confirmation code when enrollment_requires_email_code).
+  // challenge mails the confirmation code when enrollment_requires_email_code). `login`: for a
+  // sign-in, the subject of the `user.login.mfa_pending` event audited when a challenge is issued
+  // (the `user.login` success comes with the session or tokens, after the second factor).
   [[nodiscard]] Result<std::optional<Challenge>> challenge_after_password(
-      const store::User& user, const RequestMeta& meta, std::string_view first_amr = kAmrPassword);
+      const store::User& user, const RequestMeta& meta, std::string_view first_amr = kAmrPassword,
+      std::string_view login = {});
   // The live challenge's user and kind (for pages). Errors: InvalidChallenge.
   [[nodiscard]] Result<std::pair<store::User, ChallengeKind>> challenge_info(
       const SecretString& token);

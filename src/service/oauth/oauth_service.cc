@@ -54,6 +54,12 @@ const char* describe(FederationError e) {
       return "the sign-in request is malformed";
     case FederationError::NotLinked:
       return "no such linked identity";
+    case FederationError::ReauthUnsupported:
+      return "this sign-in provider cannot confirm a recent sign-in";
+    case FederationError::ReauthNotFresh:
+      return "the provider did not confirm a fresh sign-in";
+    case FederationError::ReauthWrongIdentity:
+      return "that identity is not linked to this account";
   }
   return "federated sign-in error";
 }
@@ -98,6 +104,10 @@ std::string reason_of(const Error& e) {
 
 bool is(const Error& e, store::StoreError s) { return e.code == make_error_code(s); }
 
+std::string login_subject(std::string_view provider, std::string_view identity_id) {
+  return fmt::format("oauth:{} identity={}", provider, identity_id);
+}
+
 const char* mode_name(FlowMode m) {
   switch (m) {
     case FlowMode::Browser:
@@ -106,6 +116,8 @@ const char* mode_name(FlowMode m) {
       return "native";
     case FlowMode::Link:
       return "link";
+    case FlowMode::Reauth:
+      return "reauth";
   }
   return "browser";
 }
@@ -114,6 +126,7 @@ std::optional<FlowMode> mode_from(std::string_view s) {
   if (s == "browser") return FlowMode::Browser;
   if (s == "native") return FlowMode::Native;
   if (s == "link") return FlowMode::Link;
+  if (s == "reauth") return FlowMode::Reauth;
   return std::nullopt;
 }
 
@@ -138,6 +151,7 @@ OAuthConfig oauth_config(const Config& c) {
   o.leeway = seconds{c.oauth_leeway_s};
   o.code_ttl = seconds{c.oauth_code_ttl_s};
   o.native_redirects = c.oauth_native_redirect_list;
+  o.require_https = c.production();
   return o;
 }
 
@@ -171,6 +185,7 @@ struct OAuthService::Flow {
   std::string app_redirect;
   std::string app_challenge;
   std::string app_state;
+  std::int64_t started_at = 0;  // unix seconds; a Reauth needs auth_time from after it
 
   [[nodiscard]] std::string to_json() const {
     return json{{"provider", provider},
@@ -182,7 +197,8 @@ struct OAuthService::Flow {
                 {"link_user", link_user},
                 {"app_redirect", app_redirect},
                 {"app_challenge", app_challenge},
-                {"app_state", app_state}}
+                {"app_state", app_state},
+                {"started_at", started_at}}
         .dump();
   }
   static std::optional<Flow> from_json(std::string_view text) {
@@ -202,6 +218,9 @@ struct OAuthService::Flow {
       f.app_redirect = j.at("app_redirect").get<std::string>();
       f.app_challenge = j.at("app_challenge").get<std::string>();
       f.app_state = j.at("app_state").get<std::string>();
+      // Absent in flows stored before it existed (browser, native, link: unused there).
+      f.started_at = j.value("started_at", std::int64_t{0});
+      if (f.mode == FlowMode::Reauth && f.started_at <= 0) return std::nullopt;
     } catch (const json::exception&) {
       return std::nullopt;
     }
@@ -237,7 +256,7 @@ OAuthService::~OAuthService() = default;
 
 std::vector<ProviderInfo> OAuthService::providers() const {
   std::vector<ProviderInfo> out;
-  for (const auto& [name, p] : providers_) out.push_back({name, p->display_name});
+  for (const auto& [name, p] : providers_) out.push_back({name, p->display_name, p->oidc});
   return out;
 }
 
@@ -288,7 +307,7 @@ Result<HttpReply> fetch(HttpClient& http, const std::string& url) {
 // The provider's metadata, fetched when not cached or stale. A failed refetch
 // keeps a stale copy in use (docs/oauth.md §1).
 Result<oauth::ProviderMetadata> metadata_of(OAuthService::Provider& p, HttpClient& http,
-                                            Seconds now,
+                                            Seconds now, bool require_https,
                                             const std::function<void(const Error&)>& on_error) {
   {
     std::lock_guard lock(p.mu);
@@ -298,6 +317,9 @@ Result<oauth::ProviderMetadata> metadata_of(OAuthService::Provider& p, HttpClien
   Result<oauth::ProviderMetadata> parsed =
       reply ? oauth::parse_discovery(reply->body, p.issuer)
             : Result<oauth::ProviderMetadata>(fail(reply.error()));
+  if (parsed && require_https) {
+    if (auto ok = oauth::require_https(*parsed); !ok) parsed = fail(ok.error());
+  }
   std::lock_guard lock(p.mu);
   if (!parsed) {
     on_error(parsed.error());
@@ -354,12 +376,24 @@ Result<Started> OAuthService::start(std::string_view name, const StartRequest& r
       return fail(FederationError::BadRequest,
                   "state must be at most 512 printable ASCII characters");
   }
-  if (request.mode == FlowMode::Link && request.link_user_id.empty())
+  if ((request.mode == FlowMode::Link || request.mode == FlowMode::Reauth) &&
+      request.link_user_id.empty())
     return fail(FederationError::BadRequest);
+  if (request.mode == FlowMode::Reauth) {
+    // Only an OpenID provider can say when the person last authenticated
+    // (auth_time); GitHub's OAuth answers from its own session unasked. An
+    // account with a password re-authenticates with it (a provider's session
+    // is weaker than the account's own secret).
+    if (!p->oidc) return fail(FederationError::ReauthUnsupported, "the provider has no ID token");
+    auto user = store_.users().find_user_by_id(request.link_user_id);
+    if (!user) return fail(user.error());
+    if (!user->password_hash.empty())
+      return fail(FederationError::ReauthUnsupported, "the account has a password");
+  }
 
   std::string endpoint = p->authorize_url;
   if (p->oidc) {
-    auto m = metadata_of(*p, http_, clock_.now(), [&](const Error& e) {
+    auto m = metadata_of(*p, http_, clock_.now(), config_.require_https, [&](const Error& e) {
       audit("oauth.provider_error", reason_of(e), request.link_user_id, p->name, meta);
     });
     if (!m) return fail(m.error());
@@ -383,13 +417,15 @@ Result<Started> OAuthService::start(std::string_view name, const StartRequest& r
   flow.app_redirect = request.app_redirect;
   flow.app_challenge = request.app_challenge;
   flow.app_state = request.app_state;
+  const Seconds now = clock_.now();
+  flow.started_at = now.time_since_epoch().count();
 
   auto url = oauth::authorization_url({endpoint, p->client_id, redirect_uri(p->name), p->scopes,
-                                       flow.state, flow.nonce, *challenge});
+                                       flow.state, flow.nonce, *challenge,
+                                       request.mode == FlowMode::Reauth});
   if (!url) return fail(url.error());
 
   SecretString flow_id(random_token(rng_, 32));
-  const Seconds now = clock_.now();
   store::OAuthState st{hash_of(flow_id.expose()), store::OAuthStateKind::Flow, flow.to_json(), now,
                        now + config_.flow_ttl};
   if (auto ok = store_.identities().put_state(st); !ok) return fail(ok.error());
@@ -424,7 +460,8 @@ Result<CallbackOutcome> OAuthService::callback(std::string_view name,
     return failed({make_error_code(FederationError::StateInvalid), {}});
   // A link flow belongs to the session that started it (a callback in another
   // browser, or after signing in as someone else, links nothing).
-  if (flow->mode == FlowMode::Link && request.signed_in_user != flow->link_user)
+  if ((flow->mode == FlowMode::Link || flow->mode == FlowMode::Reauth) &&
+      request.signed_in_user != flow->link_user)
     return failed({make_error_code(FederationError::StateInvalid), {}});
   auto out = complete(*p, request, *flow, meta);
   if (!out) return failed(out.error());
@@ -438,7 +475,7 @@ Result<CallbackOutcome> OAuthService::complete(Provider& p, const CallbackReques
   };
   std::optional<oauth::ProviderMetadata> m;
   if (p.oidc) {
-    auto got = metadata_of(p, http_, clock_.now(), provider_error);
+    auto got = metadata_of(p, http_, clock_.now(), config_.require_https, provider_error);
     if (!got) return fail(got.error());
     m = std::move(*got);
   }
@@ -465,6 +502,7 @@ Result<CallbackOutcome> OAuthService::complete(Provider& p, const CallbackReques
   store::Identity seen;
   seen.provider = p.name;
   seen.issuer = p.issuer;
+  std::optional<Seconds> auth_time;
   if (p.oidc) {
     oauth::IdTokenExpectations expect;
     expect.issuer = p.issuer;
@@ -484,6 +522,7 @@ Result<CallbackOutcome> OAuthService::complete(Provider& p, const CallbackReques
       }
     }
     if (!id) return fail(id.error());
+    auth_time = id->auth_time;
     seen.subject = id->subject;
     seen.email = id->email.value_or("");
     seen.email_verified = id->email_verified;
@@ -518,7 +557,46 @@ Result<CallbackOutcome> OAuthService::complete(Provider& p, const CallbackReques
     seen.email_verified = primary->has_value();
     seen.name = gu->name.value_or(gu->login);
   }
+  if (flow.mode == FlowMode::Reauth) return reauthenticated(p, flow, seen, auth_time, meta);
   return decide(p, flow, std::move(seen), meta);
+}
+
+// A step-up through the provider (FlowMode::Reauth): the provider must have
+// authenticated the person after this flow started (OpenID Connect Core
+// §3.1.2.1 max_age=0 / prompt=login; auth_time, §2), as this account's own
+// identity. Nothing about the account changes here.
+Result<CallbackOutcome> OAuthService::reauthenticated(Provider& p, const Flow& flow,
+                                                      const store::Identity& seen,
+                                                      std::optional<Seconds> auth_time,
+                                                      const RequestMeta& meta) {
+  auto refused = [&](FederationError e, std::string why) {
+    audit("user.reauthenticate", why, flow.link_user, fmt::format("oauth:{}", p.name), meta);
+    return fail(e, std::move(why));
+  };
+  if (!p.oidc) return refused(FederationError::ReauthUnsupported, "provider_without_id_token");
+  if (!auth_time) return refused(FederationError::ReauthNotFresh, "auth_time_missing");
+  // The provider's clock may run behind ours by up to the leeway.
+  const Seconds started{std::chrono::seconds{flow.started_at}};
+  if (*auth_time + config_.leeway < started)
+    return refused(FederationError::ReauthNotFresh, "auth_time_stale");
+  auto known = store_.identities().find_identity(seen.issuer, seen.subject);
+  if (!known) {
+    if (!is(known.error(), store::StoreError::NotFound)) return fail(known.error());
+    return refused(FederationError::ReauthWrongIdentity, "identity_not_linked");
+  }
+  if (known->user_id != flow.link_user)
+    return refused(FederationError::ReauthWrongIdentity, "identity_not_linked");
+  auto user = store_.users().find_user_by_id(known->user_id);
+  if (!user) return fail(user.error());
+  if (user->disabled) return refused(FederationError::AccountDisabled, "disabled");
+  audit("user.reauthenticate", "success", user->id,
+        fmt::format("oauth:{} identity={}", p.name, known->id), meta);
+  CallbackOutcome out;
+  out.mode = FlowMode::Reauth;
+  out.user = std::move(*user);
+  out.identity = std::move(*known);
+  out.return_to = flow.return_to;
+  return out;
 }
 
 // docs/oauth.md §4: known identity; link from /account; same email; new user.
@@ -556,9 +634,8 @@ Result<CallbackOutcome> OAuthService::decide(Provider& p, const Flow& flow, stor
       if (auto ok = ids.put_state(st); !ok) return fail(ok.error());
       out.native_code = std::move(code);
     }
-    if (flow.mode != FlowMode::Link)
-      audit("user.login", "success", out.user.id,
-            fmt::format("oauth:{} identity={}", p.name, out.identity.id), meta);
+    // Not user.login yet: that is audited with the session or tokens (after MFA if any).
+    out.login_subject = login_subject(p.name, out.identity.id);
     return std::move(out);
   };
 
@@ -667,9 +744,10 @@ Result<CallbackOutcome> OAuthService::decide(Provider& p, const Flow& flow, stor
 
 // ---- Native codes, identities -------------------------------------------------
 
-Result<store::User> OAuthService::redeem_code(std::string_view code, std::string_view redirect,
-                                              std::string_view code_verifier,
-                                              const RequestMeta& meta) {
+Result<OAuthService::Redeemed> OAuthService::redeem_code(std::string_view code,
+                                                         std::string_view redirect,
+                                                         std::string_view code_verifier,
+                                                         const RequestMeta& meta) {
   auto failed = [&](FederationError f, std::string why) {
     audit("oauth.code_redeem", std::move(why), "", "", meta);
     return fail(f);
@@ -700,7 +778,8 @@ Result<store::User> OAuthService::redeem_code(std::string_view code, std::string
   }
   if (user->disabled) return failed(FederationError::AccountDisabled, "account_disabled");
   audit("oauth.code_redeem", "success", user->id, j.value("provider", ""), meta);
-  return std::move(*user);
+  return Redeemed{std::move(*user),
+                  login_subject(j.value("provider", ""), j.value("identity_id", ""))};
 }
 
 Result<std::vector<store::Identity>> OAuthService::identities(std::string_view user_id) {

@@ -13,9 +13,11 @@
 // provider (max-age clamped to 5 min..24 h); an ID token with an unknown kid
 // triggers one JWKS refetch, at most once a minute per provider.
 //
-// Every outcome is audited: oauth.start, user.login, oauth.user_created,
+// Every outcome is audited: oauth.start, oauth.user_created,
 // oauth.identity_linked / _unlinked, oauth.link_refused, oauth.login_failed,
-// oauth.jwks_refresh, oauth.provider_error. Never a code, state, token or secret.
+// oauth.jwks_refresh, oauth.provider_error; user.reauthenticate for a step-up.
+// user.login is left to whoever issues the session or tokens (login_subject).
+// Never a code, state, token or secret.
 //
 // Thread-safety: all methods may be called concurrently; they block (store and
 // network), so run them on a worker pool.
@@ -57,12 +59,17 @@ enum class FederationError : std::uint8_t {
   EmailUnverified,  // a new user would need a verified email, and the provider did not assert one
   LinkRequired,   // a local account has this email; the person must sign in and link from /account
   IdentityInUse,  // linking an identity that belongs to another user
-  LastSignInMethod,  // unlinking would leave the user no way to sign in
-  CodeInvalid,       // native one-time code unknown, used, expired, or bound to another
-                     // redirect/verifier
-  BadRedirect,       // native return_to is not one of oauth.native_redirect_uris
-  BadRequest,        // a malformed start request (native code_challenge, app state)
-  NotLinked,         // unlink of an identity the user does not have
+  LastSignInMethod,     // unlinking would leave the user no way to sign in
+  CodeInvalid,          // native one-time code unknown, used, expired, or bound to another
+                        // redirect/verifier
+  BadRedirect,          // native return_to is not one of oauth.native_redirect_uris
+  BadRequest,           // a malformed start request (native code_challenge, app state)
+  NotLinked,            // unlink of an identity the user does not have
+  ReauthUnsupported,    // re-authentication through a provider without ID tokens (GitHub), or
+                        // for an account that has a password (it re-authenticates with that)
+  ReauthNotFresh,       // a re-authentication whose ID token has no auth_time, or one from before
+                        // the flow started (the provider answered from its own session)
+  ReauthWrongIdentity,  // a re-authentication by an identity not linked to the signed-in user
 };
 GH_DECLARE_ERROR_CATEGORY(FederationError)
 
@@ -71,12 +78,15 @@ enum class FlowMode : std::uint8_t {
   Browser = 1,  // sign in (or create an account) and get a browser session
   Native = 2,   // sign in; the app gets a one-time code at its registered redirect URI
   Link = 3,     // a signed-in person links this identity to their account (/account)
+  Reauth = 4,   // a signed-in person without a password confirms it is them (step-up): the
+                // provider must ask again (prompt=login, max_age=0) and say when (auth_time)
 };
 
 // A provider as shown on the login and account pages.
 struct ProviderInfo {
   std::string name;
   std::string display_name;
+  bool reauth = false;  // can confirm a recent sign-in (FlowMode::Reauth): OpenID providers only
 };
 
 struct OAuthConfig {
@@ -86,6 +96,9 @@ struct OAuthConfig {
   std::chrono::seconds leeway{60};
   std::chrono::seconds code_ttl{60};
   std::vector<std::string> native_redirects;  // exact URIs a native code may be sent to
+  // Production: a provider's issuer and discovered endpoints must be https (oauth::require_https);
+  // dev mode also allows http on loopback hosts (the test peers).
+  bool require_https = false;
 };
 
 // The service's view of config: OAuthConfig from `c`.
@@ -94,7 +107,8 @@ struct OAuthConfig {
 struct StartRequest {
   FlowMode mode = FlowMode::Browser;
   std::string return_to;      // Browser/Link: a checked local return_to ("" = /account)
-  std::string link_user_id;   // Link: the signed-in user (step-up already checked by the caller)
+  std::string link_user_id;   // Link: the signed-in user (step-up already checked by the caller);
+                              // Reauth: the signed-in user who re-authenticates
   std::string app_redirect;   // Native: where the code goes (must be registered)
   std::string app_challenge;  // Native: the app's PKCE S256 challenge (43 chars)
   std::string app_state;      // Native: echoed back to the app with the code (opaque, <= 512 chars)
@@ -118,6 +132,9 @@ struct CallbackOutcome {
   bool created = false;   // a new user was created for this identity
   bool linked = false;    // the identity was linked (automatically or from /account) just now
   std::string return_to;  // Browser/Link: where to land
+  // Browser: the subject of the user.login event ("oauth:<provider> identity=<id>"), audited by
+  // whoever issues the session (or user.login.mfa_pending if a second factor comes first).
+  std::string login_subject;
   // Native: the one-time code and where to send it.
   std::optional<SecretString> native_code;
   std::string app_redirect;
@@ -138,7 +155,9 @@ class OAuthService {
   [[nodiscard]] const OAuthConfig& config() const { return config_; }
 
   // Starts a flow: stores its state and returns the flow id and the provider URL.
-  // Errors: UnknownProvider; BadRedirect, BadRequest (native); ProviderUnavailable,
+  // Reauth flows record their start time and ask the provider for a fresh login.
+  // Errors: UnknownProvider; BadRedirect, BadRequest (native); ReauthUnsupported
+  // (GitHub, or the user has a password); ProviderUnavailable,
   // ProviderHttpError and OAuthError (discovery of an OIDC provider); StoreError.
   [[nodiscard]] Result<Started> start(std::string_view provider, const StartRequest& request,
                                       const RequestMeta& meta);
@@ -146,8 +165,12 @@ class OAuthService {
   // Completes a flow. Errors: UnknownProvider; StateInvalid; OAuthError (callback,
   // token response, ID-token claims, GitHub bodies, discovery); JwtError (ID-token
   // signature); ProviderUnavailable, ProviderHttpError; AccountDisabled,
-  // EmailUnverified, LinkRequired, IdentityInUse; StoreError. Every failure is
-  // audited as oauth.login_failed and changes no account.
+  // EmailUnverified, LinkRequired, IdentityInUse; ReauthNotFresh (Reauth: no
+  // auth_time, or auth_time + leeway before the flow started), ReauthWrongIdentity;
+  // StoreError. Every failure is audited as oauth.login_failed (a refused
+  // re-authentication also as user.reauthenticate) and changes no account.
+  // A successful Reauth is audited as user.reauthenticate; the caller then
+  // grants the step-up (a fresh session).
   [[nodiscard]] Result<CallbackOutcome> callback(std::string_view provider,
                                                  const CallbackRequest& request,
                                                  const RequestMeta& meta);
@@ -155,10 +178,13 @@ class OAuthService {
   // Native flow: exchanges a one-time code (single use) for its user. The
   // redirect URI and the PKCE verifier must match the ones given at start.
   // Errors: CodeInvalid, AccountDisabled, StoreError.
-  [[nodiscard]] Result<store::User> redeem_code(std::string_view code,
-                                                std::string_view redirect_uri,
-                                                std::string_view code_verifier,
-                                                const RequestMeta& meta);
+  struct Redeemed {
+    store::User user;
+    std::string login_subject;  // as CallbackOutcome::login_subject, for the tokens' user.login
+  };
+  [[nodiscard]] Result<Redeemed> redeem_code(std::string_view code, std::string_view redirect_uri,
+                                             std::string_view code_verifier,
+                                             const RequestMeta& meta);
 
   // The user's linked identities. Errors: StoreError.
   [[nodiscard]] Result<std::vector<store::Identity>> identities(std::string_view user_id);
@@ -181,6 +207,10 @@ class OAuthService {
                                    const RequestMeta& meta);
   Result<CallbackOutcome> decide(Provider& p, const Flow& flow, store::Identity seen,
                                  const RequestMeta& meta);
+  Result<CallbackOutcome> reauthenticated(Provider& p, const Flow& flow,
+                                          const store::Identity& seen,
+                                          std::optional<Seconds> auth_time,
+                                          const RequestMeta& meta);
   void audit(std::string action, std::string result, std::string actor, std::string subject,
              const RequestMeta& meta);
 

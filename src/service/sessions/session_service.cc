@@ -148,12 +148,18 @@ bool SessionService::csrf_ok(const CurrentSession& s, std::string_view token) co
 }
 
 Result<NewSession> SessionService::replace(const CurrentSession* previous, std::string_view user_id,
-                                          std::string_view amr, const RequestMeta& meta) {
+                                           std::string_view amr, const RequestMeta& meta,
+                                           std::string_view login) {
   // End first: if that fails nothing new exists, and the old session is not silently kept.
   if (previous != nullptr) {
     if (auto ok = end(*previous, meta); !ok) return fail(ok.error());
   }
-  return create(user_id, amr, meta);
+  auto s = create(user_id, amr, meta);
+  // A sign-in succeeded when it got its session, not before (an MFA step may still follow a
+  // verified password or provider answer: that is user.login.mfa_pending).
+  if (s && !login.empty())
+    audit("user.login", "success", std::string(user_id), std::string(login), meta);
+  return s;
 }
 
 Status SessionService::end(const CurrentSession& s, const RequestMeta& meta) {

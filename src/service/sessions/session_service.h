@@ -78,8 +78,11 @@ class SessionService {
   // Sign-in or privilege change in a browser that may already hold a session
   // (`previous`, may be null): `previous` is ended first, then a fresh session
   // is created, so no copy of the old cookie outlives the change (ASVS 7.2.4).
+  // `login`: when this session completes a sign-in, the subject of the
+  // `user.login` success event, audited only once the session exists.
   [[nodiscard]] Result<NewSession> replace(const CurrentSession* previous, std::string_view user_id,
-                                           std::string_view amr, const RequestMeta& meta);
+                                           std::string_view amr, const RequestMeta& meta,
+                                           std::string_view login = {});
   // The live session for a cookie value, slid forward if due. Errors: NoSession, StoreError.
   // Always asks the store; remembers the answer for authenticate_cached().
   [[nodiscard]] Result<CurrentSession> authenticate(std::string_view cookie_value);

@@ -95,8 +95,9 @@ Result<IssuedTokens> TokenService::pair_for(const store::User& user, const store
                       row.family_id};
 }
 
-Result<IssuedTokens> TokenService::issue(const store::User& user, Seconds auth_time, std::string_view client_id,
-                                         std::string_view amr, const RequestMeta& meta) {
+Result<IssuedTokens> TokenService::issue(const store::User& user, Seconds auth_time,
+                                         std::string_view client_id, std::string_view amr,
+                                         const RequestMeta& meta, std::string_view login) {
   if (!keys_.snapshot()->active) return fail(KeyError::NoActiveKey);
   const Seconds now = clock_.now();
   if (auth_time == Seconds{}) auth_time = now;
@@ -116,6 +117,7 @@ Result<IssuedTokens> TokenService::issue(const store::User& user, Seconds auth_t
     return fail(ok.error());
   }
   audit("token.issue", "success", user.id, fam.id, meta);
+  if (!login.empty()) audit("user.login", "success", user.id, std::string(login), meta);
   return pair_for(user, row, std::move(plain));
 }
 

@@ -92,10 +92,13 @@ class TokenService {
   TokenService(store::Store& store, KeyManager& keys, const crypto::Kek& kek, Clock& clock, Random& rng,
                AuditSink& audit, TokenConfig config);
 
-  // A new family for a fresh sign-in (auth_time zero = now). Errors: KeyError::NoActiveKey, StoreError.
-  // `amr`: how the user authenticated (RFC 8176, space-separated), carried by every token of the family.
-  [[nodiscard]] Result<IssuedTokens> issue(const store::User& user, Seconds auth_time, std::string_view client_id,
-                                           std::string_view amr, const RequestMeta& meta);
+  // A new family for a fresh sign-in (auth_time zero = now). Errors: KeyError::NoActiveKey,
+  // StoreError. `amr`: how the user authenticated (RFC 8176, space-separated), carried by every
+  // token of the family. `login`: when these tokens complete a sign-in, the subject of the
+  // `user.login` success event, audited only once they are issued.
+  [[nodiscard]] Result<IssuedTokens> issue(const store::User& user, Seconds auth_time,
+                                           std::string_view client_id, std::string_view amr,
+                                           const RequestMeta& meta, std::string_view login = {});
   // Rotates `refresh_token` (see the header comment). Errors: InvalidRefresh,
   // RefreshExpired, RefreshReused, AccountError::Disabled, StoreError.
   [[nodiscard]] Result<IssuedTokens> refresh(const SecretString& refresh_token, const RequestMeta& meta);

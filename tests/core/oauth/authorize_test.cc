@@ -54,6 +54,23 @@ TEST(AuthorizationUrl, NonceIsLeftOutForPlainOAuth) {
   EXPECT_EQ(url->find("nonce"), std::string::npos);
 }
 
+TEST(AuthorizationUrl, ForceLoginAddsPromptLoginAndMaxAgeZero) {
+  auto r = request();
+  EXPECT_EQ(authorization_url(r)->find("prompt"), std::string::npos);
+  EXPECT_EQ(authorization_url(r)->find("max_age"), std::string::npos);
+  r.force_login = true;
+  const auto url = authorization_url(r);
+  ASSERT_TRUE(succeeds(url));
+  EXPECT_TRUE(url->ends_with("&code_challenge_method=S256&prompt=login&max_age=0")) << *url;
+}
+
+TEST(AuthorizationUrl, ForceLoginNeedsANonce) {
+  auto r = request();
+  r.force_login = true;
+  r.nonce.clear();
+  EXPECT_TRUE(fails_with(authorization_url(r), OAuthError::MissingParameter));
+}
+
 TEST(AuthorizationUrl, ExistingQueryIsKept) {
   auto r = request();
   r.authorization_endpoint = "https://idp.example.test/authorize?tenant=42";
@@ -71,8 +88,8 @@ TEST(AuthorizationUrl, ExistingQueryIsKept) {
 
 TEST(AuthorizationUrl, ExistingQueryMustNotSetOurParameters) {
   auto r = request();
-  for (const char* q :
-       {"?state=x", "?a=1&client_id=evil", "?redirect%5Furi=x", "?nonce", "?%zz=1"}) {
+  for (const char* q : {"?state=x", "?a=1&client_id=evil", "?redirect%5Furi=x", "?nonce", "?%zz=1",
+                        "?prompt=none", "?max_age=86400"}) {
     r.authorization_endpoint = std::string("https://idp.example.test/authorize") + q;
     EXPECT_TRUE(fails_with(authorization_url(r), OAuthError::BadUrl)) << q;
   }

@@ -94,6 +94,36 @@ TEST(Discovery, LoopbackMayUseHttp) {
   }
 }
 
+TEST(Discovery, RequireHttpsRefusesEveryLoopbackHttpUrl) {
+  // What dev mode allows (the test peers on 127.0.0.1) production refuses, naming the member.
+  const auto good = parse(document());
+  ASSERT_TRUE(succeeds(good));
+  EXPECT_TRUE(require_https(*good));
+  const std::string b = "http://127.0.0.1:4000";
+  json all = document();
+  all["issuer"] = b;
+  for (const char* m :
+       {"authorization_endpoint", "token_endpoint", "jwks_uri", "userinfo_endpoint"})
+    all[m] = b + "/x";
+  const auto loop = parse(all, b);
+  ASSERT_TRUE(succeeds(loop));
+  EXPECT_TRUE(fails_with(require_https(*loop), OAuthError::InsecureUrl));
+  EXPECT_NE(require_https(*loop).error().detail.find("issuer"), std::string::npos);
+  for (const char* m :
+       {"authorization_endpoint", "token_endpoint", "jwks_uri", "userinfo_endpoint"}) {
+    json doc = document();
+    doc[m] = "http://localhost:4000/x";
+    const auto parsed = parse(doc);
+    ASSERT_TRUE(succeeds(parsed)) << m;
+    const auto st = require_https(*parsed);
+    EXPECT_TRUE(fails_with(st, OAuthError::InsecureUrl)) << m;
+    EXPECT_NE(st.error().detail.find(m), std::string::npos) << st.error().detail;
+  }
+  json no_userinfo = document();
+  no_userinfo.erase("userinfo_endpoint");
+  EXPECT_TRUE(require_https(*parse(no_userinfo)));
+}
+
 TEST(Discovery, MissingEndpoint) {
   for (const char* k : {"authorization_endpoint", "token_endpoint", "jwks_uri"}) {
     auto doc = document();

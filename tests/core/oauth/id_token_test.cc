@@ -280,6 +280,16 @@ TEST(IdTokenClaims, GoodClaims) {
   EXPECT_EQ(id->name, "Jane");
   EXPECT_EQ(id->issued_at, kNow);
   EXPECT_EQ(id->expires_at, kNow + std::chrono::seconds{3600});
+  EXPECT_FALSE(id->auth_time.has_value());
+}
+
+TEST(IdTokenClaims, AuthTimeIsReadWhenPresent) {
+  auto c = claims();
+  c["auth_time"] = kNowSeconds - 5;
+  const auto id = validate(c);
+  ASSERT_TRUE(succeeds(id));
+  ASSERT_TRUE(id->auth_time.has_value());
+  EXPECT_EQ(*id->auth_time, kNow - std::chrono::seconds{5});
 }
 
 TEST(IdTokenClaims, NotAnObject) {
@@ -307,6 +317,9 @@ TEST(IdTokenClaims, BadClaimType) {
                                                 {"sub", 248289761},
                                                 {"email", true},
                                                 {"name", json::object()},
+                                                {"auth_time", "1700000000"},
+                                                {"auth_time", 1.5},
+                                                {"auth_time", nullptr},
                                                 {"exp", 18446744073709551615ULL}};
   for (const auto& [name, value] : cases) {
     auto c = claims();

@@ -21,7 +21,8 @@ export async function freePort() {
 
 // providers: { name: { issuer, client_id, client_secret, display_name, authorize_url, token_url, api_base } }
 // oauth: extra [oauth] keys, e.g. { http_timeout_s: 2, auto_link_verified_email: true }
-export async function startGatehouse({ providers, oauth = {}, port, env = {} }) {
+// faketimeFile: see Server (a clock the test can move).
+export async function startGatehouse({ providers, oauth = {}, port, env = {}, faketimeFile }) {
   const dataDir = mkdtempSync(join(tmpdir(), 'gh-oauth-'));
   const lines = ['[oauth]'];
   for (const [k, v] of Object.entries(oauth)) lines.push(`${k} = ${JSON.stringify(v)}`);
@@ -31,7 +32,7 @@ export async function startGatehouse({ providers, oauth = {}, port, env = {} }) 
   }
   const config = join(dataDir, 'gatehouse.toml');
   writeFileSync(config, `${lines.join('\n')}\n`);
-  const gh = new Server({ dataDir, listen: `127.0.0.1:${port ?? 0}`, env: { GATEHOUSE_CONFIG: config, ...env } });
+  const gh = new Server({ dataDir, listen: `127.0.0.1:${port ?? 0}`, env: { GATEHOUSE_CONFIG: config, ...env }, faketimeFile });
   gh.ownDir = true;
   await gh.start();
   return gh;

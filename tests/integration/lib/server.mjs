@@ -17,13 +17,16 @@ export const FAST_HASH_ENV = {
 
 export class Server {
   // faketime: a libfaketime offset such as '+11m': the server runs with its clock shifted by it.
+  // faketimeFile: a file holding such an offset, re-read by libfaketime on every clock read, so a
+  // test moves the server's clock while it runs (write '+11m' to it; '+0' to come back).
   // listen: HOST:PORT (default a free port); a fixed one lets a peer register our URLs first.
-  constructor({ env = {}, args = [], dataDir, faketime, listen = '127.0.0.1:0' } = {}) {
+  constructor({ env = {}, args = [], dataDir, faketime, faketimeFile, listen = '127.0.0.1:0' } = {}) {
     this.listen = listen;
     this.ownDir = !dataDir;
     this.dataDir = dataDir ?? mkdtempSync(join(tmpdir(), 'gh-it-'));
     this.env = env;
     this.faketime = faketime;
+    this.faketimeFile = faketimeFile;
     this.args = args;
     this.stdout = '';
     this.stderr = '';
@@ -31,14 +34,18 @@ export class Server {
 
   async start() {
     const fake = {};
-    if (this.faketime) {
+    if (this.faketime || this.faketimeFile) {
       // The preload must come after ASan's runtime in an ASan build; the order check is off for it.
       const asan = this.env.ASAN_OPTIONS ?? process.env.ASAN_OPTIONS;
       Object.assign(fake, {
         LD_PRELOAD: '/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1',  // Debian package libfaketime
-        FAKETIME: this.faketime,
         ASAN_OPTIONS: asan ? `${asan}:verify_asan_link_order=0` : 'verify_asan_link_order=0',
       });
+      if (this.faketimeFile) {
+        Object.assign(fake, { FAKETIME_TIMESTAMP_FILE: this.faketimeFile, FAKETIME_NO_CACHE: '1', FAKETIME_DONT_FAKE_MONOTONIC: '1' });
+      } else {
+        fake.FAKETIME = this.faketime;
+      }
     }
     this.proc = spawn(BIN, ['serve', '--dev', '--listen', this.listen, '--data-dir', this.dataDir, ...this.args], {
       // Rate limiting is off unless a test turns it on in its env: these suites sign in many
