@@ -187,23 +187,33 @@ std::string MfaService::email_code_mac(std::string_view challenge_hash,
       "enrol code v1:" + std::string(challenge_hash) + ":" + std::string(digits)));
 }
 
-void MfaService::send_enrolment_code(const store::User& user, std::string_view code,
-                                     const RequestMeta& meta) {
-  auto allowed = under_notice_limit(store_.audit(), user.id, "mfa.enrol_code", "sent", clock_.now(),
+void MfaService::send_limited(std::string_view action, std::string_view actor,
+                              const store::User& user, const MailMessage& m,
+                              const RequestMeta& meta) {
+  if (mailer_ == nullptr) {
+    audit(std::string(action), "no_mailer", std::string(actor), user.id, meta);
+    return;
+  }
+  auto allowed = under_notice_limit(store_.audit(), user.id, action, "sent", clock_.now(),
                                     cfg_.notices_per_hour);
   if (!allowed) {
-    spdlog::warn("mfa: the enrolment code mail limit could not be read: {}",
-                 allowed.error().message());
+    spdlog::warn("mfa: the {} limit could not be read: {}", action, allowed.error().message());
     return;
   }
   if (!*allowed) {
-    audit("mfa.enrol_code", "throttled", user.id, user.id, meta);
+    audit(std::string(action), "throttled", std::string(actor), user.id, meta);
     return;
   }
-  if (mailer_ == nullptr) {
-    audit("mfa.enrol_code", "no_mailer", user.id, user.id, meta);
+  if (auto sent = mailer_->send(m); !sent) {
+    spdlog::warn("mfa: the {} mail could not be queued: {}", action, sent.error().message());
+    audit(std::string(action), "mail_failed", std::string(actor), user.id, meta);
     return;
   }
+  audit(std::string(action), "sent", std::string(actor), user.id, meta);
+}
+
+void MfaService::send_enrolment_code(const store::User& user, std::string_view code,
+                                     const RequestMeta& meta) {
   MailMessage m;
   m.to = user.email;
   m.subject = "Your code to set up two-step verification";
@@ -216,30 +226,15 @@ void MfaService::send_enrolment_code(const store::User& user, std::string_view c
       "Choose a new one at {}/forgot-password and contact your administrator.\r\n",
       code.substr(0, 4), code.substr(4), user.email,
       std::max<std::int64_t>(1, cfg_.enrollment_code_ttl.count() / 60), cfg_.public_url);
-  if (auto sent = mailer_->send(m); !sent) {
-    spdlog::warn("mfa: the enrolment code could not be queued: {}", sent.error().message());
-    audit("mfa.enrol_code", "mail_failed", user.id, user.id, meta);
-    return;
-  }
-  audit("mfa.enrol_code", "sent", user.id, user.id, meta);
+  send_limited("mfa.enrol_code", user.id, user, m, meta);
+  wipe(m.text);
 }
 
 void MfaService::notify_failed_factor(const store::User& user, std::string_view first_amr,
                                       std::int64_t attempts, const RequestMeta& meta) {
-  if (mailer_ == nullptr) return;
   // One notice per burst: the first failure of a lockout window (every failure when the
   // count is unknown), and never more than notices_per_hour an hour.
   if (attempts > 1) return;
-  auto allowed = under_notice_limit(store_.audit(), user.id, "mfa.failed_notice", "sent",
-                                    clock_.now(), cfg_.notices_per_hour);
-  if (!allowed) {
-    spdlog::warn("mfa: the notice limit could not be read: {}", allowed.error().message());
-    return;
-  }
-  if (!*allowed) {
-    audit("mfa.failed_notice", "throttled", "system", user.id, meta);
-    return;
-  }
   const bool federated = first_amr.find("fed") != std::string_view::npos;
   MailMessage m;
   m.to = user.email;
@@ -255,11 +250,7 @@ void MfaService::notify_failed_factor(const store::User& user, std::string_view 
                 : fmt::format("your password is known to someone else: change your password now "
                               "at {}/forgot-password",
                               cfg_.public_url));
-  if (auto sent = mailer_->send(m); !sent) {
-    spdlog::warn("mfa: the notice could not be queued: {}", sent.error().message());
-    return;
-  }
-  audit("mfa.failed_notice", "sent", "system", user.id, meta);
+  send_limited("mfa.failed_notice", "system", user, m, meta);
 }
 
 Result<std::string> MfaService::recovery_hash(std::string_view user_id,

@@ -59,6 +59,7 @@ namespace gh::service {
 
 class AccountService;
 class Mailer;
+struct MailMessage;
 
 enum class MfaError : std::uint8_t {
   InvalidCode = 1,       // wrong, reused or malformed code (or too many failures): one answer
@@ -239,6 +240,10 @@ class MfaService {
   [[nodiscard]] std::string email_code_mac(std::string_view challenge_hash,
                                            std::string_view digits) const;
   // Mails `code` to `user` unless notices_per_hour were sent this hour (audited either way).
+  // Mails `m` to the owner of `user` unless `action` already has notices_per_hour "sent" audit
+  // rows in the last hour; audits `action` as sent / throttled / no_mailer / mail_failed.
+  void send_limited(std::string_view action, std::string_view actor, const store::User& user,
+                    const MailMessage& m, const RequestMeta& meta);
   void send_enrolment_code(const store::User& user, std::string_view code, const RequestMeta& meta);
   // The mailed code of an Enroll challenge `t` against `typed`. Errors: EmailCodeRequired,
   // InvalidEmailCode, StoreError.
