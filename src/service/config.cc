@@ -304,9 +304,16 @@ bool native_redirect_ok_in_production(std::string_view uri) {
   if (scheme == "http") {
     for (const std::string_view host : {"http://127.0.0.1", "http://[::1]"}) {
       if (!uri.starts_with(host)) continue;
-      const auto rest = uri.substr(host.size());
-      if (rest.empty() || rest.front() == ':' || rest.front() == '/' || rest.front() == '?')
-        return true;
+      auto rest = uri.substr(host.size());
+      // An optional port of digits, then the path, query or the end: "http://127.0.0.1:1@evil/"
+      // names the host evil, with 127.0.0.1:1 as userinfo.
+      if (!rest.empty() && rest.front() == ':') {
+        rest.remove_prefix(1);
+        const auto digits = rest.find_first_not_of("0123456789");
+        if (digits == 0) return false;
+        rest.remove_prefix(digits == std::string_view::npos ? rest.size() : digits);
+      }
+      if (rest.empty() || rest.front() == '/' || rest.front() == '?') return true;
     }
     return false;
   }

@@ -217,7 +217,8 @@ TEST(Config, ProductionNativeRedirectUrisFollowRfc8252) {
   }
   for (const char* bad :
        {"http://app.example.com/cb", "http://localhost:8765/cb", "http://127.0.0.1.evil.example/cb",
-        "http://127.0.0.1@evil.example/cb", "http://[::1].evil/cb", "myapp:/oauth", "myapp://cb",
+        "http://127.0.0.1@evil.example/cb", "http://127.0.0.1:1@evil.example/cb",
+        "http://[::1]:80@evil.example/cb", "http://127.0.0.1:/cb", "http://[::1].evil/cb", "myapp:/oauth", "myapp://cb",
         "https:///cb", "HTTP://app.example.com/cb", "1com.example:/cb", "com_example.app:/cb"}) {
     auto st = finalize_production({{key, bad}});
     ASSERT_FALSE(st) << bad;

@@ -289,7 +289,11 @@ Result<MemberView> AdminService::add_member(const Caller& c, std::string_view te
   const Seconds now = clock_.now();
   store::Membership m{std::string(tenant), found->id, std::string(role), now, now};
   if (auto ok = store_.tenants().add_member(m); !ok) {
-    if (is(ok.error(), store::StoreError::Conflict)) return fail(AuthzFailure::AlreadyMember);
+    if (is(ok.error(), store::StoreError::Conflict)) {
+      // A retry after a grant whose session ending failed: end them now (idempotent).
+      if (auto ended = enforce_mfa_policy(c, found->id, "role_grant"); !ended) return fail(ended.error());
+      return fail(AuthzFailure::AlreadyMember);
+    }
     return fail(not_found_or(ok.error()));
   }
   authz_.forget_membership(tenant, found->id);
