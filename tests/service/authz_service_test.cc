@@ -1367,6 +1367,12 @@ TEST_F(AuthzTest, AGrantThatMakesMfaRequiredEndsAFactorlessUsersTokens) {
   EXPECT_FALSE(tokens_->refresh(n_token->refresh_token, meta_));
   EXPECT_EQ(mfa.step_up(*nobody, {}, meta_).error().code,
             make_error_code(MfaError::EnrollmentRequired));
+  // Tokens that outlived the grant (say its session ending failed): repeating the grant is
+  // refused as already_member and ends them.
+  auto leftover = tokens_->issue(*nobody, clock_.now(), "cli-app", "pwd", meta_);
+  ASSERT_TRUE(leftover);
+  EXPECT_EQ(err(admin_->add_member(fresh(alice_), ta_, nobody_, "admin")), ec(AuthzFailure::AlreadyMember));
+  EXPECT_FALSE(tokens_->refresh(leftover->refresh_token, meta_)) << "ended by the repeated grant";
 }
 
 }  // namespace
