@@ -225,7 +225,8 @@ TEST(FederatedAuthTime, OnlyWhatTheProviderVouchesForCountsAsRecent) {
       {"reported zero (would read as now at token issue)", Seconds{}, now - seconds{601}},
       {"reported negative", Seconds{seconds{-5}}, now - seconds{601}},
   };
-  for (const auto& c : cases) EXPECT_EQ(federated_auth_time(c.reported, now, window), c.want) << c.what;
+  for (const auto& c : cases)
+    EXPECT_EQ(federated_auth_time(c.reported, now, window), c.want) << c.what;
   EXPECT_EQ(federated_auth_time(std::nullopt, now, seconds{60}), now - seconds{61});
 }
 

@@ -36,7 +36,8 @@ std::string SessionService::csrf_for(std::string_view id_hash) const {
   return base64url_encode(crypto::hmac_sha256(csrf_key_.expose(), id_hash));
 }
 
-Result<NewSession> SessionService::create(std::string_view user_id, std::string_view amr, const RequestMeta& meta,
+Result<NewSession> SessionService::create(std::string_view user_id, std::string_view amr,
+                                          const RequestMeta& meta,
                                           std::optional<Seconds> auth_time) {
   const Seconds now = clock_.now();
   std::string id = random_token(rng_, 32);
@@ -151,7 +152,8 @@ bool SessionService::csrf_ok(const CurrentSession& s, std::string_view token) co
 
 Result<NewSession> SessionService::replace(const CurrentSession* previous, std::string_view user_id,
                                            std::string_view amr, const RequestMeta& meta,
-                                           std::string_view login, std::optional<Seconds> auth_time) {
+                                           std::string_view login,
+                                           std::optional<Seconds> auth_time) {
   // End first: if that fails nothing new exists, and the old session is not silently kept.
   if (previous != nullptr) {
     if (auto ok = end(*previous, meta); !ok) return fail(ok.error());

@@ -76,7 +76,8 @@ class SessionService {
   // A fresh session for a user who just authenticated with `amr` (e.g. "pwd"). `auth_time`:
   // when that authentication happened if not now (a federated sign-in the provider dated
   // earlier, or did not date: OAuthService's CallbackOutcome::auth_time); never later than now.
-  [[nodiscard]] Result<NewSession> create(std::string_view user_id, std::string_view amr, const RequestMeta& meta,
+  [[nodiscard]] Result<NewSession> create(std::string_view user_id, std::string_view amr,
+                                          const RequestMeta& meta,
                                           std::optional<Seconds> auth_time = std::nullopt);
   // Sign-in or privilege change in a browser that may already hold a session
   // (`previous`, may be null): `previous` is ended first, then a fresh session
