@@ -264,9 +264,10 @@ class App {
   // Issues a fresh token family for `user` and answers `status` with tokens + user.
   // `amr`: how the user authenticated; `extra` members are added to the body.
   // `login`: for a sign-in, the subject of the user.login success audited once the tokens exist.
+  // `auth_time`: when the user authenticated, if not now (zero = now, as in TokenService::issue).
   Awaitable signed_in(Request& req, RequestContext& ctx, const store::User& user, unsigned status,
                       std::string_view amr, const nlohmann::json* extra = nullptr,
-                      std::string_view login = {});
+                      std::string_view login = {}, Seconds auth_time = {});
   // The response for issued tokens: access token in the body; the refresh token
   // in the body (Token-Transport: body) or in HttpOnly cookies.
   Response token_response(const Request& req, const RequestContext& ctx, unsigned status,

@@ -253,10 +253,12 @@ Awaitable App::oauth_callback(Request& req, RequestContext& ctx) {
                                                     service::kAmrFederated, out.login_subject)) {
         res = std::move(*gate);
       } else {
-        // A fresh session id at every sign-in (fixation), as after a password.
+        // A fresh session id at every sign-in (fixation), as after a password; auth_time is what
+        // the provider vouched for (OAuthService), so a silent provider sign-in is no step-up.
         auto s = co_await offload(d_.db_pool, [&] {
           return d_.sessions.replace(current ? &*current : nullptr, out.user.id,
-                                     service::kAmrFederated, meta, out.login_subject);
+                                     service::kAmrFederated, meta, out.login_subject,
+                                     out.auth_time);
         });
         if (!s || !*s) {
           res = message_page(req, ctx, s ? 500 : 503, "Sign in",
@@ -298,7 +300,8 @@ Awaitable App::oauth_token(Request& req, RequestContext& ctx) {
   const std::string& login = (*r)->login_subject;
   if (auto gate = co_await mfa_gate(req, ctx, user, service::kAmrFederated, login))
     co_return std::move(*gate);
-  co_return co_await signed_in(req, ctx, user, 200, service::kAmrFederated, nullptr, login);
+  co_return co_await signed_in(req, ctx, user, 200, service::kAmrFederated, nullptr, login,
+                               (*r)->auth_time);
 }
 
 // GET /v1/account/identities (browser session)

@@ -54,11 +54,11 @@ Response App::token_response(const Request& req, const RequestContext& ctx, unsi
 
 Awaitable App::signed_in(Request& req, RequestContext& ctx, const store::User& user,
                          unsigned status, std::string_view amr, const nlohmann::json* extra,
-                         std::string_view login) {
+                         std::string_view login, Seconds auth_time) {
   const auto meta = meta_of(req, ctx);
-  // auth_time: now (the user just authenticated).
+  // auth_time: zero = now (the user just authenticated), else when the provider says they did.
   auto t = co_await offload(d_.db_pool,
-                            [&] { return d_.tokens.issue(user, Seconds{}, "", amr, meta, login); });
+                            [&] { return d_.tokens.issue(user, auth_time, "", amr, meta, login); });
   if (!t) co_return overloaded(req, ctx);
   if (!*t) co_return error_response(req, ctx, t->error());
   co_return token_response(req, ctx, status, **t, &user, extra);

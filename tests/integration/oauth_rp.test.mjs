@@ -247,7 +247,9 @@ test('link from /account (step-up), then unlink; the last way in cannot be remov
   assert.equal(del.status, 204);
   assert.equal((await get(`${gh.base}/v1/account/identities`, jar)).body.identities.length, 0);
 
-  // A provider-only user (no password) cannot remove their only identity.
+  // A provider-only user (no password) cannot remove their only identity. The provider says the
+  // person just signed in (auth_time), so the step-up passes and only the last-way-in rule refuses.
+  rogue.misbehave({ claims: { auth_time: Math.floor(Date.now() / 1000) } });
   const fresh = await signIn();
   assert.equal(fresh.back.status, 303);
   const s = await get(`${gh.base}/v1/session`, fresh.jar);
@@ -282,6 +284,8 @@ test('linking an identity that belongs to someone else is refused', async () => 
 test('a user with an authenticator who signs in through the provider still gets the MFA step; amr says fed', async () => {
   const { execFileSync } = await import('node:child_process');
   const totpAt = (secret, t) => execFileSync('oathtool', ['--totp', '-b', '-N', `@${t}`, secret], { encoding: 'utf8' }).trim();
+  // Adding a factor needs a step-up: the provider says the person just signed in (auth_time).
+  rogue.misbehave({ claims: { auth_time: Math.floor(Date.now() / 1000) } });
   const first = await signIn();
   assert.equal(first.back.status, 303, first.back.text);
   const jar = first.jar;

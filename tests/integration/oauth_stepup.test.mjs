@@ -3,6 +3,9 @@
 // password confirms it is them through its OpenID provider only when the
 // provider really asked again (ID token auth_time from after the flow
 // started); linking and unlinking with an expired step-up window change nothing.
+// An ordinary provider sign-in (browser or native) is only as recent as the
+// provider says (auth_time), so a provider's silent answer from its own session
+// is no step-up.
 // The provider is lib/rogue_op.mjs, told which auth_time (and iat/exp, in the
 // server's shifted time) to put in the ID token.
 import { test, before, after, beforeEach } from 'node:test';
@@ -13,9 +16,12 @@ import { join } from 'node:path';
 import { startRogueOp } from './lib/rogue_op.mjs';
 import { startGatehouse, callbackUrl, Jar, get, start, providerRedirect, audit, auditUntil } from './lib/oauth.mjs';
 import { uniqueEmail, goodPassword } from './lib/server.mjs';
+import { createHash, randomBytes } from 'node:crypto';
 
 const PROVIDER = 'corp';
 const SHIFT_S = 11 * 60;  // past the default step-up window (authz.reauth_window_s = 600)
+const WINDOW_S = 600;
+const APP = 'http://127.0.0.1:9/app/callback';  // a native app's registered URI (never fetched)
 let rogue;
 let gh;
 let clockDir;
@@ -36,6 +42,7 @@ before(async () => {
   rogue = await startRogueOp({ clientId: 'gatehouse-test' });
   gh = await startGatehouse({
     providers: { [PROVIDER]: { issuer: rogue.issuer, client_id: rogue.clientId, client_secret: rogue.clientSecret, display_name: 'Corp SSO' } },
+    oauth: { native_redirect_uris: APP },
     faketimeFile: clockFile,
   });
   rogue.redirectUris.push(callbackUrl(gh, PROVIDER));
@@ -98,6 +105,106 @@ async function reauthViaProvider(jar, csrf) {
   assert.equal(rogue.lastAuthorize.max_age, '0');
   return get(cb, jar, { accept: 'application/json' });
 }
+
+// A native app's PKCE pair (RFC 7636, S256).
+function newPkce() {
+  const verifier = randomBytes(32).toString('base64url');
+  return { verifier, challenge: createHash('sha256').update(verifier).digest('base64url') };
+}
+
+// The payload of a JWT (no verification: the test only reads what Gatehouse wrote).
+const payloadOf = (jwt) => JSON.parse(Buffer.from(jwt.split('.')[1], 'base64url').toString());
+
+test('an ordinary provider sign-in without auth_time, or with an old one, is no step-up; a fresh one is', async () => {
+  const cases = [
+    ['no auth_time in the ID token', undefined],
+    ['auth_time an hour ago (the provider answered from its own session)', serverNow() - 3600],
+  ];
+  let userId;
+  let identityId;
+  for (const [what, authTime] of cases) {
+    rogue.misbehave({ claims: tokenTimes(authTime) });
+    const jar = await signIn();  // a password-less user, signed in at the provider long ago
+    const s = await session(jar);
+    userId ??= s.user_id;
+    assert.equal(s.user_id, userId, what);
+    const ids = await identities(jar);
+    assert.equal(ids.length, 1, what);
+    identityId = ids[0].id;
+    const startsBefore = audit(gh, ['--user', userId, '--action', 'oauth.start']).length;
+
+    // Unlinking through the API: step-up required, nothing removed.
+    const api = await del(jar, s.csrf_token, identityId);
+    assert.equal(api.status, 401, what);
+    assert.equal((await api.json()).code, 'reauthentication_required', what);
+    // Linking another identity: the step-up page (confirm with the provider), not the provider.
+    const link = await postForm('/account/identities/link', jar, { csrf: s.csrf_token, provider: PROVIDER });
+    assert.equal(link.status, 200, `${what}: ${link.text}`);
+    assert.equal(link.location, null, what);
+    assert.match(link.text, /action="\/reauth\/provider"/, what);
+    assert.equal(audit(gh, ['--user', userId, '--action', 'oauth.start']).length, startsBefore, `${what}: no link flow started`);
+    // Adding a second factor through a token from this session: step-up required too.
+    const tok = await fetch(`${gh.base}/v1/session/token`, { method: 'POST', headers: { cookie: jar.header(), 'x-csrf-token': s.csrf_token, origin: gh.base } });
+    assert.equal(tok.status, 200, what);
+    const { access_token: at } = await tok.json();
+    const mfa = await gh.json('POST', '/v1/mfa/totp', undefined, { authorization: `Bearer ${at}` });
+    assert.equal(mfa.status, 401, `${what}: ${mfa.text}`);
+    assert.equal(mfa.body.code, 'reauthentication_required', what);
+
+    assert.deepEqual((await identities(jar)).map((i) => i.id), [identityId], `${what}: the identity stays`);
+  }
+  assert.ok(!audit(gh, ['--user', userId, '--action', 'oauth.identity_unlinked']).length, 'no unlink attempted past the step-up');
+
+  // A sign-in the provider dates a few seconds ago: within the window, step-up passes.
+  rogue.misbehave({ claims: tokenTimes(serverNow() - 5) });
+  const jar = await signIn();
+  const s = await session(jar);
+  assert.equal(s.user_id, userId);
+  const last = await del(jar, s.csrf_token, identityId);
+  assert.equal(last.status, 409, 'past step-up: refused only because it is the last way in');
+  assert.equal((await last.json()).code, 'last_sign_in_method');
+  const link = await postForm('/account/identities/link', jar, { csrf: s.csrf_token, provider: PROVIDER });
+  assert.equal(link.status, 303, link.text);
+  assert.ok(link.location.startsWith(rogue.issuer), link.location);
+});
+
+test('native: the tokens carry the provider\'s auth_time, and none without one is recent', async () => {
+  async function nativeTokens() {
+    const pkce = newPkce();
+    const jar = new Jar();
+    const q = new URLSearchParams({ mode: 'native', return_to: APP, code_challenge: pkce.challenge, code_challenge_method: 'S256' });
+    const { res, providerUrl } = await start(gh, PROVIDER, jar, q.toString());
+    assert.equal(res.status, 303, res.text);
+    const cb = await get(await providerRedirect(providerUrl), jar);
+    assert.equal(cb.status, 303, cb.text);
+    const code = new URL(cb.location).searchParams.get('code');
+    const ok = await gh.json('POST', '/v1/oauth/token', { code, redirect_uri: APP, code_verifier: pkce.verifier }, { 'token-transport': 'body' });
+    assert.equal(ok.status, 200, ok.text);
+    return ok.body;
+  }
+  const signedInAt = serverNow() - 90;
+  rogue.misbehave({ claims: tokenTimes(signedInAt) });
+  const dated = await nativeTokens();
+  assert.equal(payloadOf(dated.access_token).auth_time, signedInAt, 'the provider\'s auth_time, not the redemption time');
+  const begin = await gh.json('POST', '/v1/mfa/totp', undefined, { authorization: `Bearer ${dated.access_token}` });
+  assert.equal(begin.status, 200, `90 s ago is within the step-up window: ${begin.text}`);
+
+  // Another person, whose provider does not say when they signed in.
+  rogue.user.sub = `${rogue.user.sub}-undated`;
+  rogue.user.email = uniqueEmail('undated');
+  rogue.reset().misbehave({ claims: tokenTimes(undefined) });
+  const before_ = serverNow();
+  const undated = await nativeTokens();
+  const claimed = payloadOf(undated.access_token).auth_time;
+  assert.ok(claimed < before_ - WINDOW_S && claimed >= before_ - WINDOW_S - 5, `just outside the window: ${claimed} vs ${before_}`);
+  const refused = await gh.json('POST', '/v1/mfa/totp', undefined, { authorization: `Bearer ${undated.access_token}` });
+  assert.equal(refused.status, 401, refused.text);
+  assert.equal(refused.body.code, 'reauthentication_required');
+  // The refresh family still works (auth_time is not zero or epoch).
+  const rotated = await gh.json('POST', '/v1/token/refresh', { refresh_token: undated.refresh_token }, { 'token-transport': 'body' });
+  assert.equal(rotated.status, 200, rotated.text);
+  assert.equal(payloadOf(rotated.body.access_token).auth_time, claimed, 'rotation keeps the sign-in\'s auth_time');
+});
 
 test('provider step-up: auth_time missing or older than the flow is refused and grants nothing; a fresh one does', async () => {
   const jar = await signIn();  // a password-less user, signed in through the provider

@@ -209,6 +209,51 @@ TEST_F(OAuthServiceTest, NativeCodeIsBoundToRedirectAndVerifierAndSingleUse) {
       << "expired";
 }
 
+TEST(FederatedAuthTime, OnlyWhatTheProviderVouchesForCountsAsRecent) {
+  const Seconds now{seconds{1'900'000'000}};
+  const seconds window{600};
+  struct Case {
+    const char* what;
+    std::optional<Seconds> reported;
+    Seconds want;
+  };
+  const Case cases[] = {
+      {"not reported (GitHub, no auth_time)", std::nullopt, now - seconds{601}},
+      {"reported fresh", now - seconds{5}, now - seconds{5}},
+      {"reported an hour ago", now - seconds{3600}, now - seconds{3600}},
+      {"reported in the future: clamped to now", now + seconds{90}, now},
+      {"reported zero (would read as now at token issue)", Seconds{}, now - seconds{601}},
+      {"reported negative", Seconds{seconds{-5}}, now - seconds{601}},
+  };
+  for (const auto& c : cases)
+    EXPECT_EQ(federated_auth_time(c.reported, now, window), c.want) << c.what;
+  EXPECT_EQ(federated_auth_time(std::nullopt, now, seconds{60}), now - seconds{61});
+}
+
+TEST_F(OAuthServiceTest, AProviderSignInWithoutAuthTimeIsNotRecent) {
+  // GitHub never says when the person last authenticated: the sign-in lies just outside the
+  // step-up window (authz.reauth_window_s), in the browser and, through the code, native flow.
+  config_.authz_reauth_window_s = 120;
+  auto s = make();
+  auto out = finish(s, begin(s));
+  ASSERT_TRUE(out) << out.error().message();
+  EXPECT_EQ(out->auth_time, clock_.now() - seconds{121});
+
+  const std::string verifier(43, 'v');
+  StartRequest r;
+  r.mode = FlowMode::Native;
+  r.app_redirect = "com.example.app:/cb";
+  r.app_challenge = *oauth::code_challenge_s256(verifier);
+  auto native = finish(s, begin(s, r));
+  ASSERT_TRUE(native) << native.error().message();
+  const Seconds signed_in_at = native->auth_time;
+  EXPECT_EQ(signed_in_at, clock_.now() - seconds{121});
+  clock_.advance(seconds{30});  // redeemed later: the sign-in does not get younger
+  auto redeemed = s.redeem_code(native->native_code->expose(), "com.example.app:/cb", verifier, {});
+  ASSERT_TRUE(redeemed) << redeemed.error().message();
+  EXPECT_EQ(redeemed->auth_time, signed_in_at);
+}
+
 TEST_F(OAuthServiceTest, UnlinkNeverRemovesTheLastWayIn) {
   auto s = make();
   auto out = finish(s, begin(s));

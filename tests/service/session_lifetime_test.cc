@@ -141,6 +141,21 @@ TEST_F(SessionLifetime, ReplaceEndsThePreviousSessionAndIssuesANewOne) {
   EXPECT_TRUE(svc_->authenticate(first->id.expose()));
 }
 
+TEST_F(SessionLifetime, ReplaceKeepsAGivenEarlierAuthTimeButNeverALaterOne) {
+  const Seconds now = clock_.now();
+  EXPECT_EQ(create().row.auth_time, now) << "default: authenticated now";
+  auto earlier = svc_->replace(nullptr, kUser, "fed", meta_, {}, now - seconds{3600});
+  ASSERT_TRUE(earlier);
+  EXPECT_EQ(earlier->row.auth_time, now - seconds{3600});
+  auto stored = svc_->authenticate(earlier->id.expose());
+  ASSERT_TRUE(stored);
+  EXPECT_EQ(stored->row.auth_time, now - seconds{3600}) << "as stored, not only as returned";
+  EXPECT_EQ(stored->row.created_at, now);
+  auto later = svc_->replace(nullptr, kUser, "fed", meta_, {}, now + seconds{600});
+  ASSERT_TRUE(later);
+  EXPECT_EQ(later->row.auth_time, now) << "a claim from the future is clamped to now";
+}
+
 TEST(FormGuardTest, ATokenIsBoundToItsNonceAndTheServerKey) {
   SystemRandom rng;
   auto kek = std::move(*crypto::Kek::from_base64url(kKek));

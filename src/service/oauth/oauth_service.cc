@@ -152,7 +152,14 @@ OAuthConfig oauth_config(const Config& c) {
   o.code_ttl = seconds{c.oauth_code_ttl_s};
   o.native_redirects = c.oauth_native_redirect_list;
   o.require_https = c.production();
+  o.reauth_window = seconds{c.authz_reauth_window_s};
   return o;
+}
+
+Seconds federated_auth_time(std::optional<Seconds> reported, Seconds now,
+                            std::chrono::seconds reauth_window) {
+  if (reported && reported->time_since_epoch().count() > 0) return std::min(now, *reported);
+  return now - reauth_window - seconds{1};
 }
 
 struct OAuthService::Provider {
@@ -558,7 +565,7 @@ Result<CallbackOutcome> OAuthService::complete(Provider& p, const CallbackReques
     seen.name = gu->name.value_or(gu->login);
   }
   if (flow.mode == FlowMode::Reauth) return reauthenticated(p, flow, seen, auth_time, meta);
-  return decide(p, flow, std::move(seen), meta);
+  return decide(p, flow, std::move(seen), auth_time, meta);
 }
 
 // A step-up through the provider (FlowMode::Reauth): the provider must have
@@ -596,11 +603,13 @@ Result<CallbackOutcome> OAuthService::reauthenticated(Provider& p, const Flow& f
   out.user = std::move(*user);
   out.identity = std::move(*known);
   out.return_to = flow.return_to;
+  out.auth_time = clock_.now();
   return out;
 }
 
 // docs/oauth.md §4: known identity; link from /account; same email; new user.
 Result<CallbackOutcome> OAuthService::decide(Provider& p, const Flow& flow, store::Identity seen,
+                                             std::optional<Seconds> auth_time,
                                              const RequestMeta& meta) {
   auto& ids = store_.identities();
   auto& users = store_.users();
@@ -615,6 +624,8 @@ Result<CallbackOutcome> OAuthService::decide(Provider& p, const Flow& flow, stor
   out.return_to = flow.return_to;
   out.app_redirect = flow.app_redirect;
   out.app_state = flow.app_state;
+  // Not "now": the provider may have answered from its own session without asking anyone.
+  out.auth_time = federated_auth_time(auth_time, now, config_.reauth_window);
 
   auto signed_in = [&](store::User user, store::Identity identity) -> Result<CallbackOutcome> {
     if (user.disabled) return fail(FederationError::AccountDisabled);
@@ -628,7 +639,8 @@ Result<CallbackOutcome> OAuthService::decide(Provider& p, const Flow& flow, stor
                       {"identity_id", out.identity.id},
                       {"provider", p.name},
                       {"redirect", flow.app_redirect},
-                      {"challenge", flow.app_challenge}};
+                      {"challenge", flow.app_challenge},
+                      {"auth_time", out.auth_time.time_since_epoch().count()}};
       store::OAuthState st{hash_of(code.expose()), store::OAuthStateKind::Code, data.dump(), now,
                            now + config_.code_ttl};
       if (auto ok = ids.put_state(st); !ok) return fail(ok.error());
@@ -777,9 +789,15 @@ Result<OAuthService::Redeemed> OAuthService::redeem_code(std::string_view code,
     return fail(user.error());
   }
   if (user->disabled) return failed(FederationError::AccountDisabled, "account_disabled");
+  // A code stored without auth_time (before it was recorded) vouches for no recent sign-in.
+  const std::optional<Seconds> auth_time =
+      j.contains("auth_time") && j["auth_time"].is_number_integer()
+          ? std::optional<Seconds>(Seconds{seconds{j["auth_time"].get<std::int64_t>()}})
+          : std::nullopt;
   audit("oauth.code_redeem", "success", user->id, j.value("provider", ""), meta);
   return Redeemed{std::move(*user),
-                  login_subject(j.value("provider", ""), j.value("identity_id", ""))};
+                  login_subject(j.value("provider", ""), j.value("identity_id", "")),
+                  federated_auth_time(auth_time, clock_.now(), config_.reauth_window)};
 }
 
 Result<std::vector<store::Identity>> OAuthService::identities(std::string_view user_id) {

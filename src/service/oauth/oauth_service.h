@@ -99,10 +99,22 @@ struct OAuthConfig {
   // Production: a provider's issuer and discovered endpoints must be https (oauth::require_https);
   // dev mode also allows http on loopback hosts (the test peers).
   bool require_https = false;
+  // authz.reauth_window_s: a sign-in the provider does not date (no auth_time) is placed just
+  // outside this step-up window, so it never counts as a recent authentication.
+  std::chrono::seconds reauth_window{600};
 };
 
 // The service's view of config: OAuthConfig from `c`.
 [[nodiscard]] OAuthConfig oauth_config(const Config& c);
+
+// The auth_time of a federated sign-in (a first step; an MFA step after it is fresh by itself).
+// A provider may answer from its own long-lived session without asking anyone, so the sign-in
+// is only as recent as the provider says: min(now, `reported`) for an ID token's auth_time, and
+// now - reauth_window - 1 s (just outside the step-up window, never zero: token issue() reads
+// zero as "now", and a refresh family's absolute lifetime counts from auth_time) when the
+// provider does not say (GitHub, an ID token without auth_time) or says nonsense (<= 0).
+[[nodiscard]] Seconds federated_auth_time(std::optional<Seconds> reported, Seconds now,
+                                          std::chrono::seconds reauth_window);
 
 struct StartRequest {
   FlowMode mode = FlowMode::Browser;
@@ -135,6 +147,10 @@ struct CallbackOutcome {
   // Browser: the subject of the user.login event ("oauth:<provider> identity=<id>"), audited by
   // whoever issues the session (or user.login.mfa_pending if a second factor comes first).
   std::string login_subject;
+  // Browser/Native: when the person last authenticated, as far as the provider vouches for it
+  // (federated_auth_time); the session or tokens of this sign-in carry it unless an MFA step
+  // follows. Reauth: now (the provider confirmed a login after the flow started).
+  Seconds auth_time{};
   // Native: the one-time code and where to send it.
   std::optional<SecretString> native_code;
   std::string app_redirect;
@@ -175,12 +191,14 @@ class OAuthService {
                                                  const CallbackRequest& request,
                                                  const RequestMeta& meta);
 
-  // Native flow: exchanges a one-time code (single use) for its user. The
-  // redirect URI and the PKCE verifier must match the ones given at start.
+  // Native flow: exchanges a one-time code (single use) for its user and the
+  // sign-in's auth_time. The redirect URI and the PKCE verifier must match the
+  // ones given at start.
   // Errors: CodeInvalid, AccountDisabled, StoreError.
   struct Redeemed {
     store::User user;
     std::string login_subject;  // as CallbackOutcome::login_subject, for the tokens' user.login
+    Seconds auth_time{};        // CallbackOutcome::auth_time of the sign-in that made the code
   };
   [[nodiscard]] Result<Redeemed> redeem_code(std::string_view code, std::string_view redirect_uri,
                                              std::string_view code_verifier,
@@ -206,7 +224,7 @@ class OAuthService {
   Result<CallbackOutcome> complete(Provider& p, const CallbackRequest& request, const Flow& flow,
                                    const RequestMeta& meta);
   Result<CallbackOutcome> decide(Provider& p, const Flow& flow, store::Identity seen,
-                                 const RequestMeta& meta);
+                                 std::optional<Seconds> auth_time, const RequestMeta& meta);
   Result<CallbackOutcome> reauthenticated(Provider& p, const Flow& flow,
                                           const store::Identity& seen,
                                           std::optional<Seconds> auth_time,

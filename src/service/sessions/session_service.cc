@@ -36,13 +36,16 @@ std::string SessionService::csrf_for(std::string_view id_hash) const {
   return base64url_encode(crypto::hmac_sha256(csrf_key_.expose(), id_hash));
 }
 
-Result<NewSession> SessionService::create(std::string_view user_id, std::string_view amr, const RequestMeta& meta) {
+Result<NewSession> SessionService::create(std::string_view user_id, std::string_view amr,
+                                          const RequestMeta& meta,
+                                          std::optional<Seconds> auth_time) {
   const Seconds now = clock_.now();
   std::string id = random_token(rng_, 32);
   store::Session row;
   row.id_hash = token_hash(id);
   row.user_id = std::string(user_id);
-  row.created_at = row.last_seen = row.auth_time = now;
+  row.created_at = row.last_seen = now;
+  row.auth_time = auth_time ? std::min(*auth_time, now) : now;
   row.expires_at = now + cfg_.absolute_timeout;
   row.idle_expires_at = std::min(now + cfg_.idle_timeout, row.expires_at);
   row.amr = std::string(amr);
@@ -149,12 +152,13 @@ bool SessionService::csrf_ok(const CurrentSession& s, std::string_view token) co
 
 Result<NewSession> SessionService::replace(const CurrentSession* previous, std::string_view user_id,
                                            std::string_view amr, const RequestMeta& meta,
-                                           std::string_view login) {
+                                           std::string_view login,
+                                           std::optional<Seconds> auth_time) {
   // End first: if that fails nothing new exists, and the old session is not silently kept.
   if (previous != nullptr) {
     if (auto ok = end(*previous, meta); !ok) return fail(ok.error());
   }
-  auto s = create(user_id, amr, meta);
+  auto s = create(user_id, amr, meta, auth_time);
   // A sign-in succeeded when it got its session, not before (an MFA step may still follow a
   // verified password or provider answer: that is user.login.mfa_pending).
   if (s && !login.empty())

@@ -73,16 +73,21 @@ class SessionService {
   SessionService(store::SessionStore& sessions, const crypto::Kek& kek, Clock& clock, Random& rng, AuditSink& audit,
                  SessionConfig config);
 
-  // A fresh session for a user who just authenticated with `amr` (e.g. "pwd").
-  [[nodiscard]] Result<NewSession> create(std::string_view user_id, std::string_view amr, const RequestMeta& meta);
+  // A fresh session for a user who just authenticated with `amr` (e.g. "pwd"). `auth_time`:
+  // when that authentication happened if not now (a federated sign-in the provider dated
+  // earlier, or did not date: OAuthService's CallbackOutcome::auth_time); never later than now.
+  [[nodiscard]] Result<NewSession> create(std::string_view user_id, std::string_view amr,
+                                          const RequestMeta& meta,
+                                          std::optional<Seconds> auth_time = std::nullopt);
   // Sign-in or privilege change in a browser that may already hold a session
   // (`previous`, may be null): `previous` is ended first, then a fresh session
   // is created, so no copy of the old cookie outlives the change (ASVS 7.2.4).
   // `login`: when this session completes a sign-in, the subject of the
-  // `user.login` success event, audited only once the session exists.
+  // `user.login` success event, audited only once the session exists. `auth_time`: as in create().
   [[nodiscard]] Result<NewSession> replace(const CurrentSession* previous, std::string_view user_id,
                                            std::string_view amr, const RequestMeta& meta,
-                                           std::string_view login = {});
+                                           std::string_view login = {},
+                                           std::optional<Seconds> auth_time = std::nullopt);
   // The live session for a cookie value, slid forward if due. Errors: NoSession, StoreError.
   // Always asks the store; remembers the answer for authenticate_cached().
   [[nodiscard]] Result<CurrentSession> authenticate(std::string_view cookie_value);
