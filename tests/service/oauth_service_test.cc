@@ -220,7 +220,10 @@ TEST(FederatedAuthTime, OnlyWhatTheProviderVouchesForCountsAsRecent) {
   const Case cases[] = {
       {"not reported (GitHub, no auth_time)", std::nullopt, now - seconds{601}},
       {"reported fresh", now - seconds{5}, now - seconds{5}},
-      {"reported an hour ago", now - seconds{3600}, now - seconds{3600}},
+      {"reported 5 minutes ago", now - seconds{300}, now - seconds{300}},
+      {"reported an hour ago: just outside the window", now - seconds{3600}, now - seconds{601}},
+      {"reported 40 days ago (a long provider session): the same", now - seconds{40 * 86400},
+       now - seconds{601}},
       {"reported in the future: clamped to now", now + seconds{90}, now},
       {"reported zero (would read as now at token issue)", Seconds{}, now - seconds{601}},
       {"reported negative", Seconds{seconds{-5}}, now - seconds{601}},

@@ -158,8 +158,10 @@ OAuthConfig oauth_config(const Config& c) {
 
 Seconds federated_auth_time(std::optional<Seconds> reported, Seconds now,
                             std::chrono::seconds reauth_window) {
-  if (reported && reported->time_since_epoch().count() > 0) return std::min(now, *reported);
-  return now - reauth_window - seconds{1};
+  const Seconds not_recent = now - reauth_window - seconds{1};
+  if (reported && reported->time_since_epoch().count() > 0)
+    return std::clamp(*reported, not_recent, now);
+  return not_recent;
 }
 
 struct OAuthService::Provider {
@@ -789,15 +791,17 @@ Result<OAuthService::Redeemed> OAuthService::redeem_code(std::string_view code,
     return fail(user.error());
   }
   if (user->disabled) return failed(FederationError::AccountDisabled, "account_disabled");
-  // A code stored without auth_time (before it was recorded) vouches for no recent sign-in.
-  const std::optional<Seconds> auth_time =
-      j.contains("auth_time") && j["auth_time"].is_number_integer()
-          ? std::optional<Seconds>(Seconds{seconds{j["auth_time"].get<std::int64_t>()}})
-          : std::nullopt;
+  // The code carries the sign-in's federated_auth_time, as computed at the callback (the
+  // sign-in does not get younger while the app redeems it); a code stored without one (before
+  // it was recorded) vouches for no recent sign-in.
+  const Seconds now = clock_.now();
+  const Seconds auth_time =
+      j.contains("auth_time") && j["auth_time"].is_number_integer() && j["auth_time"].get<std::int64_t>() > 0
+          ? std::min(now, Seconds{seconds{j["auth_time"].get<std::int64_t>()}})
+          : federated_auth_time(std::nullopt, now, config_.reauth_window);
   audit("oauth.code_redeem", "success", user->id, j.value("provider", ""), meta);
   return Redeemed{std::move(*user),
-                  login_subject(j.value("provider", ""), j.value("identity_id", "")),
-                  federated_auth_time(auth_time, clock_.now(), config_.reauth_window)};
+                  login_subject(j.value("provider", ""), j.value("identity_id", "")), auth_time};
 }
 
 Result<std::vector<store::Identity>> OAuthService::identities(std::string_view user_id) {

@@ -109,10 +109,12 @@ struct OAuthConfig {
 
 // The auth_time of a federated sign-in (a first step; an MFA step after it is fresh by itself).
 // A provider may answer from its own long-lived session without asking anyone, so the sign-in
-// is only as recent as the provider says: min(now, `reported`) for an ID token's auth_time, and
-// now - reauth_window - 1 s (just outside the step-up window, never zero: token issue() reads
-// zero as "now", and a refresh family's absolute lifetime counts from auth_time) when the
-// provider does not say (GitHub, an ID token without auth_time) or says nonsense (<= 0).
+// is only as recent as the provider says: an ID token's auth_time, at most now; and never earlier
+// than now - reauth_window - 1 s, which is also the answer when the provider does not say (GitHub,
+// an ID token without auth_time) or says nonsense (<= 0). So the value tells whether the sign-in
+// is recent enough for step-up, not how old the provider's own session is: a refresh family's
+// absolute lifetime counts from auth_time, and a provider session older than that lifetime must
+// not make every refresh fail (and token issue() reads zero as "now").
 [[nodiscard]] Seconds federated_auth_time(std::optional<Seconds> reported, Seconds now,
                                           std::chrono::seconds reauth_window);
 
