@@ -796,7 +796,8 @@ Result<OAuthService::Redeemed> OAuthService::redeem_code(std::string_view code,
   // it was recorded) vouches for no recent sign-in.
   const Seconds now = clock_.now();
   const Seconds auth_time =
-      j.contains("auth_time") && j["auth_time"].is_number_integer() && j["auth_time"].get<std::int64_t>() > 0
+      j.contains("auth_time") && j["auth_time"].is_number_integer() &&
+              j["auth_time"].get<std::int64_t>() > 0
           ? std::min(now, Seconds{seconds{j["auth_time"].get<std::int64_t>()}})
           : federated_auth_time(std::nullopt, now, config_.reauth_window);
   audit("oauth.code_redeem", "success", user->id, j.value("provider", ""), meta);
