@@ -10,7 +10,7 @@ import { createServer } from 'node:http';
 import { once } from 'node:events';
 import { mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { chromium } from 'playwright-core';
+import { launchChromium, loopbackContext } from './lib/browser.mjs';
 import { startStack } from './lib/nginx.mjs';
 import { uniqueEmail, goodPassword } from './lib/server.mjs';
 
@@ -42,25 +42,13 @@ async function startEvil(host, target) {
   return { srv, base: `http://${host === '::1' ? '[::1]' : host}:${srv.address().port}` };
 }
 
-async function newContext() {
-  const ctx = await browser.newContext();
-  // Only loopback, ever.
-  await ctx.route((u) => !/^https?:\/\/(127\.0\.0\.1|localhost)(:|\/)/.test(u.href), (r) => r.abort());
-  return ctx;
-}
-
 async function shot(page, name) {
   await page.screenshot({ path: join(ARTIFACTS, `${name}.png`), fullPage: true });
 }
 
 before(async () => {
   stack = await startStack();
-  browser = await chromium.launch({
-    executablePath: '/usr/bin/chromium',
-    headless: true,
-    args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run',
-      '--disable-sync', '--disable-quic'],
-  });
+  browser = await launchChromium();
   evilCrossSite = await startEvil('localhost', stack.base);
   evilSameSite = await startEvil('127.0.0.1', stack.base);
 });
@@ -85,7 +73,7 @@ async function signedInAs(page) {
 test('register → sign in → protected app → revoke a second browser → logout, and hostile pages get nothing', async () => {
   const email = uniqueEmail('browser');
   const password = goodPassword('browser');
-  const a = await newContext();
+  const a = await loopbackContext(browser);
   const page = await a.newPage();
 
   // The protected app sends a stranger to the sign-in page, remembering where they were going.
@@ -137,7 +125,7 @@ test('register → sign in → protected app → revoke a second browser → log
   assert.ok(!(await page.evaluate(() => document.cookie)).includes('gh_session'), 'not readable from JavaScript');
 
   // A second browser signs in; the first sees it and signs it out.
-  const b = await newContext();
+  const b = await loopbackContext(browser);
   const pageB = await b.newPage();
   await pageB.goto(`${stack.base}/login`);
   await pageB.getByLabel('Email').fill(email);
@@ -206,7 +194,7 @@ test('a planted session cookie is not adopted by the browser sign-in (fixation)'
     method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ email, password }),
   });
   assert.equal(reg.status, 201);
-  const ctx = await newContext();
+  const ctx = await loopbackContext(browser);
   const planted = 'AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA';
   const page = await ctx.newPage();
   await page.goto(`${stack.base}/login`);

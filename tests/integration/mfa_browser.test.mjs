@@ -18,7 +18,7 @@ import assert from 'node:assert/strict';
 import { mkdirSync, mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { chromium } from 'playwright-core';
+import { launchChromium, loopbackContext } from './lib/browser.mjs';
 import { Server, cli, uniqueEmail, goodPassword, until } from './lib/server.mjs';
 import { Sink, freePort, parseEml } from './lib/smtp.mjs';
 import { totpAt, qrMatrixFromSvgPath, decodeQr } from './lib/totp.mjs';
@@ -69,12 +69,7 @@ before(async () => {
       ASAN_OPTIONS: asan ? `${asan}:verify_asan_link_order=0` : 'verify_asan_link_order=0',
     },
   }).start();
-  browser = await chromium.launch({
-    executablePath: '/usr/bin/chromium',
-    headless: true,
-    args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run',
-      '--disable-sync', '--disable-quic'],
-  });
+  browser = await launchChromium();
 });
 
 after(async () => {
@@ -85,13 +80,6 @@ after(async () => {
   if (dir) rmSync(dir, { recursive: true, force: true });
   assert.equal(code, 0, 'the server stops cleanly');
 });
-
-async function newContext() {
-  const ctx = await browser.newContext();
-  // Only loopback, ever.
-  await ctx.route((u) => !/^https?:\/\/(127\.0\.0\.1|localhost)(:|\/)/.test(u.href), (r) => r.abort());
-  return ctx;
-}
 
 async function shot(page, name) {
   await page.screenshot({ path: join(ARTIFACTS, `${name}.png`), fullPage: true });
@@ -153,7 +141,7 @@ async function waitForMail(to, subject) {
 const user = { email: uniqueEmail('mfa'), password: goodPassword('mfa'), name: 'Grace Second-Factor', secret: null, recovery: [] };
 
 test('enrol from the account page: QR code and key, a wrong code is refused, the right one shows 10 recovery codes', async () => {
-  ctxA = await newContext();
+  ctxA = await loopbackContext(browser);
   pageA = await ctxA.newPage();
   await pageA.goto(url('/register'));
   await pageA.getByLabel('Name').fill(user.name);
@@ -306,7 +294,7 @@ test('forgot password in the browser: the mailed link sets a new password, every
   assert.ok(user.secret, 'enrolled');
   // A second browser signs in (password and a code of the next step: the server's clock moves to it).
   setServerClock(T2);
-  const ctxB = await newContext();
+  const ctxB = await loopbackContext(browser);
   const pageB = await ctxB.newPage();
   await passwordSignIn(pageB, user.email, user.password);
   assert.equal(pathOf(pageB), '/mfa/challenge');
@@ -367,7 +355,7 @@ test('forgot password in the browser: the mailed link sets a new password, every
 
 test('the challenge cookie alone is not a session', async () => {
   assert.ok(user.secret, 'enrolled');
-  const ctx = await newContext();
+  const ctx = await loopbackContext(browser);
   const page = await ctx.newPage();
   await passwordSignIn(page, user.email, user.password);
   assert.equal(pathOf(page), '/mfa/challenge');
@@ -408,7 +396,7 @@ test('a forced enrolment on the pages needs the code mailed to the account', asy
   const granted = cli(['user', 'grant-admin', email, '--data-dir', gh.dataDir], { env: gh.env });
   assert.equal(granted.code, 0, granted.err);
   setServerClock(T3);
-  const ctx = await newContext();
+  const ctx = await loopbackContext(browser);
   const page = await ctx.newPage();
   await passwordSignIn(page, email, password);
   assert.equal(pathOf(page), '/mfa/challenge');

@@ -4,7 +4,7 @@
 // /account) and the native one-time-code flow over HTTP.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { chromium } from 'playwright-core';
+import { launchChromium, loopbackContext } from './lib/browser.mjs';
 import { startOidcOp, authorizeOverHttp, newPkce, DEFAULT_USER } from './lib/oidc_op.mjs';
 import { freePort, startGatehouse, Jar, get, start, users } from './lib/oauth.mjs';
 
@@ -23,10 +23,7 @@ before(async () => {
     providers: { [PROVIDER]: { issuer: op.issuer, client_id: op.clientId, client_secret: op.clientSecret, display_name: 'Corp SSO' } },
     oauth: { native_redirect_uris: APP },
   });
-  browser = await chromium.launch({
-    executablePath: '/usr/bin/chromium', headless: true,
-    args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run', '--disable-sync', '--disable-quic'],
-  });
+  browser = await launchChromium();
 });
 
 after(async () => {
@@ -36,8 +33,7 @@ after(async () => {
 });
 
 test('browser: "Sign in with Corp SSO", sign in and consent at the provider, land signed in with the identity on /account', async () => {
-  const ctx = await browser.newContext();
-  await ctx.route((u) => !/^https?:\/\/(127\.0\.0\.1|localhost)(:|\/)/.test(u.href), (r) => r.abort());
+  const ctx = await loopbackContext(browser);
   const page = await ctx.newPage();
   const seen = [];
   page.on('request', (r) => seen.push(r.url()));
@@ -136,8 +132,7 @@ test('browser return_to: only local paths are followed after sign-in', async () 
 
 test('browser step-up through the provider: its login form is shown again (prompt=login, max_age=0), then a fresh session', async () => {
   op.users.push({ id: 'carol-0003', password: 'carol-password', email: 'carol@example.test', email_verified: true, name: 'Carol Stepup' });
-  const ctx = await browser.newContext();
-  await ctx.route((u) => !/^https?:\/\/(127\.0\.0\.1|localhost)(:|\/)/.test(u.href), (r) => r.abort());
+  const ctx = await loopbackContext(browser);
   const page = await ctx.newPage();
   const authorizeUrls = [];
   page.on('request', (r) => { if (r.url().startsWith(`${op.issuer}/auth`)) authorizeUrls.push(new URL(r.url())); });
