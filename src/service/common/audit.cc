@@ -112,19 +112,4 @@ void AuditLog::run() {
   }
 }
 
-Result<bool> under_notice_limit(store::AuditStore& audit, std::string_view user_id,
-                                std::string_view action, std::string_view result, Seconds now,
-                                std::int64_t per_hour) {
-  if (per_hour <= 0) return false;
-  store::AuditQuery q;
-  q.user = std::string(user_id);
-  q.action = std::string(action);
-  q.result = std::string(result);
-  q.since = now - std::chrono::hours{1};
-  q.limit = static_cast<std::size_t>(per_hour);
-  auto rows = audit.query_audit(q);
-  if (!rows) return fail(rows.error());
-  return static_cast<std::int64_t>(rows->size()) < per_hour;
-}
-
 }  // namespace gh::service

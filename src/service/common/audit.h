@@ -38,13 +38,6 @@ struct AuditEvent {
 // The JSON line of an event (values escaped, so no log injection).
 [[nodiscard]] std::string audit_json_line(const AuditEvent& e);
 
-// Throttling for mails that create no token to count: true while `user_id` had fewer than
-// `per_hour` audit events (action, result) in the hour before `now`. The audit log is written
-// in the background, so the bound is approximate under a burst. Errors: StoreError.
-[[nodiscard]] Result<bool> under_notice_limit(store::AuditStore& audit, std::string_view user_id,
-                                              std::string_view action, std::string_view result,
-                                              Seconds now, std::int64_t per_hour);
-
 class AuditSink {
  public:
   virtual ~AuditSink() = default;

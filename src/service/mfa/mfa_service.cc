@@ -17,6 +17,7 @@
 #include "service/accounts/accounts.h"
 #include "service/config.h"
 #include "service/mail/mailer.h"
+#include "service/mail/notice.h"
 #include "service/sessions/form_guard.h"
 #include "service/tokens/token_service.h"
 
@@ -194,22 +195,12 @@ void MfaService::send_limited(std::string_view action, std::string_view actor,
     audit(std::string(action), "no_mailer", std::string(actor), user.id, meta);
     return;
   }
-  auto allowed = under_notice_limit(store_.audit(), user.id, action, "sent", clock_.now(),
-                                    cfg_.notices_per_hour);
-  if (!allowed) {
-    spdlog::warn("mfa: the {} limit could not be read: {}", action, allowed.error().message());
-    return;
-  }
-  if (!*allowed) {
-    audit(std::string(action), "throttled", std::string(actor), user.id, meta);
-    return;
-  }
-  if (auto sent = mailer_->send(m); !sent) {
-    spdlog::warn("mfa: the {} mail could not be queued: {}", action, sent.error().message());
+  auto sent = send_notice(NoticeLog{store_.audit(), audit_, clock_, cfg_.notices_per_hour},
+                          *mailer_, m, action, "sent", actor, user.id, meta);
+  if (!sent) {
+    spdlog::warn("mfa: the {} mail was not sent: {}", action, sent.error().message());
     audit(std::string(action), "mail_failed", std::string(actor), user.id, meta);
-    return;
   }
-  audit(std::string(action), "sent", std::string(actor), user.id, meta);
 }
 
 void MfaService::send_enrolment_code(const store::User& user, std::string_view code,

@@ -78,10 +78,8 @@ Result<store::OneTimeToken> RecoveryService::consume_link(const SecretString& to
   return consumed;
 }
 
-Result<bool> RecoveryService::under_notice_limit(std::string_view user_id, std::string_view action,
-                                                 std::string_view result) {
-  return service::under_notice_limit(store_.audit(), user_id, action, result, clock_.now(),
-                                     cfg_.max_links_per_hour);
+NoticeLog RecoveryService::notice_log() {
+  return NoticeLog{store_.audit(), audit_, clock_, cfg_.max_links_per_hour};
 }
 
 Result<std::string> RecoveryService::issue(const store::User& user, store::TokenPurpose purpose,
@@ -282,13 +280,6 @@ Status RecoveryService::notify_registration_attempt(std::string_view email,
   auto user = store_.users().find_user_by_email(parsed->normalized);
   if (!user) return not_found(user.error()) ? Status{} : fail(user.error());
   if (user->disabled) return {};
-  // At most max_links_per_hour notices an hour per account (counted in the audit log).
-  auto allowed = under_notice_limit(user->id, "user.register_attempt_notice", "sent");
-  if (!allowed) return fail(allowed.error());
-  if (!*allowed) {
-    audit("user.register_attempt_notice", "throttled", "anonymous", user->id, meta);
-    return {};
-  }
   MailMessage m;
   m.to = user->email;
   m.subject = "You already have an account";
@@ -297,8 +288,11 @@ Status RecoveryService::notify_registration_attempt(std::string_view email,
       "Sign in at {}/login, or choose a new password at {}/forgot-password.\r\n\r\n"
       "If this was not you, you can ignore this message: nothing was changed.\r\n",
       user->email, cfg_.public_url, cfg_.public_url);
-  if (auto sent = mailer_.send(m); !sent) return fail(sent.error());
-  audit("user.register_attempt_notice", "sent", "anonymous", user->id, meta);
+  // At most max_links_per_hour notices an hour per account (counted in the audit log).
+  if (auto sent = send_notice(notice_log(), mailer_, m, "user.register_attempt_notice", "sent",
+                              "anonymous", user->id, meta);
+      !sent)
+    return fail(sent.error());
   return {};
 }
 
@@ -321,12 +315,6 @@ Status RecoveryService::request_email_change(std::string_view user_id, std::stri
     if (!taken) return fail(taken.error());
     // Same answer to the caller; the owner of the address learns of the attempt (a bounded number
     // of times).
-    auto notices = under_notice_limit(user->id, "user.email_change_request", "address_taken");
-    if (!notices) return fail(notices.error());
-    if (!*notices) {
-      audit("user.email_change_request", "throttled", user->id, user->id, meta);
-      return {};
-    }
     MailMessage m;
     m.to = parsed->display;
     m.subject = "Someone tried to use your address";
@@ -335,8 +323,10 @@ Status RecoveryService::request_email_change(std::string_view user_id, std::stri
         "Nothing was changed.\r\n\r\nIf this was you, sign in to that account instead: "
         "{}/login\r\n",
         parsed->display, cfg_.public_url);
-    if (auto sent = mailer_.send(m); !sent) return fail(sent.error());
-    audit("user.email_change_request", "address_taken", user->id, user->id, meta);
+    if (auto sent = send_notice(notice_log(), mailer_, m, "user.email_change_request",
+                                "address_taken", user->id, user->id, meta);
+        !sent)
+      return fail(sent.error());
     return {};
   }
   std::string plain = random_token(rng_, 32);

@@ -22,6 +22,7 @@
 #include "service/accounts/accounts.h"
 #include "service/common/audit.h"
 #include "service/mail/mailer.h"
+#include "service/mail/notice.h"
 #include "store/store.h"
 
 namespace gh::service {
@@ -104,11 +105,8 @@ class RecoveryService {
                                                          store::TokenPurpose purpose,
                                                          std::string_view action,
                                                          const RequestMeta& meta);
-  // False once `user_id` had max_links_per_hour audit events (action, result) in the last hour:
-  // for mails that create no token to count (the audit log is written in the background, so
-  // the bound is approximate under a burst).
-  [[nodiscard]] Result<bool> under_notice_limit(std::string_view user_id, std::string_view action,
-                                                std::string_view result);
+  // Where notices (mails that create no token to count) are limited: max_links_per_hour.
+  [[nodiscard]] NoticeLog notice_log();
   void audit(std::string action, std::string result, std::string actor, std::string subject,
              const RequestMeta& meta);
 
