@@ -27,8 +27,8 @@ Result<bool> send_notice(const NoticeLog& log, Mailer& mailer, const MailMessage
                          std::string_view action, std::string_view sent_result,
                          std::string_view actor, std::string_view subject,
                          const RequestMeta& meta) {
-  auto allowed = under_notice_limit(log.rows, subject, action, sent_result, log.clock.now(),
-                                    log.per_hour);
+  auto allowed =
+      under_notice_limit(log.rows, subject, action, sent_result, log.clock.now(), log.per_hour);
   if (!allowed) return fail(allowed.error());
   const auto record = [&](std::string_view result) {
     log.sink.record(AuditEvent{std::string(action), std::string(result), std::string(actor),
